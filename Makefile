@@ -1,0 +1,68 @@
+# Two commands matter: `make run` (the whole box on a simulated Eurorack) and
+# `make test`. Both build .venv from scratch on a fresh Debian/Ubuntu machine.
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PYTEST  := $(BIN)/python -m pytest
+
+# pyalsaaudio compiles against libasound; the rest are benchmark peers.
+BUILD_DEBS := libasound2-dev
+BENCH_DEBS := b3sum sox alsa-utils
+
+# Installs missing Debian packages when we are root, else says what to run.
+define ensure_debs
+	@missing=""; \
+	for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "make: missing Debian packages:$$missing"; \
+	    echo "make: run this once, then try again:  sudo apt-get install$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: run test bench faults image image-test hil vm clean system-deps bench-deps
+
+system-deps:
+	@command -v dpkg-query >/dev/null || { echo "make: not a Debian system; install ALSA development headers (alsa-lib) yourself"; exit 0; }
+	@$(PY) -c 'import ensurepip' 2>/dev/null || $(MAKE) --no-print-directory _venv-deb
+	$(call ensure_debs,$(BUILD_DEBS))
+
+_venv-deb:
+	$(call ensure_debs,python3-venv)
+
+bench-deps:
+	$(call ensure_debs,$(BENCH_DEBS))
+
+$(STAMP): pyproject.toml | system-deps
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/studio up
+
+test: $(STAMP)
+	$(PYTEST) -q
+
+bench: $(STAMP) bench-deps
+	$(BIN)/python -m bench
+
+faults: $(STAMP)
+	$(PYTEST) -q -m faults -p no:cacheprovider
+
+vm: $(STAMP)
+	$(PYTEST) -q -m vm
+
+hil: $(STAMP)
+	$(PYTEST) -q -m hil
+
+clean:
+	rm -rf $(VENV) var .pytest_cache build *.egg-info

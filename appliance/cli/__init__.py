@@ -1,0 +1,1 @@
+"""The `studio` command: runs the processes and maintains the box over SSH."""

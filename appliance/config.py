@@ -1,0 +1,167 @@
+"""Layered, typed configuration.
+
+Sources, later wins: built-in defaults, `/etc/studio/studio.toml`,
+`./studio.toml`, then `STUDIO_*` environment variables. A TOML table maps to a
+section (`[mcp] port = 8080`); an environment variable names section and key
+(`STUDIO_MCP_PORT=8080`) or a top-level key (`STUDIO_DATA_DIR=/srv/studio`).
+A bad value fails with `ConfigError` naming where it came from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILES = (Path("/etc/studio/studio.toml"), Path("studio.toml"))
+ENV_PREFIX = "STUDIO_"
+# Environment variables with the prefix that are not settings (read by tests and tools).
+NOT_SETTINGS = ("STUDIO_HIL_", "STUDIO_CONFIG_FILES")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the source and the rule."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class McpConfig(_Section):
+    bind: str = Field("127.0.0.1", description="address the MCP endpoint listens on")
+    port: int = Field(8080, ge=1, le=65535)
+    token: str | None = Field(None, min_length=16, description="bearer token; default: <data>/mcp-token")
+    allowed_hosts: list[str] = Field(default_factory=list, description="extra Host names accepted")
+
+
+class RtConfig(_Section):
+    priority: int = Field(70, ge=1, le=99, description="SCHED_FIFO priority of capture threads")
+    ring_seconds: float = Field(60.0, gt=0, le=3600, description="RAM ring when spare chunks run out")
+    head_interval_ms: int = Field(100, ge=10, le=5000)
+    spare_chunks: int = Field(3, ge=1, le=64)
+
+
+class CaptureConfig(_Section):
+    chunk_samples: int = Field(131072, ge=1024, le=1 << 30)
+    sample_rate: int = Field(48000, ge=8000, le=768000)
+
+
+class WireConfig(_Section):
+    heartbeat_seconds: float = Field(1.0, gt=0, le=60)
+    heartbeat_liveness: int = Field(3, ge=1, le=100, description="missed beats before a peer is gone")
+    request_timeout_seconds: float = Field(5.0, gt=0, le=600)
+    request_retries: int = Field(3, ge=0, le=100)
+
+
+class WeaveConfig(_Section):
+    cell_timeout_seconds: float = Field(30.0, gt=0, le=86400)
+
+
+class Config(_Section):
+    data_dir: Path = Field(Path("var"), description="recordings, CAS, sqlite")
+    run_dir: Path | None = Field(None, description="ZMQ sockets; default <data_dir>/run")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    rt: RtConfig = Field(default_factory=RtConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    wire: WireConfig = Field(default_factory=WireConfig)
+    weave: WeaveConfig = Field(default_factory=WeaveConfig)
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.run_dir if self.run_dir is not None else self.data_dir / "run"
+
+
+SECTIONS = {name for name, f in Config.model_fields.items() if isinstance(f.default_factory, type)}
+
+
+def load_config(
+    files: tuple[Path, ...] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read every layer and validate once; raise ConfigError on the first bad value."""
+    environ = os.environ if environ is None else environ
+    if files is None:
+        listed = environ.get("STUDIO_CONFIG_FILES")
+        files = tuple(Path(p) for p in listed.split(":")) if listed else CONFIG_FILES
+    merged: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for path in files:
+        if path.is_file():
+            _merge(merged, origin, _read_toml(path), str(path))
+    _merge(merged, origin, _from_environ(environ), "environment")
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origin)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name.startswith(NOT_SETTINGS):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        section, _, rest = key.partition("_")
+        if key in Config.model_fields and key not in SECTIONS:
+            layer[key] = raw
+        elif section in SECTIONS and rest in Config.model_fields[section].annotation.model_fields:
+            field = Config.model_fields[section].annotation.model_fields[rest]
+            value: Any = [v.strip() for v in raw.split(",") if v.strip()] if _is_list(field) else raw
+            layer.setdefault(section, {})[rest] = value
+        else:
+            raise ConfigError(f"environment: {name} is not a setting; known: {', '.join(env_names())}")
+    return layer
+
+
+def _is_list(field: Any) -> bool:
+    return getattr(field.annotation, "__origin__", None) is list
+
+
+def env_names() -> list[str]:
+    """Every environment variable that sets something."""
+    names = [f"STUDIO_{k.upper()}" for k in Config.model_fields if k not in SECTIONS]
+    for section in sorted(SECTIONS):
+        model = Config.model_fields[section].annotation
+        names += [f"STUDIO_{section.upper()}_{k.upper()}" for k in model.model_fields]
+    return names
+
+
+def _merge(into: dict, origin: dict, layer: dict, source: str, path: tuple[str, ...] = ()) -> None:
+    for key, value in layer.items():
+        where = (*path, key)
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], origin, value, source, where)
+        else:
+            into[key] = value
+            origin[where] = source
+            if isinstance(value, dict):
+                for sub in value:
+                    origin[(*where, sub)] = source
+
+
+def _explain(exc: ValidationError, origin: dict[tuple[str, ...], str]) -> str:
+    lines = []
+    for err in exc.errors():
+        where = tuple(str(p) for p in err["loc"])
+        source = origin.get(where) or origin.get(where[:1]) or "defaults"
+        got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
+        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{source}: {'.'.join(where)}: {what}{got}")
+    return "; ".join(lines)

@@ -1,0 +1,1 @@
+"""The wire between the three processes: HOOT01 frames over ZMQ, Cap'n Proto bodies."""

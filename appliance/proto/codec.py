@@ -1,0 +1,88 @@
+"""Cap'n Proto bodies to and from plain Python values.
+
+The schemas in `schemas/` define the wire; in Python a body is a dict of plain
+values (`to_dict(verbose=True)`: every field present, enums as names). Decoding
+walks the whole message once, so a malformed body fails here with `BodyError`
+instead of later, deep inside a handler. (pycapnp aborts the process on some
+malformed pointers when asked for `total_size`; `to_dict` raises instead.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import capnp
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+streams = capnp.load(str(SCHEMA_DIR / "streams.capnp"))
+garden = capnp.load(str(SCHEMA_DIR / "garden.capnp"))
+vibeweaver = capnp.load(str(SCHEMA_DIR / "vibeweaver.capnp"))
+broadcast = capnp.load(str(SCHEMA_DIR / "broadcast.capnp"))
+envelope = capnp.load(str(SCHEMA_DIR / "envelope.capnp"))
+
+# Bodies are small control messages; these bound what a hostile one may cost.
+TRAVERSAL_LIMIT_WORDS = 4 * 1024 * 1024
+NESTING_LIMIT = 32
+
+
+class BodyError(ValueError):
+    """A body that is not a valid message of the expected schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One member of a union message (Envelope or Broadcast) and its value."""
+
+    kind: str
+    value: Any = None
+
+
+def pack(struct: Any, value: dict[str, Any]) -> bytes:
+    """Encode `value` as a `struct` message (e.g. `codec.vibeweaver.KernelState`)."""
+    try:
+        return struct.new_message(**value).to_bytes()
+    except (capnp.KjException, AttributeError, TypeError, ValueError) as exc:
+        raise BodyError(f"cannot encode {struct.schema.node.displayName}: {exc}") from exc
+
+
+def unpack(struct: Any, body: bytes) -> dict[str, Any]:
+    """Decode and fully validate one `struct` message."""
+    try:
+        with struct.from_bytes(
+            body, traversal_limit_in_words=TRAVERSAL_LIMIT_WORDS, nesting_limit=NESTING_LIMIT
+        ) as reader:
+            return reader.to_dict(verbose=True)
+    except Exception as exc:  # pycapnp raises KjException, RuntimeError, ValueError… for hostile input
+        raise BodyError(f"malformed {struct.schema.node.displayName}: {exc}") from exc
+
+
+def _pack_union(struct: Any, body: Body) -> bytes:
+    return pack(struct, {body.kind: body.value})
+
+
+def _unpack_union(struct: Any, data: bytes) -> Body:
+    value = unpack(struct, data)
+    if len(value) != 1:
+        raise BodyError(f"{struct.schema.node.displayName} must carry exactly one member")
+    ((kind, inner),) = value.items()
+    return Body(kind, inner)
+
+
+def pack_envelope(kind: str, value: Any = None) -> bytes:
+    """Encode a request or reply body, e.g. `pack_envelope("streamStop", {"uri": u})`."""
+    return _pack_union(envelope.Envelope, Body(kind, value))
+
+
+def unpack_envelope(data: bytes) -> Body:
+    return _unpack_union(envelope.Envelope, data)
+
+
+def pack_broadcast(kind: str, value: Any) -> bytes:
+    return _pack_union(broadcast.Broadcast, Body(kind, value))
+
+
+def unpack_broadcast(data: bytes) -> Body:
+    return _unpack_union(broadcast.Broadcast, data)

@@ -1,0 +1,64 @@
+@0xa12823ea1c7fbbe6;
+# chaosgarden's beat clock, transport and timeline.
+
+enum TransportState {
+  stopped @0;
+  playing @1;
+  paused @2;
+}
+
+struct TransportStateChanged {
+  state @0 :TransportState;
+  beat @1 :Float64;
+  tempoBpm @2 :Float64;
+  samplePosition @3 :UInt64;
+  monotonicNs @4 :Int64;
+  realtimeNs @5 :Int64;
+}
+
+struct BeatTick {
+  beat @0 :Float64;
+  tempoBpm @1 :Float64;
+  samplePosition @2 :UInt64;
+  monotonicNs @3 :Int64;
+  realtimeNs @4 :Int64;
+}
+
+struct MarkerReached {
+  name @0 :Text;
+  beat @1 :Float64;
+  metadataJson @2 :Text;
+}
+
+struct TransportCommand {
+  union {
+    play @0 :Void;
+    pause @1 :Void;
+    stop @2 :Void;
+    seek @3 :Float64;        # beat
+    tempo @4 :Float64;       # beats per minute
+    status @5 :Void;
+  }
+}
+
+struct TimelineRegion {
+  id @0 :Text;
+  contentPath @1 :Text;      # a sealed CAS file
+  mime @2 :Text;
+  atBeat @3 :Float64;
+  durationBeats @4 :Float64;
+  gain @5 :Float32;
+}
+
+struct Marker {
+  name @0 :Text;
+  beat @1 :Float64;
+  metadataJson @2 :Text;
+}
+
+struct Audition {
+  contentPath @0 :Text;
+  mime @1 :Text;
+  durationSeconds @2 :Float64;
+  gain @3 :Float32;
+}

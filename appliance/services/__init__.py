@@ -1,0 +1,1 @@
+"""hootenanny (`studio hootenanny`): the control plane — CAS, streams, sessions, slicing, artifacts, MCP."""

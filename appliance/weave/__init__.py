@@ -1,0 +1,1 @@
+"""vibeweaver (`studio vibeweaver`): the persistent Python kernel agents make music in."""
