@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from appliance.cli import cas_commands, config_commands
+from appliance.cli import cas_commands, config_commands, process_commands
 
 app = typer.Typer(
     name="studio",
@@ -14,3 +14,4 @@ app = typer.Typer(
 )
 app.add_typer(cas_commands.app, name="cas")
 app.add_typer(config_commands.app, name="config")
+app.command("rt")(process_commands.rt)

@@ -62,5 +62,6 @@ struct Envelope {
     audition @13 :Garden.Audition;
     marker @14 :Garden.Marker;
     deviceNotice @15 :Broadcast.DeviceEvent;
+    streamChunkSealed @16 :Streams.StreamChunkSealed;
   }
 }

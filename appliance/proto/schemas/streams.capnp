@@ -65,6 +65,12 @@ struct StreamStop {
   uri @0 :Text;
 }
 
+# hootenanny has sealed a chunk chaosgarden reported full; chaosgarden forgets it.
+struct StreamChunkSealed {
+  uri @0 :Text;
+  path @1 :Text;
+}
+
 struct StreamHeadPosition {
   streamUri @0 :Text;
   samplePosition @1 :UInt64; # frames below this are safe to read
@@ -75,6 +81,8 @@ struct StreamHeadPosition {
   chunkFirstSample @6 :UInt64;
 }
 
+# For MIDI streams the chunk fields count bytes (bytesWritten = samplesWritten);
+# each record inside carries its own timeline frame (appliance/proto/midi_record.py).
 struct StreamChunkFull {
   streamUri @0 :Text;
   path @1 :Text;

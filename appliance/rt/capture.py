@@ -1,0 +1,214 @@
+"""The capture threads: one per stream, reading its source and laying bytes into chunks.
+
+These loops are the realtime part of chaosgarden. Inside them: no logging,
+no locks, no system calls but the source's read, and no allocation beyond
+the buffer pyalsaaudio returns per period (its API has no read-into). What
+happens (xruns, unplugs, full chunks) is left in deques for the control
+thread, which publishes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from appliance.proto.midi_record import pack_record
+from appliance.rt.chunk_writer import ChunkWriter
+from appliance.rt.head import Head
+from appliance.rt.realtime import set_fifo
+from appliance.rt.sources import NS, DeviceLost, Overrun
+
+REOPEN_INTERVAL_NS = 500_000_000
+ABSENT_POLL_S = 0.05
+# While a device is away, silence is written up to this far behind "now", so
+# the first real period after it returns never lands on silence already written.
+SILENCE_LAG_NS = 200_000_000
+
+
+class Source(Protocol):
+    last_end_ns: int
+
+    def open(self) -> None: ...
+    def read(self) -> bytes | memoryview: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvent:
+    """Something the control thread must publish: xrun, deviceLost, deviceBack, ringOverflow."""
+
+    kind: str
+    message: str
+    frame: int
+    monotonic_ns: int
+    lost_frames: int = 0
+
+
+class CaptureThread(threading.Thread):
+    """Shared state and device-absence handling for audio and MIDI capture."""
+
+    def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, priority: int) -> None:
+        super().__init__(name=name, daemon=True)
+        self.source = source
+        self.writer = writer
+        self.sample_rate = sample_rate
+        self.priority = priority
+        self.head = Head()
+        self.events: deque[CaptureEvent] = deque()
+        self.stopping = threading.Event()
+        self.device_hint = threading.Event()  # set by udev news or stop: look again now
+        self.connected = True
+        self.realtime = False
+        self.xruns = 0
+        self._next_reopen_ns = 0
+        self._dropped_seen = 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.device_hint.set()
+
+    def timeline_frame(self) -> int:
+        """Where the stream's timeline is now."""
+        return self.writer.frames_in_files
+
+    def _event(self, kind: str, message: str, lost: int = 0) -> None:
+        self.events.append(CaptureEvent(kind, message, self.timeline_frame(), time.monotonic_ns(), lost))
+
+    def _lose(self, reason: str) -> None:
+        self.source.close()
+        self.connected = False
+        self._next_reopen_ns = time.monotonic_ns() + REOPEN_INTERVAL_NS
+        self._event("deviceLost", reason)
+
+    def _try_reopen(self) -> bool:
+        now = time.monotonic_ns()
+        if not self.device_hint.is_set() and now < self._next_reopen_ns:
+            return False
+        self.device_hint.clear()
+        self._next_reopen_ns = now + REOPEN_INTERVAL_NS
+        try:
+            self.source.open()
+        except DeviceLost:
+            return False
+        self.connected = True
+        self._event("deviceBack", "device is back")
+        return True
+
+    def _check_ring(self) -> None:
+        dropped = self.writer.ring.dropped_bytes
+        if dropped != self._dropped_seen:
+            lost = (dropped - self._dropped_seen) // self.writer.frame_bytes
+            self._dropped_seen = dropped
+            self._event("ringOverflow", "no spare chunk and the RAM ring is full: audio replaced by silence", lost)
+
+
+class AudioCapture(CaptureThread):
+    def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, frame_bytes: int,
+                 period_frames: int, priority: int) -> None:
+        super().__init__(name, source, writer, sample_rate, priority)
+        self.frame_bytes = frame_bytes
+        self.period_ns = period_frames * NS // sample_rate
+        self.last_end_ns = 0  # monotonic time of the last frame on the timeline
+        self._gap_kind = ""  # set when the next period must first fill a gap: "xrun" or "deviceBack"
+
+    def run(self) -> None:
+        self.realtime = set_fifo(self.priority)
+        writer, source, stopping = self.writer, self.source, self.stopping
+        while not stopping.is_set():
+            if not self.connected:
+                self._absent()
+                continue
+            try:
+                data = source.read()
+            except Overrun:
+                self.xruns += 1
+                self._gap_kind = "xrun"
+                continue
+            except DeviceLost as exc:
+                self._lose(str(exc))
+                continue
+            if stopping.is_set():
+                break  # this period completed after the stop: not part of the recording
+            end = source.last_end_ns
+            if self._gap_kind:
+                self._fill_gap(end - self.period_ns)
+            writer.write(data)
+            self.last_end_ns = end
+            self._store_head(end)
+            self._check_ring()
+
+    def _fill_gap(self, resume_ns: int) -> None:
+        """Silence from the last frame on the timeline to where capture resumed."""
+        kind, self._gap_kind = self._gap_kind, ""
+        if not self.last_end_ns:
+            return
+        frames = max(0, round((resume_ns - self.last_end_ns) * self.sample_rate / NS))
+        self.writer.write_silence(frames * self.frame_bytes)
+        if kind == "xrun":
+            self._event(kind, f"overrun: {frames} frames lost, filled with silence", frames)
+
+    def _absent(self) -> None:
+        self.device_hint.wait(ABSENT_POLL_S)
+        if self.last_end_ns:
+            target = time.monotonic_ns() - SILENCE_LAG_NS
+            owed = (target - self.last_end_ns) * self.sample_rate // NS
+            if owed > 0:
+                self.writer.write_silence(owed * self.frame_bytes)
+                self.last_end_ns += owed * NS // self.sample_rate
+                self._store_head(self.last_end_ns)
+        if not self.stopping.is_set() and self._try_reopen():
+            self._gap_kind = "deviceBack"
+
+    def _store_head(self, mono: int) -> None:
+        w = self.writer
+        chunk = w.current
+        real = mono + time.time_ns() - time.monotonic_ns()
+        if chunk is None:
+            self.head.store(w.frames_in_files, -1, 0, w.frames_in_files, mono, real)
+        else:
+            self.head.store(w.frames_in_files, chunk.serial, chunk.used, chunk.first_frame, mono, real)
+
+
+class MidiCapture(CaptureThread):
+    """Raw MIDI bursts as timestamped records; the timeline frame is derived from CLOCK_MONOTONIC."""
+
+    def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, start_frame: int,
+                 priority: int) -> None:
+        super().__init__(name, source, writer, sample_rate, priority)
+        self.start_frame = start_frame
+        self.t0_ns = time.monotonic_ns()
+
+    def frame_at(self, mono_ns: int) -> int:
+        return self.start_frame + (mono_ns - self.t0_ns) * self.sample_rate // NS
+
+    def timeline_frame(self) -> int:
+        return self.frame_at(time.monotonic_ns())
+
+    def run(self) -> None:
+        self.realtime = set_fifo(self.priority)
+        while not self.stopping.is_set():
+            if not self.connected:
+                self.device_hint.wait(ABSENT_POLL_S)
+                self._try_reopen()
+                self._store_head(time.monotonic_ns())
+                continue
+            try:
+                data = self.source.read()
+            except DeviceLost as exc:
+                self._lose(str(exc))
+                continue
+            if data and not self.stopping.is_set():
+                mono = self.source.last_end_ns
+                self.writer.write(pack_record(mono, self.frame_at(mono), bytes(data)))
+                self._check_ring()
+            self._store_head(time.monotonic_ns())
+
+    def _store_head(self, mono: int) -> None:
+        w = self.writer
+        chunk = w.current
+        real = mono + time.time_ns() - time.monotonic_ns()
+        serial, used, first = (chunk.serial, chunk.used, chunk.first_frame) if chunk else (-1, 0, 0)
+        self.head.store(self.frame_at(mono), serial, used, first, mono, real)

@@ -1,0 +1,173 @@
+"""Writing captured bytes into mmap'd chunk files, in the capture thread.
+
+The control thread prepares each chunk (open, fallocate, mmap with pages
+populated) before the capture thread needs it, so a chunk boundary costs the
+capture loop a pointer swap and nothing else: no system call, no waiting on
+hootenanny. Full chunks go back to the control thread to unmap and announce.
+Without a prepared chunk the bytes go to the overflow ring and are drained
+into later chunks in order.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.rt.overflow_ring import OverflowRing
+
+
+class ChunkPrepareError(OSError):
+    """A chunk file could not be made ready (no space, bad path, permissions)."""
+
+
+@dataclass(eq=False)
+class MappedChunk:
+    """A staging file mapped for writing. `used` bytes at the front are written."""
+
+    path: Path
+    capacity: int
+    fd: int
+    map: mmap.mmap
+    view: memoryview
+    serial: int
+    first_frame: int = -1
+    used: int = 0
+
+    @classmethod
+    def prepare(cls, path: Path, capacity: int, serial: int) -> "MappedChunk":
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ChunkPrepareError(exc.errno, f"cannot open chunk {path}: {exc.strerror}") from None
+        try:
+            # Reserve real blocks now: writing a sparse mapping on a full disk is SIGBUS later.
+            os.posix_fallocate(fd, 0, capacity)
+            mapped = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
+        except OSError as exc:
+            os.close(fd)
+            raise ChunkPrepareError(exc.errno, f"cannot prepare chunk {path}: {exc.strerror}") from None
+        return cls(path, capacity, fd, mapped, memoryview(mapped), serial)
+
+    @property
+    def room(self) -> int:
+        return self.capacity - self.used
+
+    def release(self) -> None:
+        """Flush and unmap (control thread only). The file keeps its full allocated size."""
+        self.view.release()
+        self.map.flush()
+        self.map.close()
+        os.close(self.fd)
+
+
+@dataclass(frozen=True, slots=True)
+class FullChunk:
+    chunk: MappedChunk
+    bytes_written: int
+    frames_written: int
+    first_frame: int
+
+
+@dataclass
+class ChunkWriter:
+    """Lays a stream's bytes into chunks, frame-aligned, without gaps or reordering."""
+
+    frame_bytes: int
+    ring: OverflowRing
+    spares: deque[MappedChunk] = field(default_factory=deque)  # filled by the control thread
+    full: deque[FullChunk] = field(default_factory=deque)  # emptied by the control thread
+    current: MappedChunk | None = None
+    frames_in_files: int = 0  # the head: frames below it are in chunk files
+    frames_captured: int = 0  # including what waits in the ring
+    whole_records: bool = False  # MIDI: a record never spans two chunks
+
+    def write(self, data: memoryview | bytes) -> None:
+        """Append captured bytes (whole frames, or one whole MIDI record)."""
+        self.frames_captured += len(data) // self.frame_bytes
+        if not self.ring.empty:
+            self.drain(4 * len(data) + 65536)
+        if self.ring.empty and self._has_chunk():
+            self._to_files(data)
+        else:
+            self.ring.push(data)
+
+    def write_silence(self, nbytes: int) -> None:
+        """Silence (zero bytes) that keeps the timeline true across an overrun or unplug."""
+        self.frames_captured += nbytes // self.frame_bytes
+        if self.ring.empty and self._has_chunk():
+            self._silence_to_files(nbytes)
+        else:
+            self.ring.push_gap(nbytes)
+
+    def drain(self, budget: int) -> None:
+        """Move ring bytes into chunk files while there are chunks to take them."""
+        while not self.ring.empty and self._has_chunk() and budget > 0:
+            budget -= self.ring.drain(self._to_files, self._silence_to_files, min(budget, self._room()))
+
+    def finish(self) -> FullChunk | None:
+        """Hand over the current chunk as it is (at stop); None when there is none."""
+        chunk, self.current = self.current, None
+        if chunk is None or chunk.used == 0 and chunk.first_frame < 0:
+            if chunk is not None:
+                self.spares.appendleft(chunk)
+            return None
+        return self._full(chunk)
+
+    def _has_chunk(self) -> bool:
+        if self.current is None and self.spares:
+            self.current = self.spares.popleft()
+        return self.current is not None
+
+    def _room(self) -> int:
+        return self.current.room if self.current is not None else 0
+
+    def _to_files(self, data: memoryview | bytes) -> None:
+        pos, n = 0, len(data)
+        if self.whole_records and n > self.current.room:
+            self._rotate()
+            if not self._has_chunk():
+                self.ring.push(data)
+                return
+        while pos < n:
+            chunk = self.current
+            take = min(chunk.room, n - pos)
+            self._begin(chunk)
+            chunk.view[chunk.used : chunk.used + take] = data[pos : pos + take]
+            chunk.used += take
+            pos += take
+            self.frames_in_files += take // self.frame_bytes
+            if chunk.room == 0:
+                self._rotate()
+                if pos < n and not self._has_chunk():
+                    self.ring.push(data[pos:])
+                    return
+
+    def _silence_to_files(self, nbytes: int) -> None:
+        # Fresh fallocated chunks read as zeros, and zero is silence in every format.
+        while nbytes > 0:
+            if not self._has_chunk():
+                self.ring.push_gap(nbytes)
+                return
+            chunk = self.current
+            take = min(chunk.room, nbytes)
+            self._begin(chunk)
+            chunk.used += take
+            nbytes -= take
+            self.frames_in_files += take // self.frame_bytes
+            if chunk.room == 0:
+                self._rotate()
+
+    def _begin(self, chunk: MappedChunk) -> None:
+        if chunk.first_frame < 0:
+            chunk.first_frame = self.frames_in_files
+
+    def _rotate(self) -> None:
+        chunk, self.current = self.current, None
+        self.full.append(self._full(chunk))
+
+    def _full(self, chunk: MappedChunk) -> FullChunk:
+        first = chunk.first_frame if chunk.first_frame >= 0 else self.frames_in_files
+        return FullChunk(chunk, chunk.used, chunk.used // self.frame_bytes, first)

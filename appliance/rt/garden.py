@@ -1,0 +1,182 @@
+"""The chaosgarden process: commands in on a ROUTER, events out on a PUB, capture threads beneath.
+
+The asyncio loop here is the control thread: it answers hootenanny, maps
+chunks ahead of the capture threads, and every few milliseconds turns what
+they left behind into broadcasts. It never runs inside a capture loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from appliance.config import Config
+from appliance.proto import endpoints
+from appliance.proto.channel import Channel, Incoming, RequestError
+from appliance.proto.codec import Body
+from appliance.proto.pubsub import Publisher
+from appliance.proto.stream_definition import DefinitionError, StreamDefinition
+from appliance.rt.chunk_writer import ChunkPrepareError
+from appliance.rt.realtime import lock_memory, quiet_garbage_collector
+from appliance.rt.sources import DeviceLost, FormatRefused
+from appliance.rt.stream import CaptureStream
+
+log = logging.getLogger(__name__)
+
+PUMP_INTERVAL_S = 0.01
+YOUNG_GC_INTERVAL_S = 10.0
+
+
+class Garden:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.streams: dict[str, CaptureStream] = {}
+        self.ctx = zmq.asyncio.Context()
+        run_dir = endpoints.prepare_runtime_dir(config.runtime_dir)
+        router = self.ctx.socket(zmq.ROUTER)
+        router.bind(endpoints.ipc(run_dir, endpoints.GARDEN_COMMANDS))
+        pub = self.ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.SNDHWM, 100_000)
+        pub.bind(endpoints.ipc(run_dir, endpoints.GARDEN_EVENTS))
+        self.channel = Channel(router, name="chaosgarden", handler=self.handle)
+        self.publisher = Publisher(pub, "chaosgarden")
+        self.memory_locked = False
+
+    async def run(self) -> None:
+        self.memory_locked = lock_memory()
+        quiet_garbage_collector()
+        log.info("chaosgarden ready (pid %d, memory locked: %s)", os.getpid(), self.memory_locked)
+        try:
+            await asyncio.gather(self.channel.run(), self.pump())
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.running:
+                self._publish_all(await stream.stop())
+        self.ctx.destroy(linger=200)
+
+    # -- commands --------------------------------------------------------
+    async def handle(self, incoming: Incoming) -> Body:
+        body = incoming.body
+        handler = {
+            "streamStart": self._start,
+            "streamSwitchChunk": self._switch,
+            "streamStop": self._stop,
+            "streamChunkSealed": self._sealed,
+            "streamStatusRequest": self._status,
+            "deviceNotice": self._device,
+        }.get(body.kind)
+        if handler is None:
+            raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
+        return await handler(body.value)
+
+    async def _start(self, value: dict[str, Any]) -> Body:
+        try:
+            definition = StreamDefinition.from_wire(value["definition"])
+        except DefinitionError as exc:
+            raise RequestError("badRequest", f"stream definition: {exc}") from None
+        if definition.uri != value["uri"]:
+            raise RequestError("badRequest", f"uri {value['uri']!r} differs from the definition's {definition.uri!r}")
+        existing = self.streams.get(definition.uri)
+        if existing is not None and existing.running:
+            raise RequestError("conflict", f"{definition.uri} is already recording")
+        paths = [_absolute(value["chunkPath"], "chunkPath")] + [_absolute(p, "sparePaths") for p in value["sparePaths"]]
+        stream = CaptureStream(definition, self.config.rt, value["startSample"])
+        try:
+            await asyncio.to_thread(stream.start, paths[0], paths[1:])
+        except FormatRefused as exc:
+            raise RequestError("badRequest", str(exc)) from None
+        except DeviceLost as exc:
+            raise RequestError("unavailable", str(exc)) from None
+        except ChunkPrepareError as exc:
+            raise RequestError("unavailable", str(exc)) from None
+        if existing is not None:
+            stream.unacknowledged.update(existing.unacknowledged)
+        self.streams[definition.uri] = stream
+        log.info("recording %s from %s (%d Hz, %d ch, %s) from sample %d", definition.uri, definition.device,
+                 definition.sample_rate, definition.channels, definition.sample_format.value, value["startSample"])
+        return Body("ack")
+
+    async def _switch(self, value: dict[str, Any]) -> Body:
+        stream = self._running(value["uri"])
+        try:
+            await asyncio.to_thread(stream.add_spare, _absolute(value["newChunkPath"], "newChunkPath"))
+        except ChunkPrepareError as exc:
+            self.publisher.publish("stream.error", "streamError", {
+                "streamUri": stream.uri, "error": str(exc), "recoverable": True,
+                "kind": "noSpace" if exc.errno == 28 else "io",
+            })
+            raise RequestError("unavailable", str(exc)) from None
+        return Body("ack")
+
+    async def _stop(self, value: dict[str, Any]) -> Body:
+        stream = self._running(value["uri"])
+        self._publish_all(await stream.stop())
+        log.info("stopped %s at sample %d", stream.uri, stream.writer.frames_in_files)
+        return Body("streamStatusReply", [stream.state()])
+
+    async def _sealed(self, value: dict[str, Any]) -> Body:
+        stream = self.streams.get(value["uri"])
+        if stream is None or not stream.acknowledge(value["path"]):
+            raise RequestError("notFound", f"no unsealed chunk {value['path']} for {value['uri']}")
+        if not stream.running and not stream.unacknowledged:
+            del self.streams[stream.uri]
+        return Body("ack")
+
+    async def _status(self, _value: None) -> Body:
+        return Body("streamStatusReply", [s.state() for s in self.streams.values()])
+
+    async def _device(self, value: dict[str, Any]) -> Body:
+        if value["action"] == "added":
+            for stream in self.streams.values():
+                if stream.running and not stream.thread.connected:
+                    stream.thread.device_hint.set()
+        return Body("ack")
+
+    def _running(self, uri: str) -> CaptureStream:
+        stream = self.streams.get(uri)
+        if stream is None or not stream.running:
+            known = ", ".join(u for u, s in self.streams.items() if s.running) or "none"
+            raise RequestError("notFound", f"{uri} is not recording (recording: {known})")
+        return stream
+
+    # -- events ----------------------------------------------------------
+    async def pump(self) -> None:
+        interval_ns = self.config.rt.head_interval_ms * 1_000_000
+        next_head = time.monotonic_ns()
+        next_gc = time.monotonic()
+        while True:
+            await asyncio.sleep(PUMP_INTERVAL_S)
+            for stream in list(self.streams.values()):
+                if stream.running:
+                    self._publish_all(stream.collect())
+            if time.monotonic_ns() >= next_head:
+                next_head += interval_ns
+                for stream in self.streams.values():
+                    if stream.running:
+                        self.publisher.publish("stream.head", "streamHeadPosition", stream.head_position())
+            if time.monotonic() >= next_gc:
+                # Young generations only: start-up objects are frozen, so this is short.
+                next_gc = time.monotonic() + YOUNG_GC_INTERVAL_S
+                gc.collect(1)
+
+    def _publish_all(self, broadcasts: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for topic, kind, value in broadcasts:
+            self.publisher.publish(topic, kind, value)
+
+
+def _absolute(path: str, field: str) -> Path:
+    p = Path(path)
+    if not p.is_absolute() or not p.parent.is_dir():
+        raise RequestError("badRequest", f"{field}: {path!r} must be an absolute path in an existing directory")
+    return p

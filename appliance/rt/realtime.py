@@ -1,0 +1,64 @@
+"""Entering realtime: SCHED_FIFO for a capture thread, locked memory, no garbage collector.
+
+Each step that the system refuses (an ordinary laptop user has no RT limits)
+is logged as a warning with the fix, and capture goes on without it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import os
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+MCL_CURRENT = 1
+MCL_FUTURE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeStatus:
+    fifo: bool
+    memory_locked: bool
+    priority: int
+
+
+def lock_memory() -> bool:
+    """mlockall(MCL_CURRENT | MCL_FUTURE): page faults never stall the capture loop."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) == 0:
+        return True
+    err = ctypes.get_errno()
+    log.warning(
+        "cannot lock memory (%s): capture may stall on page faults; "
+        "raise LimitMEMLOCK=infinity (systemd) or `ulimit -l unlimited`", os.strerror(err)
+    )
+    return False
+
+
+def set_fifo(priority: int) -> bool:
+    """Give the calling thread SCHED_FIFO at `priority`."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return True
+    except (PermissionError, OSError) as exc:
+        log.warning(
+            "cannot set SCHED_FIFO priority %d for capture (%s): it runs at normal priority and may "
+            "overrun under load; grant LimitRTPRIO=%d (systemd) or add the user to a group with "
+            "an rtprio limit in /etc/security/limits.d", priority, exc.strerror or exc, priority
+        )
+        return False
+
+
+def quiet_garbage_collector() -> None:
+    """Freeze everything allocated at start-up and stop the cyclic collector.
+
+    The capture loops create no reference cycles, so nothing leaks; what the
+    control thread creates is reference-counted away as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()

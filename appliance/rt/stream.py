@@ -1,0 +1,203 @@
+"""One capture stream as the control thread sees it: start, spares, stop, and what to publish.
+
+The capture thread owns the hot path; this object prepares chunks ahead of
+it, releases the ones it filled, turns its events into broadcasts, and keeps
+every full chunk "unacknowledged" until hootenanny says it sealed it, so a
+control plane that restarts can ask for them again (`state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from appliance.config import RtConfig
+from appliance.proto.stream_definition import StreamDefinition, StreamKind
+from appliance.rt.capture import AudioCapture, CaptureEvent, CaptureThread, MidiCapture
+from appliance.rt.chunk_writer import ChunkWriter, FullChunk, MappedChunk
+from appliance.rt.overflow_ring import OverflowRing
+from appliance.rt.sim_source import SimAudioSource, SimMidiSource
+from appliance.rt.sources import AlsaPcmSource, AudioSpec, RawMidiSource
+
+log = logging.getLogger(__name__)
+
+MIDI_RING_BYTES_PER_SECOND = 64 * 1024
+ERROR_KINDS = {"xrun": "xrun", "deviceLost": "deviceLost", "deviceBack": "deviceBack", "ringOverflow": "ringOverflow"}
+
+
+def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[str, Any]:
+    """A ClockSnapshot; realtime is derived from monotonic when not given."""
+    if real is None:
+        real = mono + time.time_ns() - time.monotonic_ns()
+    return {"samplePosition": frame, "monotonicNs": mono, "realtimeNs": real, "midiTicks": -1, "reason": reason}
+
+
+class CaptureStream:
+    def __init__(self, definition: StreamDefinition, config: RtConfig, start_frame: int = 0) -> None:
+        self.definition = definition
+        self.config = config
+        self.start_frame = start_frame
+        self.running = False
+        self.last_error = ""
+        self.unacknowledged: dict[str, dict[str, Any]] = {}  # path -> StreamChunkFull
+        self.clocks: deque[dict[str, Any]] = deque(maxlen=256)
+        self._serial = 0
+        self._paths: dict[int, Path] = {}
+        self.writer = ChunkWriter(
+            frame_bytes=definition.frame_bytes,
+            ring=OverflowRing(self._ring_bytes()),
+            whole_records=definition.kind is StreamKind.MIDI,
+        )
+        self.writer.frames_in_files = start_frame
+        self.writer.frames_captured = start_frame
+        self.thread: CaptureThread = self._make_thread()
+
+    @property
+    def uri(self) -> str:
+        return self.definition.uri
+
+    def _ring_bytes(self) -> int:
+        d = self.definition
+        if d.kind is StreamKind.MIDI:
+            return int(self.config.ring_seconds * MIDI_RING_BYTES_PER_SECOND)
+        return int(self.config.ring_seconds * d.sample_rate) * d.frame_bytes
+
+    def _make_thread(self) -> CaptureThread:
+        d = self.definition
+        name = f"capture {d.uri}"
+        if d.kind is StreamKind.MIDI:
+            source = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
+            return MidiCapture(name, source, self.writer, d.sample_rate, self.start_frame, self.config.priority)
+        spec = AudioSpec(d.device, d.sample_rate, d.channels, d.sample_format, d.period)
+        source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
+        return AudioCapture(name, source, self.writer, d.sample_rate, d.frame_bytes, d.period,
+                            self.config.priority)
+
+    # -- lifecycle (control thread) --------------------------------------
+    def start(self, first: Path, spares: list[Path]) -> None:
+        """Open the device (raises FormatRefused or DeviceLost), map chunks, start capturing."""
+        for path in [first, *spares]:
+            self.writer.spares.append(self._prepare(path))
+        try:
+            self.thread.source.open()
+        except Exception:
+            self._release_spares()
+            raise
+        self.clocks.append(clock(self.start_frame, time.monotonic_ns(), "start"))
+        self.running = True
+        self.thread.start()
+
+    def add_spare(self, path: Path) -> None:
+        self.writer.spares.append(self._prepare(path))
+
+    def _prepare(self, path: Path) -> MappedChunk:
+        self._serial += 1
+        chunk = MappedChunk.prepare(path, self.definition.chunk_bytes, self._serial)
+        self._paths[self._serial] = path
+        return chunk
+
+    async def stop(self) -> list[dict[str, Any]]:
+        """Stop capturing; return the broadcasts still owed, the final chunk last."""
+        self.thread.stop()
+        await asyncio.to_thread(self.thread.join)
+        self.thread.source.close()
+        self.running = False
+        # The capture thread is gone, so this thread may touch the writer: empty the ring.
+        self.writer.drain(1 << 62)
+        if not self.writer.ring.empty:
+            log.error("%s: stopped with %d bytes in the RAM ring and no chunk to hold them: dropped",
+                      self.uri, self.writer.ring.used)
+        out = self.collect()
+        final = self.writer.finish()
+        if final is not None:
+            out.append(self._chunk_full(final, final=True))
+        else:
+            out.append(self._final_marker())
+        self._release_spares()
+        head = self.thread.head.load()
+        self.clocks.append(clock(head.frame, head.monotonic_ns, "stop", head.realtime_ns))
+        return out
+
+    def _release_spares(self) -> None:
+        while self.writer.spares:
+            self.writer.spares.popleft().release()
+
+    def acknowledge(self, path: str) -> bool:
+        return self.unacknowledged.pop(path, None) is not None
+
+    # -- what to publish (control thread) --------------------------------
+    def collect(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Broadcasts for chunks filled and events seen since the last call: (topic, kind, value)."""
+        out = []
+        while self.writer.full:
+            out.append(self._chunk_full(self.writer.full.popleft(), final=False))
+        while self.thread.events:
+            out.append(self._error(self.thread.events.popleft()))
+        return out
+
+    def _chunk_full(self, full: FullChunk, final: bool) -> tuple[str, str, dict[str, Any]]:
+        full.chunk.release()
+        self._paths.pop(full.chunk.serial, None)
+        snapshot = self._boundary_clock(full.first_frame + full.frames_written, "stop" if final else "chunkBoundary")
+        self.clocks.append(snapshot)
+        value = {
+            "streamUri": self.uri, "path": str(full.chunk.path), "bytesWritten": full.bytes_written,
+            "samplesWritten": full.frames_written, "firstSample": full.first_frame, "clock": snapshot,
+            "final": final,
+        }
+        self.unacknowledged[value["path"]] = value
+        return ("stream.chunk", "streamChunkFull", value)
+
+    def _boundary_clock(self, end: int, reason: str) -> dict[str, Any]:
+        """The clocks at a chunk's end: audio extrapolates from the head; MIDI positions are time-derived."""
+        head = self.thread.head.load()
+        if self.definition.kind is StreamKind.MIDI:
+            return clock(head.frame, head.monotonic_ns, reason, head.realtime_ns)
+        back = (head.frame - end) * 1_000_000_000 // self.definition.sample_rate
+        return clock(end, head.monotonic_ns - back, reason, head.realtime_ns - back)
+
+    def _final_marker(self) -> tuple[str, str, dict[str, Any]]:
+        """A stop with nothing in the last chunk still tells hootenanny the stream ended."""
+        head = self.thread.head.load()
+        snapshot = clock(head.frame, head.monotonic_ns, "stop", head.realtime_ns)
+        value = {"streamUri": self.uri, "path": "", "bytesWritten": 0, "samplesWritten": 0,
+                 "firstSample": self.writer.frames_in_files, "clock": snapshot, "final": True}
+        return ("stream.chunk", "streamChunkFull", value)
+
+    def _error(self, event: CaptureEvent) -> tuple[str, str, dict[str, Any]]:
+        reason = {"deviceLost": "deviceLost", "deviceBack": "deviceBack", "xrun": "xrun"}.get(event.kind, "periodic")
+        snapshot = clock(event.frame, event.monotonic_ns, reason)
+        self.clocks.append(snapshot)
+        if event.kind != "deviceBack":
+            self.last_error = event.message
+        level = logging.INFO if event.kind == "deviceBack" else logging.WARNING
+        log.log(level, "%s: %s", self.uri, event.message)
+        value = {
+            "streamUri": self.uri, "error": event.message, "recoverable": True,
+            "kind": ERROR_KINDS.get(event.kind, "other"), "clock": snapshot,
+            "lostSamples": event.lost_frames, "xruns": getattr(self.thread, "xruns", 0),
+        }
+        return ("stream.error", "streamError", value)
+
+    def head_position(self) -> dict[str, Any]:
+        head = self.thread.head.load()
+        path = self._paths.get(head.chunk_serial)
+        return {
+            "streamUri": self.uri, "samplePosition": head.frame, "bytePosition": head.chunk_used,
+            "monotonicNs": head.monotonic_ns, "realtimeNs": head.realtime_ns,
+            "chunkPath": str(path) if path else "", "chunkFirstSample": head.chunk_first_frame,
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri, "running": self.running, "head": self.head_position(),
+            "unacknowledged": list(self.unacknowledged.values()), "sparesLeft": len(self.writer.spares),
+            "ringFrames": self.writer.ring.used // self.definition.frame_bytes,
+            "droppedFrames": self.writer.ring.dropped_bytes // self.definition.frame_bytes,
+            "xruns": getattr(self.thread, "xruns", 0), "deviceConnected": self.thread.connected,
+            "lastError": self.last_error, "clocks": list(self.clocks),
+        }

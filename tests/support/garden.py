@@ -1,0 +1,162 @@
+"""Run a real chaosgarden process and play hootenanny's part towards it: seal, hand spares, acknowledge.
+
+Only the rt tests use this; everything past chaosgarden is tested against the
+real hootenanny.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from appliance.cas import ContentStore, Digest
+from appliance.proto import endpoints
+from appliance.proto.channel import Channel, RequestError
+from appliance.proto.pubsub import Subscriber
+
+HANG_GUARD_S = 30.0
+
+
+def wait_until(predicate, timeout: float = HANG_GUARD_S, interval: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached before the hang guard")
+        time.sleep(interval)
+
+
+async def until(predicate, timeout: float = HANG_GUARD_S, plane: "ControlPlane | None" = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if plane is not None and plane.failure is not None:
+            raise plane.failure
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached before the hang guard")
+        await asyncio.sleep(0.005)
+
+
+def start_garden(data_dir: Path, run_dir: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "STUDIO_DATA_DIR": str(data_dir), "STUDIO_RUN_DIR": str(run_dir), **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "rt"], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    sock = run_dir / endpoints.GARDEN_EVENTS
+    wait_until(lambda: sock.exists() or proc.poll() is not None)
+    if proc.poll() is not None:
+        raise RuntimeError(f"chaosgarden exited: {proc.stderr.read()}")
+    return proc
+
+
+@dataclass
+class Recorded:
+    """What the control plane saw of one stream."""
+
+    sealed: list[tuple[int, int, Digest]] = field(default_factory=list)  # (first frame, frames, digest)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    heads: list[dict[str, Any]] = field(default_factory=list)
+    final: bool = False
+
+
+class ControlPlane:
+    """hootenanny's side of the stream protocol, on real sockets and a real CAS."""
+
+    def __init__(self, run_dir: Path, store: ContentStore) -> None:
+        self.store = store
+        self.ctx = zmq.asyncio.Context()
+        dealer = self.ctx.socket(zmq.DEALER)
+        dealer.connect(endpoints.ipc(run_dir, endpoints.GARDEN_COMMANDS))
+        sub = self.ctx.socket(zmq.SUB)
+        sub.connect(endpoints.ipc(run_dir, endpoints.GARDEN_EVENTS))
+        self.channel = Channel(dealer, name="test-control")
+        self.events = Subscriber(sub, ["stream."])
+        self.streams: dict[str, Recorded] = {}
+        self.failure: Exception | None = None
+        self._tasks = [asyncio.ensure_future(self.channel.run()), asyncio.ensure_future(self._listen())]
+
+    async def request(self, kind: str, value: Any = None, **kw):
+        return await self.channel.request(kind, value, **kw)
+
+    async def start(self, definition: dict[str, Any], spares: int = 2, start_sample: int = 0):
+        self.streams[definition["uri"]] = Recorded()
+        paths = [str(self.store.create_staging().path) for _ in range(spares + 1)]
+        return await self.request("streamStart", {"uri": definition["uri"], "definition": definition,
+                                                  "chunkPath": paths[0], "sparePaths": paths[1:],
+                                                  "startSample": start_sample}, timeout=10, retries=0)
+
+    async def until_captured(self, uri: str, frames: int) -> None:
+        """Wait until chaosgarden holds `frames` of `uri`, in chunk files or its RAM ring."""
+        deadline = time.monotonic() + HANG_GUARD_S
+        while True:
+            states = (await self.request("streamStatusRequest")).value
+            state = next(s for s in states if s["uri"] == uri)
+            if state["head"]["samplePosition"] + state["ringFrames"] >= frames:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{uri}: {frames} frames not captured before the hang guard")
+            await asyncio.sleep(0.02)
+
+    async def stop(self, uri: str):
+        reply = await self.request("streamStop", {"uri": uri}, timeout=20, retries=0)
+        await until(lambda: self.streams[uri].final, plane=self)
+        return reply
+
+    async def _listen(self) -> None:
+        try:
+            await self._listen_forever()
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    async def _listen_forever(self) -> None:
+        while True:
+            event, _ = await self.events.receive()
+            value = event.body.value
+            rec = self.streams.setdefault(value["streamUri"], Recorded())
+            if event.body.kind == "streamHeadPosition":
+                rec.heads.append(value)
+            elif event.body.kind == "streamError":
+                rec.errors.append(value)
+            elif event.body.kind == "streamChunkFull":
+                await self._seal(rec, value)
+
+    async def _seal(self, rec: Recorded, full: dict[str, Any]) -> None:
+        if full["path"]:
+            digest = self.store.seal(Path(full["path"]), full["bytesWritten"])
+            rec.sealed.append((full["firstSample"], full["samplesWritten"], digest))
+            await self.request("streamChunkSealed", {"uri": full["streamUri"], "path": full["path"]})
+        if full["final"]:
+            rec.final = True
+        else:
+            spare = self.store.create_staging()
+            try:
+                await self.request("streamSwitchChunk", {"uri": full["streamUri"], "newChunkPath": str(spare.path)})
+            except RequestError as exc:
+                if exc.code != "notFound":  # the stream stopped meanwhile: the spare is not needed
+                    raise
+                self.store.release(spare.path)
+
+    def recording(self, uri: str) -> bytes:
+        """The sealed chunks of `uri`, in timeline order, as one byte string."""
+        out = b""
+        for _first, _n, digest in sorted(self.streams[uri].sealed):
+            out += self.store.path(digest).read_bytes()
+        return out
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.ctx.destroy(linger=0)
+
+
+def audio_definition(uri: str, device: str, fmt: str, *, channels: int = 2, rate: int = 48000,
+                     chunk: int = 4096, period: int = 256) -> dict[str, Any]:
+    return {"uri": uri, "device": device, "kind": "audio", "sampleRate": rate, "channels": channels,
+            "sampleFormat": fmt, "chunkSamples": chunk, "periodFrames": period}
