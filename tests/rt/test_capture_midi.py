@@ -1,0 +1,51 @@
+"""Raw MIDI capture from a FIFO standing in for /dev/snd/midiC*D*: timestamped records, unplug and back."""
+
+import asyncio
+import os
+
+from appliance.proto.midi_record import iter_records
+from tests.support.garden import until
+
+
+def midi_definition(uri: str, device: str) -> dict:
+    return {"uri": uri, "device": device, "kind": "midi", "sampleRate": 48000, "channels": 1,
+            "sampleFormat": "s16", "chunkSamples": 256, "periodFrames": 0}
+
+
+async def test_midi_records_and_replug(control, short_tmp):
+    port = short_tmp / "midiC1D0"
+    os.mkfifo(port)
+    writer = os.open(port, os.O_RDWR)
+    uri = "stream://eurorack/midi"
+    await control.start(midi_definition(uri, str(port)))
+    rec = control.streams[uri]
+    sent = []
+    for i in range(40):  # 40 bursts of 3 bytes: several 256-byte chunks
+        msg = bytes((0x90, 36 + i % 12, 100))
+        os.write(writer, msg)
+        sent.append(msg)
+        await asyncio.sleep(0.01)
+    os.close(writer)  # the port disappears
+    await until(lambda: any(e["kind"] == "deviceLost" for e in rec.errors))
+    await until(lambda: any(e["kind"] == "deviceBack" for e in rec.errors))
+    writer = os.open(port, os.O_RDWR)
+    later = bytes((0x80, 40, 0))
+    os.write(writer, later)
+    total = 41 * (20 + 3)  # record header + 3 MIDI bytes each
+
+    async def captured() -> int:
+        states = (await control.request("streamStatusRequest")).value
+        return sum(n for _f, n, _d in rec.sealed) + states[0]["head"]["bytePosition"]
+
+    for _ in range(1000):
+        if await captured() >= total:
+            break
+        await asyncio.sleep(0.01)
+    await control.stop(uri)
+    os.close(writer)
+
+    records = list(iter_records(control.recording(uri)))
+    assert b"".join(r.data for r in records) == b"".join(sent) + later
+    frames = [r.frame for r in records]
+    assert frames == sorted(frames) and frames[-1] > frames[0]
+    assert len(rec.sealed) >= 3  # 43 records of 23 bytes do not fit one 256-byte chunk
