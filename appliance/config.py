@@ -62,6 +62,9 @@ class WireConfig(_Section):
 
 class WeaveConfig(_Section):
     cell_timeout_seconds: float = Field(30.0, gt=0, le=86400)
+    generators: list[str] = Field(default_factory=list, description="HTTP generator spaces, name=url")
+    generator_timeout_seconds: float = Field(300.0, gt=0, le=3600)
+    history_limit: int = Field(10000, ge=100, le=10_000_000, description="history entries kept in sqlite")
 
 
 class Config(_Section):
