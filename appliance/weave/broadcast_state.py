@@ -90,8 +90,8 @@ class KernelState:
                 self._job(JobInfo(value["jobId"], value["state"], value["space"], value["artifactId"],
                                   value["error"]))
             elif body.kind == "artifactCreated":
-                self.recent_artifacts.append(Artifact(value["artifactId"], value["contentHash"], value["mime"],
-                                                      tuple(value["tags"])))
+                self._artifact(Artifact(value["artifactId"], value["contentHash"], value["mime"],
+                                        tuple(value["tags"])))
             else:
                 return False
             self.updated_ns = time.time_ns()
@@ -112,9 +112,17 @@ class KernelState:
             self._job(job)
             self.updated_ns = time.time_ns()
 
+    def _artifact(self, artifact: Artifact) -> None:
+        # The same artifact may be announced twice (registered here, then broadcast); keep the newest.
+        for known in self.recent_artifacts:
+            if known.id == artifact.id:
+                self.recent_artifacts.remove(known)
+                break
+        self.recent_artifacts.append(artifact)
+
     def add_artifact(self, artifact: Artifact) -> None:
         with self._lock:
-            self.recent_artifacts.append(artifact)
+            self._artifact(artifact)
             self.updated_ns = time.time_ns()
 
     def set_session(self, session_id: str, name: str, vibe: str) -> None:

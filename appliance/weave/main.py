@@ -1,0 +1,63 @@
+"""The `studio vibeweaver` process: the Weaver on hootenanny's sockets until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import zmq.asyncio
+
+from appliance.config import Config
+from appliance.proto.channel import Incoming, RequestError
+from appliance.proto.codec import Body
+from appliance.proto.endpoints import prepare_runtime_dir
+from appliance.weave import tools
+from appliance.weave.hootenanny_link import HootenannyLink
+from appliance.weave.weaver import Weaver
+
+log = logging.getLogger(__name__)
+
+
+def run(config: Config) -> None:
+    """Run vibeweaver in this process until SIGTERM or SIGINT, then stop cleanly."""
+    asyncio.run(serve(config))
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or, without one, until SIGTERM/SIGINT)."""
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+    prepare_runtime_dir(config.runtime_dir)
+    context = zmq.asyncio.Context()
+    link: HootenannyLink | None = None
+    weaver = Weaver(config, lambda kind, value: link.request(kind, value))  # type: ignore[union-attr]
+
+    async def handle(incoming: Incoming) -> Body:
+        if incoming.body.kind != "toolCall":
+            raise RequestError("badRequest", f"vibeweaver serves toolCall requests, not {incoming.body.kind}")
+        call = incoming.body.value
+        result = await tools.call(weaver, call["name"], call["argumentsJson"])
+        return Body("toolResult", result.as_body())
+
+    await weaver.start()
+    link = HootenannyLink(config, context, tools.definitions(), handle, weaver.on_broadcast)
+    tasks = [asyncio.create_task(link.run(), name="hootenanny-link"),
+             asyncio.create_task(weaver.keep_snapshots(), name="snapshots")]
+    log.info("vibeweaver ready (session %s)", weaver.session.name)
+    try:
+        await stop.wait()
+    finally:
+        log.info("vibeweaver stopping")
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await weaver.close()
+        link.close()
+        context.destroy(linger=0)
