@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.weave.broadcast_state import Artifact
 from appliance.weave.cells import function_source
-from appliance.weave.rules import Priority, Rule
+from appliance.weave.rules import Priority, Rule, parse_trigger
 from appliance.weave.views import Beat, Timeline, Transport
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class KernelApi:
     def names(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
             "session", "tempo", "sample", "latent", "schedule", "audition", "marker", "play", "pause", "stop",
-            "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule")} | {
+            "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule", "artifacts")} | {
             "Artifact": Artifact, "LatentRef": LatentRef}
 
     def views(self) -> dict[str, Any]:
@@ -214,6 +214,11 @@ class KernelApi:
         row = self.weaver.store.add_marker(self.weaver.session.id, name, at, dict(metadata or {}))
         return {"name": row.name, "beat": row.beat, "metadata": row.metadata}
 
+    def artifacts(self, tag: str | None = None) -> list[Artifact]:
+        """The box's recent artifacts (at most 100, newest last), optionally only those tagged `tag`."""
+        recent = self.weaver.state.view().recent_artifacts
+        return [a for a in recent if tag is None or tag in a.tags]
+
     def gather(self, *awaitables: Any, return_exceptions: bool = False) -> asyncio.Future[list[Any]]:
         """asyncio.gather that also takes LatentRefs (materializing them)."""
         return asyncio.gather(*(a.materialize() if isinstance(a, LatentRef) else a for a in awaitables),
@@ -238,6 +243,7 @@ class KernelApi:
     def _decorator(self, trigger: dict[str, Any], priority: str,
                    one_shot: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         Priority.parse(priority)
+        trigger = parse_trigger(trigger).model_dump()  # fail at the decorator line, and name rules uniformly
 
         def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
             if not inspect.isfunction(function):
@@ -256,6 +262,7 @@ class KernelApi:
     def rule(self, trigger: dict[str, Any], action: dict[str, Any], priority: str = "normal",
              one_shot: bool = False, name: str | None = None) -> dict[str, Any]:
         """A data rule, e.g. rule({"type": "marker", "name": "drop"}, {"type": "play"})."""
+        trigger = parse_trigger(trigger).model_dump()
         made = Rule.make(self.weaver.session.id, name or f"{action.get('type')}:{_trigger_name(trigger)}",
                          trigger, action, priority, one_shot)
         return self.weaver.add_rule(made).summary()

@@ -75,6 +75,7 @@ marker(name, beat=None, metadata=None) name a beat (default: now)
 rule(trigger, action, priority='normal', one_shot=False, name=None)
                                        a data rule (see topic scheduler)
 rules()  drop_rule(id_or_function)     list or remove rules
+artifacts(tag=None)                    the box's recent artifacts (newest last, at most 100)
 gather(*awaitables)                    asyncio.gather that also takes LatentRefs
 beat  transport  timeline              read-only live views (beat works as a number)"""
 
