@@ -9,7 +9,7 @@ import signal
 
 import zmq.asyncio
 
-from appliance.config import Config
+from appliance.config import Config, ConfigError
 from appliance.proto.channel import Incoming, RequestError
 from appliance.proto.codec import Body
 from appliance.proto.endpoints import prepare_runtime_dir
@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 def run(config: Config) -> None:
     """Run vibeweaver in this process until SIGTERM or SIGINT, then stop cleanly."""
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        raise SystemExit(2) from None
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

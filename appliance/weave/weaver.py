@@ -111,6 +111,7 @@ class Weaver:
             session = self.store.session(session.id) or session
         self.session = session
         self.state.set_session(session.id, session.name, session.vibe)
+        self.snapshot()  # the active session must survive a crash, not only the next periodic snapshot
         self.actions.forget()
         rules = self.store.rules(session.id)
         self.scheduler.load(rules)
