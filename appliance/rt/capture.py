@@ -55,7 +55,7 @@ class CaptureThread(threading.Thread):
         self.source = source
         self.writer = writer
         self.sample_rate = sample_rate
-        self.priority = priority
+        self.priority = priority  # SCHED_FIFO priority; 0 keeps normal scheduling
         self.head = Head()
         self.events: deque[CaptureEvent] = deque()
         self.stopping = threading.Event()
@@ -65,14 +65,23 @@ class CaptureThread(threading.Thread):
         self.xruns = 0
         self._next_reopen_ns = 0
         self._dropped_seen = 0
+        self._offset_ns = 0
+        self._offset_due_ns = 0
+
+    def _realtime_offset(self, mono: int) -> int:
+        """CLOCK_REALTIME minus CLOCK_MONOTONIC, re-read once a second (NTP slews it slowly)."""
+        if mono >= self._offset_due_ns:
+            self._offset_ns = time.time_ns() - time.monotonic_ns()
+            self._offset_due_ns = mono + NS
+        return self._offset_ns
 
     def stop(self) -> None:
         self.stopping.set()
         self.device_hint.set()
 
     def timeline_frame(self) -> int:
-        """Where the stream's timeline is now."""
-        return self.writer.frames_in_files
+        """Where the stream's timeline is now (counting what waits in the RAM ring)."""
+        return self.writer.frames_captured
 
     def _event(self, kind: str, message: str, lost: int = 0) -> None:
         self.events.append(CaptureEvent(kind, message, self.timeline_frame(), time.monotonic_ns(), lost))
@@ -115,14 +124,16 @@ class AudioCapture(CaptureThread):
         self._gap_kind = ""  # set when the next period must first fill a gap: "xrun" or "deviceBack"
 
     def run(self) -> None:
-        self.realtime = set_fifo(self.priority)
-        writer, source, stopping = self.writer, self.source, self.stopping
-        while not stopping.is_set():
+        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        source, writer, ring = self.source, self.writer, self.writer.ring
+        # Bound once: attribute lookups are a measurable share of a period's work.
+        read, write, store_head, stopped = source.read, writer.write, self._store_head, self.stopping.is_set
+        while not stopped():
             if not self.connected:
                 self._absent()
                 continue
             try:
-                data = source.read()
+                data = read()
             except Overrun:
                 self.xruns += 1
                 self._gap_kind = "xrun"
@@ -130,15 +141,16 @@ class AudioCapture(CaptureThread):
             except DeviceLost as exc:
                 self._lose(str(exc))
                 continue
-            if stopping.is_set():
+            if stopped():
                 break  # this period completed after the stop: not part of the recording
             end = source.last_end_ns
             if self._gap_kind:
                 self._fill_gap(end - self.period_ns)
-            writer.write(data)
+            write(data)
             self.last_end_ns = end
-            self._store_head(end)
-            self._check_ring()
+            store_head(end)
+            if ring.dropped_bytes != self._dropped_seen:
+                self._check_ring()
 
     def _fill_gap(self, resume_ns: int) -> None:
         """Silence from the last frame on the timeline to where capture resumed."""
@@ -165,7 +177,7 @@ class AudioCapture(CaptureThread):
     def _store_head(self, mono: int) -> None:
         w = self.writer
         chunk = w.current
-        real = mono + time.time_ns() - time.monotonic_ns()
+        real = mono + self._realtime_offset(mono)
         if chunk is None:
             self.head.store(w.frames_in_files, -1, 0, w.frames_in_files, mono, real)
         else:
@@ -188,7 +200,7 @@ class MidiCapture(CaptureThread):
         return self.frame_at(time.monotonic_ns())
 
     def run(self) -> None:
-        self.realtime = set_fifo(self.priority)
+        self.realtime = self.priority > 0 and set_fifo(self.priority)
         while not self.stopping.is_set():
             if not self.connected:
                 self.device_hint.wait(ABSENT_POLL_S)
@@ -209,6 +221,6 @@ class MidiCapture(CaptureThread):
     def _store_head(self, mono: int) -> None:
         w = self.writer
         chunk = w.current
-        real = mono + time.time_ns() - time.monotonic_ns()
+        real = mono + self._realtime_offset(mono)
         serial, used, first = (chunk.serial, chunk.used, chunk.first_frame) if chunk else (-1, 0, 0)
         self.head.store(self.frame_at(mono), serial, used, first, mono, real)

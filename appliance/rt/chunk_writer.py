@@ -86,7 +86,19 @@ class ChunkWriter:
 
     def write(self, data: memoryview | bytes) -> None:
         """Append captured bytes (whole frames, or one whole MIDI record)."""
-        self.frames_captured += len(data) // self.frame_bytes
+        n = len(data)
+        frames = n // self.frame_bytes
+        self.frames_captured += frames
+        chunk = self.current
+        if chunk is not None and n < chunk.capacity - chunk.used and self.ring.empty:
+            # The common case, once per period: one copy into the mapped chunk.
+            if chunk.first_frame < 0:
+                chunk.first_frame = self.frames_in_files
+            used = chunk.used
+            chunk.view[used : used + n] = data
+            chunk.used = used + n
+            self.frames_in_files += frames
+            return
         if not self.ring.empty:
             self.drain(4 * len(data) + 65536)
         if self.ring.empty and self._has_chunk():

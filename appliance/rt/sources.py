@@ -99,14 +99,19 @@ class AlsaPcmSource:
             frames, data = self.pcm.read()
         except alsaaudio.ALSAAudioError as exc:
             raise DeviceLost(f"ALSA PCM {self.spec.device!r}: {exc}") from None
-        if frames == -errno.EPIPE:
-            raise Overrun()
-        if frames < 0 or self.pcm.state() == alsaaudio.PCM_STATE_DISCONNECTED:
-            raise DeviceLost(f"ALSA PCM {self.spec.device!r}: {os.strerror(-frames) if frames < 0 else 'disconnected'}")
+        if frames <= 0:
+            self._trouble(frames)
         sec, nsec, _avail = self.pcm.htimestamp()
         stamp = sec * NS + nsec
         self.last_end_ns = stamp if stamp > 0 else time.monotonic_ns()
         return data
+
+    def _trouble(self, frames: int) -> None:
+        if frames == -errno.EPIPE:
+            raise Overrun()
+        if frames < 0 or self.pcm.state() == alsaaudio.PCM_STATE_DISCONNECTED:
+            reason = os.strerror(-frames) if frames < 0 else "disconnected"
+            raise DeviceLost(f"ALSA PCM {self.spec.device!r}: {reason}")
 
     def close(self) -> None:
         if self.pcm is not None:

@@ -4,8 +4,6 @@ import asyncio
 import os
 import signal
 
-import numpy as np
-
 from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.sim_source import sim_frames
 from tests.support.garden import audio_definition, until
@@ -25,13 +23,25 @@ async def record(control, uri, seconds, fmt="s16", stall=None):
     return rec
 
 
+def expected_with_gaps(frames: int, fmt: SampleFormat, xruns: list[dict]) -> bytes:
+    """The patch at every timeline position, with silence where each xrun says it lost frames."""
+    frame_bytes = 2 * fmt.bytes_per_sample
+    expected = bytearray(sim_frames(0, frames, RATE, 2, fmt))
+    for xrun in xruns:
+        end = xrun["clock"]["samplePosition"]
+        expected[(end - xrun["lostSamples"]) * frame_bytes : end * frame_bytes] = bytes(xrun["lostSamples"] * frame_bytes)
+    return bytes(expected)
+
+
 async def test_sim_samples_are_exact(control):
     uri = "stream://sim/exact"
-    await record(control, uri, 0.5, fmt="s24")
+    rec = await record(control, uri, 0.5, fmt="s24")
     data = control.recording(uri)
     frames = len(data) // 6
     assert frames >= RATE // 2
-    assert data == sim_frames(0, frames, RATE, 2, SampleFormat.S24)
+    # A loaded machine may overrun even the simulated card; each xrun must say exactly where.
+    xruns = [e for e in rec.errors if e["kind"] == "xrun"]
+    assert data == expected_with_gaps(frames, SampleFormat.S24, xruns)
 
 
 async def test_a_stalled_process_gets_an_xrun_and_keeps_its_timeline(control, garden):
@@ -45,18 +55,8 @@ async def test_a_stalled_process_gets_an_xrun_and_keeps_its_timeline(control, ga
 
     rec = await record(control, uri, 1.5, stall=stall)
     xruns = [e for e in rec.errors if e["kind"] == "xrun"]
-    assert len(xruns) == 1, rec.errors
-    lost = xruns[0]["lostSamples"]
-    assert lost > 0 and xruns[0]["recoverable"]
-    data = np.frombuffer(control.recording(uri), dtype="<i2").reshape(-1, 2)
-    expected = np.frombuffer(sim_frames(0, len(data), RATE, 2, SampleFormat.S16), dtype="<i2").reshape(-1, 2)
-    silent = np.all(data == 0, axis=1)
-    differs = np.any(data != expected, axis=1)
-    # Every frame is either the simulated patch at its own timeline position, or gap silence.
-    assert not np.any(differs & ~silent)
-    where = np.flatnonzero(differs)
-    first, last = int(where[0]), int(where[-1])
-    # One gap as long as the xrun says (an edge frame may be silent in the patch itself).
-    assert lost - 2 <= last - first + 1 <= lost
-    assert np.all(silent[first : last + 1])
-    assert xruns[0]["clock"]["samplePosition"] >= first
+    assert xruns and all(e["recoverable"] for e in xruns), rec.errors
+    lost = sum(e["lostSamples"] for e in xruns)
+    assert lost > 0.3 * RATE  # the stall itself; a loaded machine may add short xruns of its own
+    data = control.recording(uri)
+    assert data == expected_with_gaps(len(data) // 4, SampleFormat.S16, xruns)

@@ -1,0 +1,251 @@
+"""chaosgarden's capture path against `arecord`, and its timing under load.
+
+1. CPU time per second of audio: our capture loop (ALSA read, copy into
+   mmap'd chunks) against `arecord` reading the same `file`-plugin PCM into
+   a file. Target: at most 2x arecord's CPU.
+2. Channels sustained at 96 kHz s32 on one core: a pacer writes N channels
+   in real time into the FIFO behind the PCM; a reader sustains N when the
+   pacer never falls behind. Ours against arecord's.
+3. Wake-up lateness of the capture loop (SCHED_FIFO) with a competing CPU
+   hog, against the same loop at normal priority: p50/p99/max.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import resource
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+from appliance.proto.stream_definition import SampleFormat
+from appliance.rt.capture import AudioCapture
+from appliance.rt.chunk_writer import ChunkWriter, MappedChunk
+from appliance.rt.overflow_ring import OverflowRing
+from appliance.rt.sim_source import SimAudioSource
+from appliance.rt.sources import NS, AlsaPcmSource, AudioSpec
+from bench.report import figure
+
+RATE = 48000
+SECONDS = 120
+PERIOD = 1024
+
+
+def asoundrc(home: Path, infile: Path) -> None:
+    (home / ".asoundrc").write_text(
+        f'pcm.benchcap {{\n type file\n slave.pcm "null"\n file "/dev/null"\n infile "{infile}"\n format "raw"\n}}\n'
+    )
+
+
+def main() -> None:
+    if shutil.which("arecord") is None:
+        raise SystemExit("rt_capture: arecord is missing (make bench installs alsa-utils)")
+    root = Path(tempfile.mkdtemp(prefix="bench-rt-", dir="/var/tmp"))
+    try:
+        cpu_figure(root)
+        channels_figure(root)
+        jitter_figure(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- 1. CPU per second of audio ------------------------------------------
+def cpu_figure(root: Path) -> None:
+    frames = RATE * SECONDS
+    infile = root / "wave.raw"
+    infile.write_bytes(os.urandom(frames * 8))
+    asoundrc(root, infile)
+    env = {**os.environ, "HOME": str(root)}
+    peer = _child_cpu(["arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", "2", "-r", str(RATE),
+                       "--period-size=1024", "--buffer-size=4096", "-t", "raw", "-s", str(frames),
+                       str(root / "arecord.raw")], env)
+    ours = _child_cpu([sys.executable, "-m", "bench.rt_capture", "cpu-child", str(root), str(frames)], env)
+    figure("capture CPU per audio second (48k s32 stereo)", ours / SECONDS * 1000, peer / SECONDS * 1000,
+           "arecord", "ms", higher_is_better=False, target=0.5)
+
+
+def _child_cpu(cmd: list[str], env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"rt_capture: {cmd[0]} failed: {proc.stderr.strip()}")
+    if cmd[0] == sys.executable:
+        return float(proc.stdout.strip())
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cpu_child(root: Path, frames: int) -> None:
+    """Run in a child with HOME set: capture `frames`; print the capture thread's CPU seconds."""
+    spec = AudioSpec("benchcap", RATE, 2, SampleFormat.S32, PERIOD)
+    chunk_bytes = 131072 * spec.frame_bytes
+    writer = ChunkWriter(frame_bytes=spec.frame_bytes, ring=OverflowRing(RATE * spec.frame_bytes))
+    needed = frames * spec.frame_bytes // chunk_bytes + 2
+    writer.spares.extend(MappedChunk.prepare(root / f"chunk{i}", chunk_bytes, i) for i in range(needed))
+    source = AlsaPcmSource(spec)
+    source.open()
+    capture = AudioCapture("bench", source, writer, RATE, spec.frame_bytes, PERIOD, priority=70)
+    capture.start()
+    clock = time.pthread_getcpuclockid(capture.ident)
+    while writer.frames_in_files < frames:
+        time.sleep(0.01)
+    used = time.clock_gettime(clock)
+    capture.stop()
+    capture.join()
+    # Reads past the end of the file are garbage at full speed; count only the CPU of real frames.
+    print(used * frames / writer.frames_in_files)
+
+
+# -- 2. channels at 96 kHz s32 ---------------------------------------------
+CHANNEL_STEPS = (2, 8, 16, 32, 64, 128, 256)
+PACE_SECONDS = 3
+PIPE_MAX = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+
+
+def channels_figure(root: Path) -> None:
+    ours = _max_channels(root, "ours")
+    peer = _max_channels(root, "arecord")
+    figure("channels sustained at 96k s32 on one core", ours, peer, "arecord", "ch", higher_is_better=True,
+           target=1.0)
+
+
+def _max_channels(root: Path, reader: str) -> int:
+    best = 0
+    for channels in CHANNEL_STEPS:
+        if not _sustains(root, reader, channels):
+            break
+        best = channels
+    return best
+
+
+def _sustains(root: Path, reader: str, channels: int) -> bool:
+    fifo = root / f"pace-{reader}-{channels}.fifo"
+    os.mkfifo(fifo)
+    home = root / f"home-{reader}-{channels}"
+    home.mkdir()
+    asoundrc(home, fifo)
+    env = {**os.environ, "HOME": str(home)}
+    frames = 96000 * PACE_SECONDS
+    if reader == "ours":
+        cmd = [sys.executable, "-m", "bench.rt_capture", "pace-child", str(home), str(channels), str(frames)]
+    else:
+        cmd = ["arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", str(channels), "-r", "96000",
+               "--period-size=1024", "-t", "raw", "-s", str(frames), "/dev/null"]
+    fd = os.open(fifo, os.O_RDWR)
+    proc = subprocess.Popen(["taskset", "-c", "0", *cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lag = _pace(fd, channels, frames)
+    finally:
+        os.close(fd)
+        proc.kill()
+        proc.wait()
+    return lag < 0.25
+
+
+def _pace(fd: int, channels: int, frames: int) -> float:
+    """Write `frames` in real time, 1024 frames at a time; return how far behind the writer ended (s).
+
+    A reader that keeps up lets the writer finish on time (give or take a
+    scheduling hiccup); one that cannot falls further behind every period.
+    """
+    period = memoryview(bytes(1024 * channels * 4))
+    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(max(len(period) * 4, 65536), PIPE_MAX))
+    os.set_blocking(fd, False)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    time.sleep(0.5)  # let the reader open the PCM and start
+    start = time.monotonic()
+    for i in range(frames // 1024):
+        due = start + i * 1024 / 96000
+        now = time.monotonic()
+        if now < due:
+            time.sleep(due - now)
+        sent = 0
+        while sent < len(period):
+            if not poller.poll(1000):
+                return float("inf")  # the reader stopped reading
+            try:
+                sent += os.write(fd, period[sent:])
+            except BlockingIOError:
+                continue
+    return time.monotonic() - start - frames / 96000
+
+
+def pace_child(home: Path, channels: int, frames: int) -> None:
+    spec = AudioSpec("benchcap", 96000, channels, SampleFormat.S32, 1024)
+    chunk_bytes = 16384 * spec.frame_bytes
+    writer = ChunkWriter(frame_bytes=spec.frame_bytes, ring=OverflowRing(96000 * spec.frame_bytes))
+    writer.spares.extend(MappedChunk.prepare(home / f"c{i}", chunk_bytes, i) for i in range(frames // 16384 + 2))
+    source = AlsaPcmSource(spec)
+    source.open()
+    capture = AudioCapture("bench", source, writer, 96000, spec.frame_bytes, 1024, priority=70)
+    capture.start()
+    capture.join()
+
+
+# -- 3. wake-up lateness under load ----------------------------------------
+class TimedSim(SimAudioSource):
+    """The simulated card, noting how late each period reached the capture loop."""
+
+    def __init__(self, spec: AudioSpec, periods: int) -> None:
+        super().__init__(spec)
+        self.late = array("q", bytes(8 * periods))
+        self.n = 0
+
+    def read(self):
+        data = super().read()
+        if self.n < len(self.late):
+            self.late[self.n] = time.monotonic_ns() - self.last_end_ns
+            self.n += 1
+        return data
+
+
+def jitter_figure(root: Path) -> None:
+    hog = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+    try:
+        fifo = _lateness(root, priority=70)
+        normal = _lateness(root, priority=0)
+    finally:
+        hog.kill()
+        hog.wait()
+    for name, q in (("p50", 50), ("p99", 99), ("max", 100)):
+        figure(f"capture wake-up lateness {name} under CPU load", float(np.percentile(fifo, q)) / 1000,
+               float(np.percentile(normal, q)) / 1000, "same loop at normal priority", "us",
+               higher_is_better=False)
+
+
+def _lateness(root: Path, priority: int) -> np.ndarray:
+    periods = 300
+    spec = AudioSpec("sim", 48000, 2, SampleFormat.S32, 480)
+    writer = ChunkWriter(frame_bytes=8, ring=OverflowRing(48000 * 8))
+    writer.spares.extend(MappedChunk.prepare(root / f"j{priority}-{i}", 48000 * 8, i) for i in range(4))
+    source = TimedSim(spec, periods)
+    source.open()
+    capture = AudioCapture("jitter", source, writer, 48000, 8, 480, priority=priority)
+    os.sched_setaffinity(0, {0})
+    try:
+        capture.start()
+        while source.n < periods:
+            time.sleep(0.05)
+        capture.stop()
+        capture.join()
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    return np.array(source.late[: source.n], dtype=float)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["cpu-child"]:
+        cpu_child(Path(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:2] == ["pace-child"]:
+        pace_child(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
