@@ -52,6 +52,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     link = HootenannyLink(config, context, tools.definitions(), handle, weaver.on_broadcast)
     tasks = [asyncio.create_task(link.run(), name="hootenanny-link"),
              asyncio.create_task(weaver.keep_snapshots(), name="snapshots")]
+    for task in tasks:
+        task.add_done_callback(lambda done: _ended(done, stop))
     log.info("vibeweaver ready (session %s)", weaver.session.name)
     try:
         await stop.wait()
@@ -65,3 +67,12 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await weaver.close()
         link.close()
         context.destroy(linger=0)
+
+
+def _ended(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """A serving task that ends by itself is a bug: log it and stop, so the supervisor restarts us."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    log.error("%s ended unexpectedly: %r; stopping", task.get_name(), error)
+    stop.set()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from appliance.proto.framing import Command
 from appliance.weave.help_topics import EXAMPLES
 from tests.weave.conftest import synced
 
@@ -109,3 +110,10 @@ async def test_reset_clears_globals_keeps_api_and_optionally_session(weave):
     assert (await weave.eval("callable(at_m)"))["result"] == "True"  # the rule's function was re-created
     await weave.call("weave_reset", {"clear_session": True})
     assert (await weave.eval("rules()"))["result"] == "[]"
+
+
+async def test_disconnect_from_hootenanny_makes_vibeweaver_register_again(weave):
+    await weave.channel.send_control(Command.DISCONNECT, peer=weave.worker)
+    await weave.wait_ready(2)
+    assert weave.ready[1]["tools"] == weave.ready[0]["tools"]
+    assert (await weave.eval("'served'"))["result"] == "'served'"
