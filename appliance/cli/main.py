@@ -15,3 +15,4 @@ app = typer.Typer(
 app.add_typer(cas_commands.app, name="cas")
 app.add_typer(config_commands.app, name="config")
 app.command("rt")(process_commands.rt)
+app.command("hootenanny")(process_commands.hootenanny)

@@ -13,3 +13,12 @@ def rt() -> None:
     from appliance.rt.main import run
 
     run(config)
+
+
+def hootenanny() -> None:
+    """Run hootenanny: the control plane and the MCP endpoint."""
+    config = config_or_exit()
+    setup_logging("hootenanny", config.log_level)
+    from appliance.services.main import run
+
+    run(config)

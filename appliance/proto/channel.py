@@ -83,7 +83,7 @@ class Channel:
         self.handler = handler
         self.on_control = on_control
         self.drops = DropCounter()
-        self._pending: dict[bytes, asyncio.Future[Body]] = {}
+        self._pending: dict[bytes, tuple[asyncio.Future[Body], bytes]] = {}  # request id -> (reply, peer)
         self._replies: OrderedDict[tuple[bytes, bytes], list[bytes]] = OrderedDict()
         self._in_progress: set[tuple[bytes, bytes]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -119,7 +119,7 @@ class Channel:
             Command.REQUEST, ContentType.ENVELOPE, request_id, service, traceparent, pack_envelope(kind, value)
         )
         future: asyncio.Future[Body] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request_id] = (future, peer)
         try:
             for _attempt in range(retries + 1):
                 await self.send(message, peer)
@@ -136,10 +136,10 @@ class Channel:
         finally:
             self._pending.pop(request_id, None)
 
-    def fail_pending(self, reason: str) -> None:
-        """Fail every request still waiting (e.g. the peer was declared gone)."""
-        for future in self._pending.values():
-            if not future.done():
+    def fail_pending(self, reason: str, peer: bytes | None = None) -> None:
+        """Fail the requests still waiting on `peer` (all when None), e.g. a peer declared gone."""
+        for future, to in self._pending.values():
+            if (peer is None or to == peer) and not future.done():
                 future.set_exception(PeerUnavailable(reason))
 
     # -- receiving -------------------------------------------------------
@@ -167,7 +167,7 @@ class Channel:
             self._spawn(self._control(Incoming(peer, message)))
 
     def _on_reply(self, message: Message) -> None:
-        future = self._pending.get(message.request_id)
+        future, _peer = self._pending.get(message.request_id, (None, b""))
         if future is None or future.done():
             self.drops.count("late-reply")
             return

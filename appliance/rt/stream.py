@@ -200,4 +200,5 @@ class CaptureStream:
             "droppedFrames": self.writer.ring.dropped_bytes // self.definition.frame_bytes,
             "xruns": getattr(self.thread, "xruns", 0), "deviceConnected": self.thread.connected,
             "lastError": self.last_error, "clocks": list(self.clocks),
+            "sparePaths": [str(c.path) for c in list(self.writer.spares)],
         }

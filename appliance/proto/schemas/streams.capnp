@@ -127,4 +127,5 @@ struct StreamState {
   deviceConnected @8 :Bool;
   lastError @9 :Text;
   clocks @10 :List(ClockSnapshot);
+  sparePaths @11 :List(Text);          # prepared, not yet written
 }

@@ -1,0 +1,90 @@
+"""The hootenanny process: CAS, catalog, streams, artifacts, the fan-out, workers and HTTP, wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import uvicorn
+import zmq
+import zmq.asyncio
+
+from appliance.cas import ContentStore
+from appliance.config import Config
+from appliance.proto import endpoints
+from appliance.proto.channel import RequestError
+from appliance.proto.pubsub import Broadcast, Publisher
+from appliance.services import token as tokens
+from appliance.services.artifacts import ArtifactStore
+from appliance.services.capture_tools import add_capture_tools
+from appliance.services.catalog import open_catalog
+from appliance.services.devices import DeviceRegistry
+from appliance.services.garden_link import GardenLink
+from appliance.services.http_app import make_app, routes
+from appliance.services.streams import StreamService
+from appliance.services.tool_registry import ToolRegistry
+from appliance.services.worker_hub import WorkerHub
+
+log = logging.getLogger(__name__)
+
+
+class Hootenanny:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        endpoints.prepare_runtime_dir(config.runtime_dir)
+        self.store = ContentStore(config.data_dir / "cas")
+        self.db = open_catalog(config.data_dir / "hootenanny" / "catalog.db")
+        self.token = tokens.load_or_create(config)
+        self.ctx = zmq.asyncio.Context()
+        pub = self.ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.SNDHWM, 100_000)
+        pub.bind(endpoints.ipc(config.runtime_dir, endpoints.HOOTENANNY_EVENTS))
+        self.publisher = Publisher(pub, "hootenanny")
+        self.garden = GardenLink(self.ctx, config, self.publisher, self._garden_event)
+        self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish)
+        self.artifacts = ArtifactStore(self.db, self.store)
+        self.devices = DeviceRegistry(self.db)
+        self.registry = ToolRegistry()
+        add_capture_tools(self.registry, self.streams, self.artifacts, self.devices)
+        self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
+        self.app = make_app(routes(self.artifacts, lambda: self.token, self.health))
+
+    def health(self) -> dict[str, Any]:
+        return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
+
+    async def _garden_event(self, event: Broadcast) -> None:
+        await self.streams.on_event(event)
+
+    async def _device_notice(self, event: dict[str, Any]) -> None:
+        connected = event["action"] == "added"
+        self.devices.seen(event["deviceId"], event["kind"], event["alsaName"], event["devPath"], connected)
+        self.publisher.publish(f"device.{event['action']}", "deviceEvent", event)
+        try:
+            await self.garden.request("deviceNotice", event, retries=0, timeout=2)
+        except RequestError as exc:
+            log.info("chaosgarden did not take the device notice: %s", exc.message)
+
+    async def run(self) -> None:
+        self.store.scan_orphans(self.streams.known_staging())
+        server = uvicorn.Server(uvicorn.Config(self.app, host=self.config.mcp.bind, port=self.config.mcp.port,
+                                               log_config=None, lifespan="off", access_log=False))
+        tasks = [
+            asyncio.create_task(self.garden.run_commands()),
+            asyncio.create_task(self.garden.run_events()),
+            asyncio.create_task(self.workers.run()),
+            asyncio.create_task(server.serve()),
+        ]
+        await self.streams.recover()
+        tasks.append(asyncio.create_task(self.streams.watch()))
+        log.info("hootenanny ready (pid %d): http://%s:%d", os.getpid(), self.config.mcp.bind, self.config.mcp.port)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            server.should_exit = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.db.close()
+            self.ctx.destroy(linger=0)

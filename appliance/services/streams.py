@@ -1,0 +1,408 @@
+"""Capture streams on the control plane: definitions, the chunk lifecycle with chaosgarden, recovery.
+
+For every recording stream hootenanny keeps chunks handed to chaosgarden
+(rows in `chunks_in_flight`, so a restart knows them), seals each one
+chaosgarden reports full, records it in the manifest before dropping the
+staging name, acknowledges it, and hands over a fresh spare. When
+chaosgarden went away, the live chunk is sealed up to the last notified head
+and the stream restarts with the time it was gone recorded as a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.cas import ContentStore, SealError
+from appliance.config import Config
+from appliance.proto.channel import RequestError
+from appliance.proto.midi_record import iter_records
+from appliance.proto.pubsub import Broadcast
+from appliance.proto.stream_definition import DefinitionError, StreamDefinition, StreamKind
+from appliance.services import manifest as manifests
+from appliance.services.catalog import now_ns
+from appliance.services.garden_link import GardenLink
+from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.service_error import ServiceError
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+LIVE_PERSIST_INTERVAL_S = 1.0
+Publish = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass
+class Recorder:
+    """One stream's live state in hootenanny."""
+
+    definition: StreamDefinition
+    manifest: Manifest
+    manifest_path: Path | None = None
+    recording: bool = False
+    xruns: int = 0
+    last_error: str = ""
+    device_connected: bool = True
+    head_seen: float = 0.0  # time.monotonic() of the last head broadcast
+    live_dirty: bool = False
+    garden_lost: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class StreamService:
+    def __init__(self, db: sqlite3.Connection, store: ContentStore, garden: GardenLink, config: Config,
+                 publish: Publish) -> None:
+        self.db = db
+        self.store = store
+        self.garden = garden
+        self.config = config
+        self.publish = publish
+        self.recorders: dict[str, Recorder] = {}
+        self._load()
+
+    # -- definitions -------------------------------------------------------
+    def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Define (or re-define, when not recording) a stream; the definition is stored in CAS."""
+        try:
+            definition = StreamDefinition.parse(fields)
+        except DefinitionError as exc:
+            raise ServiceError("badRequest", str(exc)) from None
+        existing = self.recorders.get(definition.uri)
+        if existing is not None and existing.recording and existing.definition != definition:
+            raise ServiceError("conflict", f"{definition.uri} is recording; stop it before changing its definition")
+        digest = self.store.put(definition.model_dump_json().encode())
+        stamp = now_ns()
+        self.db.execute(
+            "INSERT INTO streams (uri, definition_json, definition_digest, state, created_ns, updated_ns)"
+            " VALUES (?, ?, ?, 'defined', ?, ?) ON CONFLICT(uri) DO UPDATE SET definition_json=excluded.definition_json,"
+            " definition_digest=excluded.definition_digest, updated_ns=excluded.updated_ns",
+            (definition.uri, definition.model_dump_json(), digest, stamp, stamp),
+        )
+        if existing is None or not existing.recording:
+            manifest = existing.manifest if existing else Manifest(stream=definition.uri, definition=definition)
+            manifest.definition, manifest.definition_digest = definition, digest
+            self.recorders[definition.uri] = Recorder(definition, manifest,
+                                                      existing.manifest_path if existing else None)
+        return {"uri": definition.uri, "definition": definition.model_dump(mode="json"), "definition_hash": digest}
+
+    def recorder(self, uri: str) -> Recorder:
+        rec = self.recorders.get(uri)
+        if rec is None:
+            known = ", ".join(sorted(self.recorders)) or "none defined"
+            raise ServiceError("notFound", f"uri: no stream {uri!r} (streams: {known})")
+        return rec
+
+    # -- start and stop ----------------------------------------------------
+    async def start(self, uri: str) -> dict[str, Any]:
+        rec = self.recorder(uri)
+        async with rec.lock:
+            if rec.recording:
+                raise ServiceError("conflict", f"{uri} is already recording")
+            await self._start(rec, reason="start")
+        return self.status_of(rec)
+
+    async def _start(self, rec: Recorder, reason: str) -> None:
+        start_sample = self._continue_timeline(rec, reason)
+        paths = [self._hand_out(rec) for _ in range(1 + self.config.rt.spare_chunks)]
+        rec.manifest.state = "recording"
+        rec.manifest.live = None
+        self._persist(rec)
+        try:
+            await self.garden.request("streamStart", {
+                "uri": rec.definition.uri, "definition": rec.definition.to_wire(), "chunkPath": paths[0],
+                "sparePaths": paths[1:], "startSample": start_sample}, retries=0, timeout=10)
+        except RequestError as exc:
+            self._release_in_flight(rec)
+            rec.manifest.state = "stopped"
+            rec.last_error = exc.message
+            self._persist(rec)
+            raise ServiceError("unavailable" if exc.code == "unavailable" else "badRequest",
+                               f"chaosgarden refused {rec.definition.uri}: {exc.message}") from None
+        rec.recording, rec.garden_lost, rec.head_seen = True, False, time.monotonic()
+        self._set_state(rec, "recording")
+        log.info("%s recording from sample %d", rec.definition.uri, start_sample)
+
+    def _continue_timeline(self, rec: Recorder, reason: str) -> int:
+        """Where a (re)start continues: after the last frame, plus a gap as long as the time away."""
+        head = rec.manifest.head_sample
+        last = rec.manifest.clocks[-1] if rec.manifest.clocks else None
+        if last is None or not (rec.manifest.chunks or rec.manifest.gaps):
+            return head
+        away = max(0, (time.time_ns() - last.realtime_ns) * rec.definition.sample_rate // NS)
+        gap_start = max(head, last.sample)
+        frames = max(0, last.sample + away - gap_start)
+        if frames:
+            rec.manifest.gaps.append(Gap(start_sample=gap_start, samples=frames, reason=reason))
+        return gap_start + frames
+
+    async def stop(self, uri: str) -> dict[str, Any]:
+        rec = self.recorder(uri)
+        async with rec.lock:
+            if not rec.recording:
+                raise ServiceError("conflict", f"{uri} is not recording")
+            try:
+                reply = await self.garden.request("streamStop", {"uri": uri}, timeout=15, retries=1)
+            except RequestError as exc:
+                raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
+            for state in reply.value:
+                await self._take_unacknowledged(rec, state)
+        return self.status_of(rec)
+
+    # -- chunks ------------------------------------------------------------
+    def _hand_out(self, rec: Recorder) -> str:
+        staging = self.store.create_staging()
+        self.db.execute("INSERT INTO chunks_in_flight (path, stream_uri, handed_ns) VALUES (?, ?, ?)",
+                        (str(staging.path), rec.definition.uri, now_ns()))
+        return str(staging.path)
+
+    async def _spare(self, rec: Recorder) -> None:
+        path = self._hand_out(rec)
+        try:
+            await self.garden.request("streamSwitchChunk", {"uri": rec.definition.uri, "newChunkPath": path})
+        except RequestError as exc:
+            self._forget(path)
+            if exc.code != "notFound":
+                log.warning("%s: spare chunk not taken: %s", rec.definition.uri, exc.message)
+
+    async def _chunk_full(self, rec: Recorder, full: dict[str, Any]) -> None:
+        path = full["path"]
+        row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone() if path else None
+        if path and row is not None:
+            if row["digest"] is None:
+                self._seal_into_manifest(rec, full)
+            self.store.release(Path(path))
+            await self._acknowledge(rec, path)
+            self._forget(path)
+        if full["final"]:
+            if rec.recording:
+                self._finish(rec)
+        elif rec.recording and path and row is not None:
+            await self._spare(rec)
+
+    def _seal_into_manifest(self, rec: Recorder, full: dict[str, Any]) -> None:
+        path = Path(full["path"])
+        if full["bytesWritten"] == 0:
+            return
+        try:
+            digest = self.store.seal(path, full["bytesWritten"], release=False)
+        except SealError as exc:
+            rec.last_error = str(exc)
+            log.error("%s: %s", rec.definition.uri, exc)
+            raise
+        first, samples = self._span(rec, digest, full)
+        chunk = ChunkRef(digest=digest, first_sample=first, samples=samples, bytes=full["bytesWritten"])
+        rec.manifest.chunks.append(chunk)
+        rec.manifest.chunks.sort(key=lambda c: c.first_sample)
+        rec.manifest.clocks.append(_clock(full["clock"]))
+        if rec.manifest.live is not None and rec.manifest.live.path == str(path):
+            rec.manifest.live = None
+        self._persist(rec)
+        self.db.execute("UPDATE chunks_in_flight SET digest=? WHERE path=?", (digest, str(path)))
+        self.publish("stream.sealed", "streamChunkFull", {**full, "path": digest})
+
+    def _span(self, rec: Recorder, digest: str, full: dict[str, Any]) -> tuple[int, int]:
+        if rec.definition.kind is StreamKind.AUDIO:
+            return full["firstSample"], full["samplesWritten"]
+        frames = [r.frame for r in iter_records(self.store.path(digest).read_bytes())]
+        return (frames[0], frames[-1] - frames[0] + 1) if frames else (full["clock"]["samplePosition"], 0)
+
+    async def _acknowledge(self, rec: Recorder, path: str) -> None:
+        try:
+            await self.garden.request("streamChunkSealed", {"uri": rec.definition.uri, "path": path}, retries=1)
+        except RequestError as exc:
+            if exc.code not in ("notFound", "unavailable"):
+                raise
+
+    def _forget(self, path: str) -> None:
+        self.db.execute("DELETE FROM chunks_in_flight WHERE path=?", (path,))
+
+    def _release_in_flight(self, rec: Recorder) -> None:
+        """Drop staging files chaosgarden no longer holds (unused spares after a stop)."""
+        rows = self.db.execute("SELECT path FROM chunks_in_flight WHERE stream_uri=? AND digest IS NULL",
+                               (rec.definition.uri,)).fetchall()
+        for row in rows:
+            self.store.release(Path(row["path"]))
+            self._forget(row["path"])
+
+    def _finish(self, rec: Recorder) -> None:
+        rec.recording = False
+        rec.manifest.state = "stopped"
+        rec.manifest.live = None
+        self._release_in_flight(rec)
+        self._persist(rec)
+        digest = self.store.put(rec.manifest.to_json())
+        self.db.execute("UPDATE streams SET state='stopped', manifest_digest=?, updated_ns=? WHERE uri=?",
+                        (digest, now_ns(), rec.definition.uri))
+        log.info("%s stopped at sample %d; manifest %s", rec.definition.uri, rec.manifest.head_sample, digest)
+
+    async def _take_unacknowledged(self, rec: Recorder, state: dict[str, Any]) -> None:
+        for full in sorted(state["unacknowledged"], key=lambda f: f["firstSample"]):
+            await self._chunk_full(rec, full)
+
+    # -- events from chaosgarden --------------------------------------------
+    async def on_event(self, event: Broadcast) -> None:
+        value = event.body.value
+        rec = self.recorders.get(value.get("streamUri", "")) if isinstance(value, dict) else None
+        if rec is None:
+            return
+        if event.body.kind == "streamHeadPosition":
+            self._on_head(rec, value)
+        elif event.body.kind == "streamChunkFull":
+            async with rec.lock:
+                await self._chunk_full(rec, value)
+        elif event.body.kind == "streamError":
+            self._on_error(rec, value)
+
+    def _on_head(self, rec: Recorder, head: dict[str, Any]) -> None:
+        rec.head_seen = time.monotonic()
+        if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
+            rec.manifest.clocks.append(ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
+                                                     realtime_ns=head["realtimeNs"], reason="start"))
+        if head["chunkPath"]:
+            rec.manifest.live = LiveEdge(path=head["chunkPath"], first_sample=head["chunkFirstSample"],
+                                         head_sample=head["samplePosition"], head_bytes=head["bytePosition"])
+        rec.live_dirty = True
+
+    def _on_error(self, rec: Recorder, error: dict[str, Any]) -> None:
+        rec.xruns = error["xruns"]
+        if error["kind"] == "deviceLost":
+            rec.device_connected = False
+        elif error["kind"] == "deviceBack":
+            rec.device_connected = True
+        if error["kind"] != "deviceBack":
+            rec.last_error = error["error"]
+            self.db.execute("UPDATE streams SET last_error=? WHERE uri=?", (rec.last_error, rec.definition.uri))
+        rec.manifest.clocks.append(_clock(error["clock"]))
+        rec.live_dirty = True
+
+    # -- recovery ----------------------------------------------------------
+    async def watch(self) -> None:
+        """Persist live edges now and then; notice a silent chaosgarden and reconcile with it."""
+        silence = 3 * self.config.rt.head_interval_ms / 1000 + 1.0
+        while True:
+            await asyncio.sleep(LIVE_PERSIST_INTERVAL_S / 2)
+            for rec in list(self.recorders.values()):
+                if rec.live_dirty and not rec.lock.locked():
+                    rec.live_dirty = False
+                    self._persist(rec)
+                if rec.recording and time.monotonic() - rec.head_seen > silence:
+                    await self.reconcile(rec)
+
+    async def recover(self) -> None:
+        """At start-up: catch up with what chaosgarden did while hootenanny was away."""
+        for rec in self.recorders.values():
+            if rec.recording:
+                await self.reconcile(rec)
+
+    async def reconcile(self, rec: Recorder) -> None:
+        try:
+            states = (await self.garden.request("streamStatusRequest", timeout=1.0, retries=0)).value
+        except RequestError:
+            if not rec.garden_lost:
+                log.warning("%s: chaosgarden is not answering; will salvage and restart when it is back",
+                            rec.definition.uri)
+            rec.garden_lost = True
+            return
+        state = next((s for s in states if s["uri"] == rec.definition.uri), None)
+        async with rec.lock:
+            if state is not None and state["running"]:
+                rec.head_seen, rec.garden_lost = time.monotonic(), False
+                await self._take_unacknowledged(rec, state)
+                await self._top_up_spares(rec, state)
+            elif state is not None:
+                await self._take_unacknowledged(rec, state)
+                if rec.recording:
+                    self._finish(rec)
+            else:
+                await self._salvage_and_restart(rec)
+
+    async def _top_up_spares(self, rec: Recorder, state: dict[str, Any]) -> None:
+        for _ in range(self.config.rt.spare_chunks - len(state["sparePaths"])):
+            await self._spare(rec)
+
+    async def _salvage_and_restart(self, rec: Recorder) -> None:
+        """chaosgarden lost the stream (it restarted): keep the live chunk up to the last head, go on."""
+        live = rec.manifest.live
+        if live is not None and live.head_bytes > 0 and Path(live.path).exists():
+            log.warning("%s: chaosgarden restarted; sealing %d bytes up to sample %d",
+                        rec.definition.uri, live.head_bytes, live.head_sample)
+            self._seal_into_manifest(rec, {
+                "path": live.path, "bytesWritten": live.head_bytes, "firstSample": live.first_sample,
+                "samplesWritten": live.head_sample - live.first_sample, "final": False, "streamUri": rec.definition.uri,
+                "clock": {"samplePosition": live.head_sample, "monotonicNs": 0,
+                          "realtimeNs": _realtime_of(rec, live.head_sample), "midiTicks": -1, "reason": "restart"}})
+        rec.manifest.live = None
+        self._release_in_flight(rec)
+        self.db.execute("DELETE FROM chunks_in_flight WHERE stream_uri=?", (rec.definition.uri,))
+        rec.recording = False
+        try:
+            await self._start(rec, reason="chaosgarden restart")
+        except ServiceError as exc:
+            rec.last_error = exc.message
+            self._set_state(rec, "stopped")
+            log.error("%s: could not restart after chaosgarden came back: %s", rec.definition.uri, exc.message)
+
+    # -- persistence ---------------------------------------------------------
+    def _persist(self, rec: Recorder) -> None:
+        if rec.manifest_path is None:
+            rec.manifest_path = self.store.create_staging().path
+            self.db.execute("UPDATE streams SET manifest_path=? WHERE uri=?", (str(rec.manifest_path),
+                                                                              rec.definition.uri))
+        manifests.write_atomically(rec.manifest_path, rec.manifest)
+
+    def _set_state(self, rec: Recorder, state: str) -> None:
+        self.db.execute("UPDATE streams SET state=?, updated_ns=? WHERE uri=?", (state, now_ns(), rec.definition.uri))
+
+    def _load(self) -> None:
+        for row in self.db.execute("SELECT * FROM streams"):
+            definition = StreamDefinition.model_validate_json(row["definition_json"])
+            path = Path(row["manifest_path"]) if row["manifest_path"] else None
+            manifest = manifests.read(path) if path is not None and path.exists() else \
+                Manifest(stream=definition.uri, definition=definition, definition_digest=row["definition_digest"])
+            rec = Recorder(definition, manifest, path, recording=row["state"] == "recording",
+                           last_error=row["last_error"])
+            self.recorders[definition.uri] = rec
+
+    def known_staging(self) -> set[str]:
+        """Staging ids hootenanny still owns (for the start-up orphan scan)."""
+        ids = {Path(r["path"]).name for r in self.db.execute("SELECT path FROM chunks_in_flight")}
+        ids |= {rec.manifest_path.name for rec in self.recorders.values() if rec.manifest_path}
+        return ids
+
+    # -- status ------------------------------------------------------------
+    def status_of(self, rec: Recorder) -> dict[str, Any]:
+        m = rec.manifest
+        return {
+            "uri": rec.definition.uri,
+            "state": "recording" if rec.recording else ("stopped" if m.chunks or m.gaps else "defined"),
+            "head_sample": m.head_sample,
+            "chunks_sealed": len(m.chunks),
+            "bytes": sum(c.bytes for c in m.chunks),
+            "xruns": rec.xruns,
+            "device": rec.definition.device,
+            "device_connected": rec.device_connected and not rec.garden_lost,
+            "last_error": rec.last_error,
+        }
+
+    def status(self, uri: str | None = None) -> list[dict[str, Any]]:
+        recs = [self.recorder(uri)] if uri else list(self.recorders.values())
+        return [self.status_of(r) for r in recs]
+
+
+def _clock(wire: dict[str, Any]) -> ClockSnapshot:
+    return ClockSnapshot(sample=wire["samplePosition"], monotonic_ns=wire["monotonicNs"],
+                         realtime_ns=wire["realtimeNs"], midi_ticks=wire["midiTicks"], reason=wire["reason"])
+
+
+def _realtime_of(rec: Recorder, sample: int) -> int:
+    """CLOCK_REALTIME of `sample`, extrapolated from the newest snapshot at the nominal rate."""
+    if not rec.manifest.clocks:
+        return time.time_ns()
+    last = rec.manifest.clocks[-1]
+    return last.realtime_ns + (sample - last.sample) * NS // rec.definition.sample_rate
