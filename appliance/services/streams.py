@@ -338,6 +338,10 @@ class StreamService:
                 "clock": {"samplePosition": live.head_sample, "monotonicNs": 0,
                           "realtimeNs": _realtime_of(rec, live.head_sample), "midiTicks": -1, "reason": "restart"}})
         rec.manifest.live = None
+        edge = rec.manifest.head_sample
+        real = _realtime_of(rec, edge)
+        rec.manifest.clocks.append(ClockSnapshot(sample=edge, realtime_ns=real, reason="restart",
+                                                 monotonic_ns=real - time.time_ns() + time.monotonic_ns()))
         self._release_in_flight(rec)
         self.db.execute("DELETE FROM chunks_in_flight WHERE stream_uri=?", (rec.definition.uri,))
         rec.recording = False

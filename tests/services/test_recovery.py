@@ -1,0 +1,89 @@
+"""kill -9 while recording: count the samples before and after.
+
+hootenanny killed: chaosgarden keeps recording into its spares and RAM ring;
+the restarted hootenanny catches up and nothing is lost. chaosgarden killed:
+the live chunk is kept up to the last notified head and the time until the
+restart is a gap in the timeline, never shifted audio.
+"""
+
+import asyncio
+
+import numpy as np
+
+from appliance.proto.stream_definition import SampleFormat
+from appliance.rt.sim_source import sim_frames
+from tests.services.test_streams_e2e import recorded, wait_for
+from tests.support.stack import ToolClient
+
+RATE = 48000
+URI = "stream://eurorack/main"
+
+
+async def start_recording(stack, tools, chunk=4800):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    await tools.call("stream_create", uri=URI, device="sim", sample_format="s16", chunk_samples=chunk)
+    await tools.call("stream_start", uri=URI)
+    await wait_for(tools, URI, lambda s: s["chunks_sealed"] >= 2)
+
+
+async def test_kill_hootenanny_loses_nothing(stack, tools):
+    await start_recording(stack, tools)
+    stack.kill("hootenanny")
+    await asyncio.sleep(1.5)  # about 15 chunks go to spares, then the ring
+    stack.start("hootenanny")
+    again = ToolClient(stack.run_dir)
+    try:
+        await wait_for(again, URI, lambda s: s["chunks_sealed"] >= 25)
+        status = await again.call("stream_stop", uri=URI)
+    finally:
+        again.close()
+    data, manifest = recorded(stack, URI)
+    frames = len(data) // 4
+    assert status["head_sample"] == frames
+    assert not manifest.gaps
+    assert data == sim_frames(0, frames, RATE, 2, SampleFormat.S16)  # every sample, in place
+
+
+async def test_kill_chaosgarden_keeps_head_and_records_the_gap(stack, tools):
+    await start_recording(stack, tools)
+    stack.kill("chaosgarden")
+    await asyncio.sleep(1.0)
+    stack.start("chaosgarden")
+    status = await wait_for(tools, URI, lambda s: s["state"] == "recording" and s["chunks_sealed"] >= 8)
+    assert status["device_connected"]
+    await tools.call("stream_stop", uri=URI)
+    data, manifest = recorded(stack, URI)
+    assert len(manifest.gaps) == 1
+    gap = manifest.gaps[0]
+    assert gap.reason == "chaosgarden restart"
+    assert 0.8 * RATE < gap.samples < 10 * RATE  # the time chaosgarden was away
+    # Before the gap: the first run of the sim patch, exact. After it: the restarted patch, from its frame 0.
+    before = [c for c in manifest.chunks if c.end_sample <= gap.start_sample]
+    after = [c for c in manifest.chunks if c.first_sample >= gap.start_sample + gap.samples]
+    assert len(before) + len(after) == len(manifest.chunks)
+    assert before[-1].end_sample == gap.start_sample  # the salvaged short chunk ends where the gap starts
+    assert after[0].first_sample == gap.start_sample + gap.samples
+    first_run = data[: gap.start_sample * 4]
+    assert first_run == sim_frames(0, gap.start_sample, RATE, 2, SampleFormat.S16)
+    second_run = data[gap.start_sample * 4 :]
+    assert second_run == sim_frames(0, len(second_run) // 4, RATE, 2, SampleFormat.S16)
+    clocks = [c.reason for c in manifest.clocks]
+    assert "restart" in clocks and clocks.count("start") == 2
+
+
+async def test_restart_of_hootenanny_scans_orphans(stack, tools):
+    await start_recording(stack, tools)
+    await tools.call("stream_stop", uri=URI)
+    from appliance.cas import ContentStore
+
+    ContentStore(stack.data_dir / "cas").create_staging(size=10)
+    stack.kill("hootenanny")
+    stack.start("hootenanny")
+    again = ToolClient(stack.run_dir)
+    try:
+        await again.call("stream_status")
+    finally:
+        again.close()
+    assert "1 orphaned staging files" in stack.log("hootenanny")
+    assert np is not None
