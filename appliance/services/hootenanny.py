@@ -22,7 +22,8 @@ from appliance.services.capture_tools import add_capture_tools
 from appliance.services.catalog import open_catalog
 from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
-from appliance.services.http_app import make_app, routes
+from appliance.services.http_app import routes
+from appliance.services.mcp_endpoint import StudioMCP
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
 from appliance.services.worker_hub import WorkerHub
@@ -49,7 +50,8 @@ class Hootenanny:
         self.registry = ToolRegistry()
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
-        self.app = make_app(routes(self.artifacts, lambda: self.token, self.health))
+        self.mcp = StudioMCP(config, self.token, self.registry, self.workers)
+        self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
 
     def health(self) -> dict[str, Any]:
         return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
@@ -69,7 +71,7 @@ class Hootenanny:
     async def run(self) -> None:
         self.store.scan_orphans(self.streams.known_staging())
         server = uvicorn.Server(uvicorn.Config(self.app, host=self.config.mcp.bind, port=self.config.mcp.port,
-                                               log_config=None, lifespan="off", access_log=False))
+                                               log_config=None, lifespan="on", access_log=False))
         tasks = [
             asyncio.create_task(self.garden.run_commands()),
             asyncio.create_task(self.garden.run_events()),

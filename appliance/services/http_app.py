@@ -1,7 +1,6 @@
 """hootenanny's HTTP surface: `/healthz` (no token, nothing private) and `/artifacts/<id>` downloads.
 
-The MCP endpoint is mounted beside these by `mcp_endpoint.py`; all of it is
-one Starlette app served by uvicorn.
+`mcp_endpoint.py` mounts these beside `/mcp` in one Starlette app served by uvicorn.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -44,5 +42,3 @@ def routes(artifacts: ArtifactStore, token: Callable[[], str], health: Callable[
     return [Route("/healthz", healthz), Route("/artifacts/{artifact_id}", artifact)]
 
 
-def make_app(route_list: list[Route]) -> Starlette:
-    return Starlette(routes=route_list)

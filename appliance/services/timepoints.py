@@ -1,0 +1,217 @@
+"""Time points (`start`, `end` of a slice) as agents write them, resolved to frames on one stream's timeline.
+
+Samples are the authority: wall-clock forms are mapped through the stream's
+CLOCK_REALTIME snapshots, and session edges through the sessions module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from appliance.proto.stream_definition import StreamKind
+from appliance.services.manifest import ClockSnapshot, Manifest
+
+NS = 1_000_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ALLOWED_FORMS = ('"now", {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
+                 '{"session_start": {"session": id, "segment": n}}, {"session_end": {"session": id, "segment": n}} '
+                 "(segment optional)")
+
+Edge = Literal["start", "end"]
+SessionEdge = Callable[[str, Union[int, None], Edge, str], int]
+"""(session id, segment or None for the whole session, edge, stream uri) -> frame on that stream."""
+
+
+class TimePointError(ValueError):
+    """A time point that is malformed or does not fall on the stream's recording; names the field."""
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Now(_Form):
+    """The readable head of the stream."""
+
+
+class SecondsAgo(_Form):
+    seconds_ago: float = Field(ge=0, strict=True, allow_inf_nan=False)
+
+
+class WallTime(_Form):
+    wall_time: datetime
+
+    @field_validator("wall_time", mode="before")
+    @classmethod
+    def _iso(cls, value: Any) -> datetime:
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise ValueError("must be an ISO 8601 time with a timezone, e.g. 2026-11-21T10:00:00Z")
+        return moment
+
+
+class SampleAt(_Form):
+    sample: int = Field(ge=0, strict=True)
+
+
+class SessionRef(_Form):
+    session: str = Field(min_length=1)
+    segment: int | None = Field(None, ge=0, strict=True)
+
+
+class SessionStart(_Form):
+    session_start: SessionRef
+
+
+class SessionEnd(_Form):
+    session_end: SessionRef
+
+
+TimePoint = Union[Now, SecondsAgo, WallTime, SampleAt, SessionStart, SessionEnd]
+_FORMS: dict[str, type[_Form]] = {"seconds_ago": SecondsAgo, "wall_time": WallTime, "sample": SampleAt,
+                                  "session_start": SessionStart, "session_end": SessionEnd}
+
+
+def parse_time_point(value: Any, field: str) -> TimePoint:
+    """Validate one time point as JSON gives it; `field` ("start"/"end") prefixes every error."""
+    if value == "now":
+        return Now()
+    form = _FORMS.get(next(iter(value)), None) if isinstance(value, dict) and len(value) == 1 else None
+    if form is None:
+        raise TimePointError(f"{field}: unknown time point {value!r}; allowed: {ALLOWED_FORMS}")
+    try:
+        return form.model_validate(value)
+    except ValidationError as exc:
+        raise TimePointError(f"{field}: {_explain(exc)}; allowed: {ALLOWED_FORMS}") from None
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        ctx = err.get("ctx", {})
+        rule = {
+            "greater_than_equal": lambda: f"must be >= {ctx.get('ge', 0):g}",
+            "missing": lambda: "is required",
+            "extra_forbidden": lambda: "is not an allowed field",
+            "finite_number": lambda: "must be a finite number",
+            "float_type": lambda: "must be a number",
+            "int_type": lambda: "must be an integer",
+            "string_type": lambda: "must be a string",
+            "string_too_short": lambda: "must not be empty",
+            "value_error": lambda: str(ctx.get("error", err["msg"])),
+        }.get(err["type"], lambda: err["msg"])()
+        got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
+        parts.append(f"{where} {rule}{got}")
+    return "; ".join(parts)
+
+
+def resolve_window(start: Any, end: Any, manifest: Manifest, *, now_realtime_ns: int | None = None,
+                   session_edge: SessionEdge | None = None) -> tuple[int, int]:
+    """Parse and resolve `start` and `end` to the frame window [start, end) on the manifest's stream."""
+    first = resolve(parse_time_point(start, "start"), manifest, "start", now_realtime_ns, session_edge)
+    last = resolve(parse_time_point(end, "end"), manifest, "end", now_realtime_ns, session_edge)
+    if last <= first:
+        raise TimePointError(f"end: sample {last} is not after start (sample {first}); end must be later than start")
+    return first, last
+
+
+def resolve(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None = None,
+            session_edge: SessionEdge | None = None) -> int:
+    """The frame `point` names on the manifest's stream, checked to lie on what was recorded."""
+    frame = _frame_of(point, manifest, field, now_realtime_ns, session_edge)
+    lo, hi = available_range(manifest)
+    if not lo <= frame <= hi:
+        span = f"samples {lo} to {hi}" if hi > lo else "nothing yet"
+        raise TimePointError(f"{field}: {_describe(point)} is sample {frame}, outside the recording of "
+                             f"{manifest.stream} (available: {span})")
+    return frame
+
+
+def _frame_of(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None,
+              session_edge: SessionEdge | None) -> int:
+    if isinstance(point, Now):
+        return manifest.head_sample
+    if isinstance(point, SampleAt):
+        return point.sample
+    if isinstance(point, SecondsAgo):
+        now = time.time_ns() if now_realtime_ns is None else now_realtime_ns
+        return sample_at_realtime(manifest, now - round(point.seconds_ago * NS), field)
+    if isinstance(point, WallTime):
+        return sample_at_realtime(manifest, _ns(point.wall_time), field)
+    return _session_frame(point, manifest, field, session_edge)
+
+
+def _session_frame(point: SessionStart | SessionEnd, manifest: Manifest, field: str,
+                   session_edge: SessionEdge | None) -> int:
+    if session_edge is None:
+        raise TimePointError(f"{field}: session time points are not available here (no session lookup)")
+    ref, edge = (point.session_start, "start") if isinstance(point, SessionStart) else (point.session_end, "end")
+    return session_edge(ref.session, ref.segment, edge, manifest.stream)
+
+
+def available_range(manifest: Manifest) -> tuple[int, int]:
+    """[first, head] frames a time point may name: from the oldest recorded frame to the readable head."""
+    starts = [c.first_sample for c in manifest.chunks] + [g.start_sample for g in manifest.gaps]
+    if manifest.live is not None:
+        starts.append(manifest.live.first_sample)
+    if manifest.definition.kind is StreamKind.MIDI:
+        # A MIDI chunk starts at its first event, but the timeline starts when recording did.
+        starts += [c.sample for c in manifest.clocks]
+    head = manifest.head_sample
+    return min(starts, default=head), head
+
+
+def sample_at_realtime(manifest: Manifest, realtime_ns: int, field: str = "time") -> int:
+    """The frame recorded at CLOCK_REALTIME `realtime_ns`, from the snapshots around it."""
+    clocks = sorted(manifest.clocks, key=lambda c: c.sample)
+    if not clocks:
+        raise TimePointError(f"{field}: {manifest.stream} has no clock snapshots yet; use {{\"sample\": n}}")
+    before = _nearest_before(clocks, realtime_ns)
+    if before is None:
+        return _extrapolate(clocks[0], realtime_ns, manifest)
+    after = clocks[before + 1] if before + 1 < len(clocks) else None
+    pin = clocks[before]
+    if after is None or not pin.realtime_ns < realtime_ns <= after.realtime_ns or after.sample <= pin.sample:
+        return _extrapolate(pin, realtime_ns, manifest)
+    if _gap_between(manifest, pin.sample, after.sample):
+        # The timeline did not run at the sample clock across a gap: trust the pin, never pass the next one.
+        return min(_extrapolate(pin, realtime_ns, manifest), after.sample)
+    return pin.sample + _div_round((realtime_ns - pin.realtime_ns) * (after.sample - pin.sample),
+                                   after.realtime_ns - pin.realtime_ns)
+
+
+def _nearest_before(clocks: list[ClockSnapshot], realtime_ns: int) -> int | None:
+    """Index of the latest snapshot taken at or before `realtime_ns`."""
+    candidates = [i for i, c in enumerate(clocks) if c.realtime_ns <= realtime_ns]
+    return max(candidates, key=lambda i: (clocks[i].realtime_ns, i), default=None)
+
+
+def _extrapolate(pin: ClockSnapshot, realtime_ns: int, manifest: Manifest) -> int:
+    return pin.sample + _div_round((realtime_ns - pin.realtime_ns) * manifest.definition.sample_rate, NS)
+
+
+def _gap_between(manifest: Manifest, lo: int, hi: int) -> bool:
+    return any(g.start_sample < hi and g.start_sample + g.samples > lo for g in manifest.gaps if g.samples)
+
+
+def _div_round(num: int, den: int) -> int:
+    """num / den rounded to the nearest integer (halves up), exact for any size of int."""
+    return (2 * num + den) // (2 * den)
+
+
+def _ns(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+def _describe(point: TimePoint) -> str:
+    return '"now"' if isinstance(point, Now) else point.model_dump_json(exclude_none=True)
