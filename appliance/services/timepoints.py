@@ -139,7 +139,7 @@ def resolve(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: i
 def _frame_of(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None,
               session_edge: SessionEdge | None) -> int:
     if isinstance(point, Now):
-        return manifest.head_sample
+        return available_range(manifest)[1]
     if isinstance(point, SampleAt):
         return point.sample
     if isinstance(point, SecondsAgo):
@@ -163,10 +163,11 @@ def available_range(manifest: Manifest) -> tuple[int, int]:
     starts = [c.first_sample for c in manifest.chunks] + [g.start_sample for g in manifest.gaps]
     if manifest.live is not None:
         starts.append(manifest.live.first_sample)
-    if manifest.definition.kind is StreamKind.MIDI:
-        # A MIDI chunk starts at its first event, but the timeline starts when recording did.
-        starts += [c.sample for c in manifest.clocks]
     head = manifest.head_sample
+    if manifest.definition.kind is StreamKind.MIDI:
+        # MIDI chunks span only their events; the timeline runs from the start to the stop snapshot.
+        starts += [c.sample for c in manifest.clocks]
+        head = max([head] + [c.sample for c in manifest.clocks])
     return min(starts, default=head), head
 
 

@@ -1,0 +1,381 @@
+"""Slices of a stream: frames [start, end) read across sealed chunks, gaps and the live edge.
+
+A slice is planned first (which byte ranges of which chunks, how much
+silence, what of the live edge), then either materialized (WAV or Standard
+MIDI File, streamed in bounded blocks, every sealed chunk verified against its
+digest before use) or kept virtual: the plan itself as JSON, no data copied,
+materialized later to the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from appliance.cas import ContentStore
+from appliance.cas.digest import hash_file
+from appliance.proto.midi_record import MidiRecord, iter_records
+from appliance.proto.stream_definition import StreamDefinition, StreamKind
+from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.midi_export import write_smf
+from appliance.services.wav_writer import WavWriter
+
+BLOCK_BYTES = 4 << 20
+MIME_WAV = "audio/wav"
+MIME_MIDI = "audio/midi"
+MIME_VIRTUAL = "application/vnd.studio.virtual-slice+json"
+VIRTUAL_VERSION = 1
+
+Progress = Callable[[int, int], None]
+"""Called with (frames done, frames total) after every block."""
+
+
+class SliceError(ValueError):
+    """A slice that cannot be made: bad window, missing or corrupted chunk, inconsistent manifest."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkPiece(_Model):
+    """`length` bytes of sealed chunk `digest` from byte `offset` (for MIDI: the whole chunk)."""
+
+    kind: Literal["chunk"] = "chunk"
+    digest: str
+    offset: int = Field(ge=0)
+    length: int = Field(ge=0)
+    frames: int = Field(ge=0)
+
+
+class SilencePiece(_Model):
+    """`length` zero bytes: timeline frames nothing was recorded for."""
+
+    kind: Literal["silence"] = "silence"
+    length: int = Field(ge=0)
+    frames: int = Field(ge=0)
+
+
+class LivePiece(_Model):
+    """Bytes of the staging file chaosgarden is writing, below the notified head; never in a virtual slice."""
+
+    kind: Literal["live"] = "live"
+    path: str
+    offset: int = Field(ge=0)
+    length: int = Field(ge=0)
+    frames: int = Field(ge=0)
+
+
+Piece = Union[ChunkPiece, SilencePiece, LivePiece]
+
+
+class VirtualSlice(_Model):
+    """A slice by reference: the stream's definition, the window and the ordered pieces that make it up."""
+
+    version: int = VIRTUAL_VERSION
+    stream: str
+    definition: StreamDefinition
+    sample_range: tuple[int, int]
+    pieces: list[Annotated[Union[ChunkPiece, SilencePiece], Field(discriminator="kind")]]
+    clocks: list[ClockSnapshot] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "VirtualSlice":
+        start, end = self.sample_range
+        if not 0 <= start < end:
+            raise ValueError(f"sample_range: end must be after start >= 0 (got {self.sample_range})")
+        if self.definition.kind is StreamKind.AUDIO:
+            size = sum(p.length for p in self.pieces)
+            if size != (end - start) * self.definition.frame_bytes:
+                raise ValueError(f"pieces: {size} bytes do not make {end - start} frames of "
+                                 f"{self.definition.frame_bytes} bytes")
+        return self
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """What was made, and its lineage: source window, chunks read, clock snapshots around the window."""
+
+    mime: str
+    stream: str
+    sample_range: tuple[int, int]
+    source_chunks: list[str]
+    clocks: list[ClockSnapshot]
+    frames: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    stream: str
+    definition: StreamDefinition
+    start: int
+    end: int
+    pieces: list[Piece]
+    clocks: list[ClockSnapshot]
+
+    @property
+    def chunk_digests(self) -> list[str]:
+        return list(dict.fromkeys(p.digest for p in self.pieces if isinstance(p, ChunkPiece)))
+
+
+# -- entry points ------------------------------------------------------------
+
+def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, out_path: Path,
+                 output: Literal["materialize", "virtual"] = "materialize",
+                 progress: Progress | None = None) -> SliceInfo:
+    """Write frames [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice."""
+    plan = plan_slice(manifest, start, end)
+    if output == "virtual":
+        return _write_virtual(virtual_from_plan(plan, store), Path(out_path))
+    return _materialize(plan, store, Path(out_path), progress)
+
+
+def materialize_virtual(virtual: VirtualSlice, store: ContentStore, out_path: Path,
+                        progress: Progress | None = None) -> SliceInfo:
+    """Produce the file a direct materialization of the same window would have produced, byte for byte."""
+    start, end = virtual.sample_range
+    plan = SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
+    return _materialize(plan, store, Path(out_path), progress)
+
+
+def virtual_from_plan(plan: SlicePlan, store: ContentStore) -> VirtualSlice:
+    """The plan as a reference-only slice; refused when it reaches into the unsealed live edge."""
+    if any(isinstance(p, LivePiece) for p in plan.pieces):
+        raise SliceError(f"{plan.stream}: samples up to {plan.end} reach into the live chunk, which is not sealed "
+                         "and cannot be referenced; use output=\"materialize\" or wait until the chunk is sealed")
+    for digest in plan.chunk_digests:
+        if not store.exists(digest):
+            raise SliceError(f"{plan.stream}: chunk {digest} is missing from CAS ({store.path(digest)})")
+    return VirtualSlice(stream=plan.stream, definition=plan.definition, sample_range=(plan.start, plan.end),
+                        pieces=plan.pieces, clocks=plan.clocks)
+
+
+# -- planning ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Span:
+    first: int
+    end: int
+    source: ChunkRef | Gap | LiveEdge
+
+
+def plan_slice(manifest: Manifest, start: int, end: int) -> SlicePlan:
+    """Which bytes make frames [start, end); checks that the manifest neither overlaps nor has holes there."""
+    if not 0 <= start < end:
+        raise SliceError(f"{manifest.stream}: window [{start}, {end}) is empty or negative; end must be after start")
+    spans = _spans(manifest)
+    audio = manifest.definition.kind is StreamKind.AUDIO
+    pieces = _audio_pieces(manifest, spans, start, end) if audio else _midi_pieces(spans, start, end)
+    return SlicePlan(manifest.stream, manifest.definition, start, end, pieces, _clocks_around(manifest, start, end))
+
+
+def _spans(manifest: Manifest) -> list[_Span]:
+    spans = [_Span(c.first_sample, c.end_sample, c) for c in manifest.chunks]
+    spans += [_Span(g.start_sample, g.start_sample + g.samples, g) for g in manifest.gaps]
+    if manifest.live is not None:
+        spans.append(_Span(manifest.live.first_sample, manifest.live.head_sample, manifest.live))
+    spans = sorted((s for s in spans if s.end > s.first), key=lambda s: (s.first, s.end))
+    audio = manifest.definition.kind is StreamKind.AUDIO
+    shared = 0 if audio else 1  # MIDI chunks span their records' frames: neighbours may share one frame
+    for a, b in pairwise(spans):
+        if b.first < a.end - shared:
+            raise SliceError(f"{manifest.stream}: inconsistent manifest: {_name(a)} overlaps {_name(b)}")
+    if audio:
+        _check_chunk_sizes(manifest)
+    return spans
+
+
+def _check_chunk_sizes(manifest: Manifest) -> None:
+    for chunk in manifest.chunks:
+        if chunk.bytes != chunk.samples * manifest.definition.frame_bytes:
+            raise SliceError(f"{manifest.stream}: inconsistent manifest: chunk {chunk.digest} claims {chunk.samples} "
+                             f"frames in {chunk.bytes} bytes ({manifest.definition.frame_bytes} bytes per frame)")
+
+
+def _audio_pieces(manifest: Manifest, spans: list[_Span], start: int, end: int) -> list[Piece]:
+    fb, pieces, pos = manifest.definition.frame_bytes, [], start
+    for span in spans:
+        if span.end <= pos:
+            continue
+        if span.first >= end:
+            break
+        if span.first > pos:
+            raise SliceError(f"{manifest.stream}: inconsistent manifest: samples {pos}..{span.first} are in no "
+                             f"chunk or gap (a hole before {_name(span)})")
+        stop = min(end, span.end)
+        pieces.append(_piece(span.source, pos - span.first, stop - pos, fb))
+        pos = stop
+    if pos < end:
+        raise SliceError(f"{manifest.stream}: samples {pos}..{end} are not recorded yet "
+                         f"(readable up to sample {manifest.head_sample})")
+    return pieces
+
+
+def _piece(source: ChunkRef | Gap | LiveEdge, skip: int, frames: int, fb: int) -> Piece:
+    if isinstance(source, ChunkRef):
+        return ChunkPiece(digest=source.digest, offset=skip * fb, length=frames * fb, frames=frames)
+    if isinstance(source, Gap):
+        return SilencePiece(length=frames * fb, frames=frames)
+    return LivePiece(path=source.path, offset=skip * fb, length=frames * fb, frames=frames)
+
+
+def _midi_pieces(spans: list[_Span], start: int, end: int) -> list[Piece]:
+    """Whole chunks whose events may fall in the window; records are picked by frame when read."""
+    pieces: list[Piece] = []
+    for span in spans:
+        frames = min(end, span.end) - max(start, span.first)
+        if isinstance(span.source, ChunkRef) and frames > 0:
+            pieces.append(ChunkPiece(digest=span.source.digest, offset=0, length=span.source.bytes, frames=frames))
+        elif isinstance(span.source, LiveEdge) and span.first < end:
+            pieces.append(LivePiece(path=span.source.path, offset=0, length=span.source.head_bytes,
+                                    frames=max(frames, 0)))
+    return pieces
+
+
+def _clocks_around(manifest: Manifest, start: int, end: int) -> list[ClockSnapshot]:
+    """Snapshots inside the window plus the nearest one on either side: enough to place it in time later."""
+    ordered = sorted(manifest.clocks, key=lambda c: c.sample)
+    before = [c for c in ordered if c.sample < start][-1:]
+    after = [c for c in ordered if c.sample > end][:1]
+    return before + [c for c in ordered if start <= c.sample <= end] + after
+
+
+def _name(span: _Span) -> str:
+    where = f"samples {span.first}..{span.end}"
+    if isinstance(span.source, ChunkRef):
+        return f"chunk {span.source.digest} ({where})"
+    if isinstance(span.source, Gap):
+        return f"gap '{span.source.reason}' ({where})"
+    return f"live chunk {span.source.path} ({where})"
+
+
+# -- materializing -----------------------------------------------------------
+
+def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress: Progress | None) -> SliceInfo:
+    partial = out_path.with_name(out_path.name + ".partial")
+    try:
+        if plan.definition.kind is StreamKind.AUDIO:
+            _write_wav(plan, store, partial, progress)
+            mime = MIME_WAV
+        else:
+            _write_midi(plan, store, partial, progress)
+            mime = MIME_MIDI
+        os.replace(partial, out_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return _info(plan, mime, out_path.stat().st_size)
+
+
+def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
+    total, done, fb = plan.end - plan.start, 0, plan.definition.frame_bytes
+    with WavWriter(path, plan.definition, total) as wav:
+        for block in _blocks(plan, store):
+            wav.write(block)
+            done += len(block) // fb
+            if progress is not None:
+                progress(done, total)
+
+
+def _blocks(plan: SlicePlan, store: ContentStore) -> Iterator[memoryview]:
+    """The slice's bytes in blocks of whole frames; each view is valid until the next one is taken."""
+    fb = plan.definition.frame_bytes
+    block = max(fb, BLOCK_BYTES - BLOCK_BYTES % fb)
+    buffer = memoryview(bytearray(block))
+    zeros = memoryview(bytes(block))
+    for piece in plan.pieces:
+        if isinstance(piece, SilencePiece):
+            for offset in range(0, piece.length, block):
+                yield zeros[: min(block, piece.length - offset)]
+        else:
+            yield from _read_range(_source_path(piece, plan.stream, store), piece, buffer, plan.stream)
+
+
+def _read_range(path: Path, piece: ChunkPiece | LivePiece, buffer: memoryview, stream: str) -> Iterator[memoryview]:
+    with _open(path, piece, stream) as fh:
+        fh.seek(piece.offset)
+        remaining = piece.length
+        while remaining:
+            got = fh.readinto(buffer[: min(len(buffer), remaining)])
+            if not got:
+                raise SliceError(f"{stream}: {_what(piece)} ends {remaining} bytes early at byte "
+                                 f"{piece.offset + piece.length - remaining}")
+            remaining -= got
+            yield buffer[:got]
+
+
+def _read_whole(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> bytes:
+    with _open(path, piece, stream) as fh:
+        fh.seek(piece.offset)
+        return fh.read(piece.length)
+
+
+def _open(path: Path, piece: ChunkPiece | LivePiece, stream: str):
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        hint = "; it was sealed meanwhile, slice again" if isinstance(piece, LivePiece) else ""
+        raise SliceError(f"{stream}: {_what(piece)} is missing ({path}){hint}") from None
+    except OSError as exc:
+        raise SliceError(f"{stream}: {_what(piece)} cannot be read: {exc.strerror}") from None
+
+
+def _source_path(piece: ChunkPiece | LivePiece, stream: str, store: ContentStore) -> Path:
+    """Where a piece's bytes are; a sealed chunk is verified against its digest first."""
+    if isinstance(piece, LivePiece):
+        return Path(piece.path)
+    path = store.path(piece.digest)
+    try:
+        actual = hash_file(path)
+    except FileNotFoundError:
+        raise SliceError(f"{stream}: chunk {piece.digest} is missing from CAS ({path})") from None
+    except OSError as exc:
+        raise SliceError(f"{stream}: chunk {piece.digest} cannot be read: {exc.strerror}") from None
+    if actual != piece.digest:
+        raise SliceError(f"{stream}: chunk {piece.digest} is corrupted: its content hashes to {actual}")
+    return path
+
+
+def _what(piece: ChunkPiece | LivePiece) -> str:
+    return f"chunk {piece.digest}" if isinstance(piece, ChunkPiece) else f"live chunk {piece.path}"
+
+
+def _write_midi(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
+    write_smf(_records(plan, store, progress), plan.start, plan.end, plan.definition.sample_rate, path)
+    if progress is not None:
+        progress(plan.end - plan.start, plan.end - plan.start)
+
+
+def _records(plan: SlicePlan, store: ContentStore, progress: Progress | None) -> Iterator[MidiRecord]:
+    done, total = 0, plan.end - plan.start
+    for piece in plan.pieces:
+        if isinstance(piece, SilencePiece):
+            continue
+        yield from iter_records(_read_whole(_source_path(piece, plan.stream, store), piece, plan.stream))
+        done += piece.frames
+        if progress is not None:
+            progress(min(done, total), total)
+
+
+# -- virtual output ----------------------------------------------------------
+
+def _write_virtual(virtual: VirtualSlice, out_path: Path) -> SliceInfo:
+    data = virtual.model_dump_json().encode()
+    partial = out_path.with_name(out_path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, out_path)
+    start, end = virtual.sample_range
+    plan = SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
+    return _info(plan, MIME_VIRTUAL, len(data))
+
+
+def _info(plan: SlicePlan, mime: str, size: int) -> SliceInfo:
+    return SliceInfo(mime=mime, stream=plan.stream, sample_range=(plan.start, plan.end),
+                     source_chunks=plan.chunk_digests, clocks=plan.clocks, frames=plan.end - plan.start, bytes=size)
