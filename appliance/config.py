@@ -51,6 +51,7 @@ class RtConfig(_Section):
 class CaptureConfig(_Section):
     chunk_samples: int = Field(131072, ge=1024, le=1 << 30)
     sample_rate: int = Field(48000, ge=8000, le=768000)
+    sim_streams: bool = Field(False, description="record the simulated Eurorack (stream://sim/audio, /midi)")
 
 
 class WireConfig(_Section):

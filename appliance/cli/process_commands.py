@@ -1,8 +1,12 @@
-"""`studio rt`, `studio hootenanny`, `studio vibeweaver`: run one of the three processes in the foreground."""
+"""`studio up` and `studio rt|hootenanny|vibeweaver`: run the box, or one of its processes, in the foreground."""
 
 from __future__ import annotations
 
-from appliance.cli.context import config_or_exit
+import os
+
+import typer
+
+from appliance.cli.context import config_or_exit, console
 from appliance.logs import setup_logging
 
 
@@ -22,3 +26,29 @@ def hootenanny() -> None:
     from appliance.services.main import run
 
     run(config)
+
+
+def vibeweaver() -> None:
+    """Run vibeweaver: the persistent Python kernel (it registers its tools with hootenanny)."""
+    config = config_or_exit()
+    setup_logging("vibeweaver", config.log_level)
+    from appliance.weave.main import run
+
+    run(config)
+
+
+def up(data_dir: str = typer.Option(None, "--data-dir", help="Data directory (default: STUDIO_DATA_DIR or ./var).")) -> None:
+    """Run all three processes on the simulated Eurorack; Ctrl-C stops them all."""
+    from appliance.cli.supervisor import Supervisor, child_environment
+    from appliance.services import token as tokens
+
+    if data_dir:
+        os.environ["STUDIO_DATA_DIR"] = data_dir
+    config = config_or_exit()
+    setup_logging("studio", config.log_level)
+    token = tokens.load_or_create(config)
+    host = "127.0.0.1" if config.mcp.bind in ("0.0.0.0", "::") else config.mcp.bind
+    console.print(f"[bold]MCP[/]   http://{host}:{config.mcp.port}/mcp")
+    console.print(f"[bold]token[/] {token}")
+    console.print(f"[bold]data[/]  {config.data_dir.absolute()}   (Ctrl-C stops everything)")
+    raise typer.Exit(Supervisor(child_environment(data_dir)).run())

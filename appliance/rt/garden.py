@@ -103,8 +103,10 @@ class Garden:
         if existing is not None:
             stream.unacknowledged.update(existing.unacknowledged)
         self.streams[definition.uri] = stream
-        log.info("recording %s from %s (%d Hz, %d ch, %s) from sample %d", definition.uri, definition.device,
-                 definition.sample_rate, definition.channels, definition.sample_format.value, value["startSample"])
+        shape = ("raw MIDI" if definition.kind.value == "midi" else
+                 f"{definition.sample_rate} Hz, {definition.channels} ch, {definition.sample_format.value}")
+        log.info("recording %s from %s (%s) from sample %d", definition.uri, definition.device, shape,
+                 value["startSample"])
         return Body("ack")
 
     async def _switch(self, value: dict[str, Any]) -> Body:

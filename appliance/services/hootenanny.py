@@ -24,11 +24,17 @@ from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
 from appliance.services.http_app import routes
 from appliance.services.mcp_endpoint import StudioMCP
+from appliance.services.service_error import ServiceError
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
 from appliance.services.worker_hub import WorkerHub
 
 log = logging.getLogger(__name__)
+
+SIM_STREAMS = (
+    {"uri": "stream://sim/audio", "device": "sim", "kind": "audio", "sample_format": "s32", "channels": 2},
+    {"uri": "stream://sim/midi", "device": "sim", "kind": "midi"},
+)
 
 
 class Hootenanny:
@@ -68,25 +74,41 @@ class Hootenanny:
         except RequestError as exc:
             log.info("chaosgarden did not take the device notice: %s", exc.message)
 
+    async def _record_sim(self) -> None:
+        """Keep the simulated Eurorack recording (`studio up`), waiting for chaosgarden if need be."""
+        for fields in SIM_STREAMS:
+            if fields["uri"] not in self.streams.recorders:
+                self.streams.create({**fields, "chunk_samples": self.config.capture.chunk_samples})
+            while not self.streams.recorders[fields["uri"]].recording:
+                try:
+                    await self.streams.start(fields["uri"])
+                except ServiceError as exc:
+                    log.info("waiting for chaosgarden to record %s: %s", fields["uri"], exc.message)
+                    await asyncio.sleep(1.0)
+
     async def run(self) -> None:
         self.store.scan_orphans(self.streams.known_staging())
         server = uvicorn.Server(uvicorn.Config(self.app, host=self.config.mcp.bind, port=self.config.mcp.port,
                                                log_config=None, lifespan="on", access_log=False))
+        serving = asyncio.create_task(server.serve())
         tasks = [
             asyncio.create_task(self.garden.run_commands()),
             asyncio.create_task(self.garden.run_events()),
             asyncio.create_task(self.workers.run()),
-            asyncio.create_task(server.serve()),
         ]
         await self.streams.recover()
         tasks.append(asyncio.create_task(self.streams.watch()))
+        if self.config.capture.sim_streams:
+            tasks.append(asyncio.create_task(self._record_sim()))
         log.info("hootenanny ready (pid %d): http://%s:%d", os.getpid(), self.config.mcp.bind, self.config.mcp.port)
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(asyncio.shield(serving), *tasks)
         finally:
+            # Let uvicorn finish its lifespan (the MCP session manager) instead of cancelling it mid-way.
             server.should_exit = True
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait_for(asyncio.shield(serving), 10)
             self.db.close()
             self.ctx.destroy(linger=0)

@@ -152,6 +152,8 @@ class StreamService:
                 raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
             for state in reply.value:
                 await self._take_unacknowledged(rec, state)
+                if rec.recording and not state["running"]:
+                    self._finish(rec)  # the last chunk was empty: no final chunk to carry the news
         return self.status_of(rec)
 
     # -- chunks ------------------------------------------------------------

@@ -45,14 +45,18 @@ class ActionRunner:
         self._functions: dict[str, tuple[str, Callable[..., Any]]] = {}
         # rule id -> where the artifact of a deadline sample goes (a LatentRef waiting for it).
         self.completions: dict[str, concurrent.futures.Future[Artifact]] = {}
+        # Rules whose function raised; a firing already queued behind the failing one is skipped, not re-reported.
+        self._broken: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def bind(self, rule_id: str, source: str, function: Callable[..., Any]) -> None:
         self._functions[rule_id] = (source, function)
+        self._broken.discard(rule_id)
 
     def forget(self) -> None:
         """Drop every kept function (the session changed or globals were reset)."""
         self._functions.clear()
+        self._broken.clear()
 
     def dispatch(self, firings: list[Firing]) -> None:
         """Start each firing as a task, in order (the scheduler gives priority order)."""
@@ -68,6 +72,8 @@ class ActionRunner:
 
     async def run(self, firing: Firing) -> None:
         rule = firing.rule
+        if not rule.enabled:
+            return  # it failed after this firing was dispatched
         try:
             await self._perform(rule, firing.event)
         except Exception as exc:
@@ -135,12 +141,18 @@ class ActionRunner:
                                                             stdout=outcome.stdout, stderr=outcome.stderr))
 
     async def _call(self, rule: Rule, event: Event) -> Any:
-        function = self.function(rule)
-        takes_event = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-                          for p in inspect.signature(function).parameters.values())
-        result = function(event) if takes_event else function()
-        if inspect.isawaitable(result):
-            result = await result
+        if rule.id in self._broken:
+            return None
+        try:
+            function = self.function(rule)
+            takes_event = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                              for p in inspect.signature(function).parameters.values())
+            result = function(event) if takes_event else function()
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException:
+            self._broken.add(rule.id)
+            raise
         return result
 
     def function(self, rule: Rule) -> Callable[..., Any]:

@@ -19,8 +19,6 @@ CODE_FILE_PREFIXES = ("<cell ", "<rule ")
 
 @dataclass(frozen=True, slots=True)
 class CompiledCell:
-    filename: str
-    source: str
     body: CodeType | None
     last_expression: CodeType | None
 
@@ -40,7 +38,7 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
         last = ast.Expression(body=tree.body.pop().value)
     body = compile(tree, filename, "exec", flags=FLAGS, dont_inherit=True) if tree.body else None
     expr = compile(last, filename, "eval", flags=FLAGS, dont_inherit=True) if last is not None else None
-    return CompiledCell(filename, source, body, expr)
+    return CompiledCell(body, expr)
 
 
 def cell_traceback(exc: BaseException) -> str:

@@ -48,7 +48,6 @@ class HootenannyLink:
         sub.connect(ipc(config.runtime_dir, HOOTENANNY_EVENTS))
         self.subscriber = Subscriber(sub, TOPICS)
         self.channel = Channel(self.dealer, name=SERVICE, handler=handler, on_control=self._on_control)
-        self.registrations = 0
         self._last_heard = time.monotonic()
 
     async def request(self, kind: str, value: Any = None) -> Body:
@@ -70,7 +69,6 @@ class HootenannyLink:
 
     async def register(self) -> None:
         """Send READY with the tool definitions."""
-        self.registrations += 1
         body = pack_envelope("ready", {"service": SERVICE, "tools": self.tools, "pid": os.getpid()})
         await self.channel.send_control(Command.READY, body=body, service=SERVICE)
         log.info("registered with hootenanny (%d tools)", len(self.tools))

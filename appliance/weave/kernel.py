@@ -44,7 +44,6 @@ class Outcome:
     stdout: str
     stderr: str
     error: str | None
-    interrupted: bool = False
 
     @property
     def success(self) -> bool:
@@ -192,14 +191,14 @@ class Kernel:
         if not done:
             log.error("%s is stuck in a call that cannot be interrupted", label)
             return Outcome(None, stdout, stderr, f"{label} ran over {timeout:g} s and is stuck in a call "
-                           "that cannot be interrupted (e.g. time.sleep); it keeps the kernel busy", True)
+                           "that cannot be interrupted (e.g. time.sleep); it keeps the kernel busy")
         value, exc = waiting.result()
         run.sink.closed = True
         if exc is None:
             return Outcome(value, stdout, stderr, None)
         if attempts and isinstance(exc, Interrupted | asyncio.CancelledError):
             return Outcome(None, stdout, stderr, f"Interrupted: {label} ran longer than {timeout:g} s "
-                           "(weave.cell_timeout_seconds); globals are kept", True)
+                           "(weave.cell_timeout_seconds); globals are kept")
         return Outcome(None, stdout, stderr, cell_traceback(exc))
 
     def _start(self, run: _Run, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
