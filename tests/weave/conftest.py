@@ -13,10 +13,16 @@ from tests.weave.hootenanny_peer import HootenannyPeer
 
 
 @pytest.fixture
-def weave_config(short_tmp):
+def cell_timeout() -> str:
+    """Seconds a cell may run; generous (a hang guard) unless a test is about interrupting."""
+    return "20"
+
+
+@pytest.fixture
+def weave_config(short_tmp, cell_timeout):
     return load_config(files=(), environ={"STUDIO_DATA_DIR": str(short_tmp / "data"),
                                           "STUDIO_RUN_DIR": str(short_tmp / "run"),
-                                          "STUDIO_WEAVE_CELL_TIMEOUT_SECONDS": "1"})
+                                          "STUDIO_WEAVE_CELL_TIMEOUT_SECONDS": cell_timeout})
 
 
 @pytest.fixture

@@ -42,10 +42,11 @@ async def test_failing_rule_is_disabled_and_others_keep_firing(weave):
     summary = (await weave.call("weave_session", {"history": 50}))["structured"]
     assert [r["name"] for r in summary["rules"]] == ["python:steady:beat:1.0:0.0"]
     (disabled,) = summary["disabled_rules"]
-    assert disabled["name"] == "python:broken:beat:1.0:0.0" and disabled["fired_count"] == 1
+    assert disabled["name"] == "python:broken:beat:1.0:0.0" and disabled["fired_count"] >= 1
     assert "RuntimeError: out of tune" in disabled["last_error"]
     assert "<cell 2>" in disabled["last_error"] and "raise RuntimeError" in disabled["last_error"]
-    assert any(h["kind"] == "rule_error" and "out of tune" in h["error"] for h in summary["history"])
+    errors = [h for h in summary["history"] if h["kind"] == "rule_error"]
+    assert len(errors) == 1 and "out of tune" in errors[0]["error"]  # reported once, though it may have fired again
 
 
 async def test_cell_output_is_isolated_from_a_printing_rule(weave):

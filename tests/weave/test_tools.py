@@ -117,3 +117,11 @@ async def test_disconnect_from_hootenanny_makes_vibeweaver_register_again(weave)
     await weave.wait_ready(2)
     assert weave.ready[1]["tools"] == weave.ready[0]["tools"]
     assert (await weave.eval("'served'"))["result"] == "'served'"
+
+
+@pytest.mark.parametrize("cell_timeout", ["0.3"])
+async def test_endless_loop_is_interrupted_through_the_tool_and_globals_survive(weave, cell_timeout):
+    await weave.eval("tune = 'kept'")
+    out = await weave.eval("while True:\n    pass")
+    assert not out["success"] and out["error"].startswith("Interrupted: cell 2 ran longer than 0.3 s")
+    assert (await weave.eval("tune"))["result"] == "'kept'"
