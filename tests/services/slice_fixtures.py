@@ -101,7 +101,9 @@ class StreamBuilder:
         self.manifest.gaps.append(gap)
         self.timeline += bytes(frames * self.definition.frame_bytes)
         self.position += frames
-        self.clock("restart", realtime_ns)
+        if realtime_ns is not None:  # time away differs from the gap's length: later clocks follow the restart
+            self.t0_ns += realtime_ns - self.realtime_of(self.position)
+        self.clock("restart")
         return gap
 
     def live(self, data: bytes, unnotified: bytes = b"") -> LiveEdge:
