@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, BinaryIO, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,7 +48,7 @@ class ChunkPiece(_Model):
     """`length` bytes of sealed chunk `digest` from byte `offset` (for MIDI: the whole chunk)."""
 
     kind: Literal["chunk"] = "chunk"
-    digest: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     offset: int = Field(ge=0)
     length: int = Field(ge=0)
     frames: int = Field(ge=0)
@@ -113,6 +113,8 @@ class SliceInfo:
 
 @dataclass(frozen=True)
 class SlicePlan:
+    """The pieces that make frames [start, end) of a stream, in order, and the clocks around them."""
+
     stream: str
     definition: StreamDefinition
     start: int
@@ -140,9 +142,7 @@ def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, 
 def materialize_virtual(virtual: VirtualSlice, store: ContentStore, out_path: Path,
                         progress: Progress | None = None) -> SliceInfo:
     """Produce the file a direct materialization of the same window would have produced, byte for byte."""
-    start, end = virtual.sample_range
-    plan = SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
-    return _materialize(plan, store, Path(out_path), progress)
+    return _materialize(_plan_of(virtual), store, Path(out_path), progress)
 
 
 def virtual_from_plan(plan: SlicePlan, store: ContentStore) -> VirtualSlice:
@@ -155,6 +155,11 @@ def virtual_from_plan(plan: SlicePlan, store: ContentStore) -> VirtualSlice:
             raise SliceError(f"{plan.stream}: chunk {digest} is missing from CAS ({store.path(digest)})")
     return VirtualSlice(stream=plan.stream, definition=plan.definition, sample_range=(plan.start, plan.end),
                         pieces=plan.pieces, clocks=plan.clocks)
+
+
+def _plan_of(virtual: VirtualSlice) -> SlicePlan:
+    start, end = virtual.sample_range
+    return SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
 
 
 # -- planning ----------------------------------------------------------------
@@ -227,7 +232,10 @@ def _piece(source: ChunkRef | Gap | LiveEdge, skip: int, frames: int, fb: int) -
 
 
 def _midi_pieces(spans: list[_Span], start: int, end: int) -> list[Piece]:
-    """Whole chunks whose events may fall in the window; records are picked by frame when read."""
+    """Whole chunks whose events may fall in the window; records are picked by frame when read.
+
+    Running status is followed from the first chunk read on; one left over from an earlier chunk is not known.
+    """
     pieces: list[Piece] = []
     for span in spans:
         frames = min(end, span.end) - max(start, span.first)
@@ -317,7 +325,7 @@ def _read_whole(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> bytes
         return fh.read(piece.length)
 
 
-def _open(path: Path, piece: ChunkPiece | LivePiece, stream: str):
+def _open(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> BinaryIO:
     try:
         return path.open("rb")
     except FileNotFoundError:
@@ -371,9 +379,7 @@ def _write_virtual(virtual: VirtualSlice, out_path: Path) -> SliceInfo:
     partial = out_path.with_name(out_path.name + ".partial")
     partial.write_bytes(data)
     os.replace(partial, out_path)
-    start, end = virtual.sample_range
-    plan = SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
-    return _info(plan, MIME_VIRTUAL, len(data))
+    return _info(_plan_of(virtual), MIME_VIRTUAL, len(data))
 
 
 def _info(plan: SlicePlan, mime: str, size: int) -> SliceInfo:

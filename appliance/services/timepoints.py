@@ -24,7 +24,7 @@ ALLOWED_FORMS = ('"now", {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00
 
 Edge = Literal["start", "end"]
 SessionEdge = Callable[[str, Union[int, None], Edge, str], int]
-"""(session id, segment or None for the whole session, edge, stream uri) -> frame on that stream."""
+"""(session id, segment or None for the whole session, edge, stream uri) -> frame on that stream; its errors pass."""
 
 
 class TimePointError(ValueError):
@@ -93,25 +93,34 @@ def parse_time_point(value: Any, field: str) -> TimePoint:
         raise TimePointError(f"{field}: {_explain(exc)}; allowed: {ALLOWED_FORMS}") from None
 
 
+_RULES = {
+    "missing": "is required",
+    "extra_forbidden": "is not an allowed field",
+    "finite_number": "must be a finite number",
+    "float_type": "must be a number",
+    "int_type": "must be an integer",
+    "string_type": "must be a string",
+    "string_too_short": "must not be empty",
+}
+
+
 def _explain(exc: ValidationError) -> str:
+    """Pydantic's errors as `where rule (got value)`, joined."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        ctx = err.get("ctx", {})
-        rule = {
-            "greater_than_equal": lambda: f"must be >= {ctx.get('ge', 0):g}",
-            "missing": lambda: "is required",
-            "extra_forbidden": lambda: "is not an allowed field",
-            "finite_number": lambda: "must be a finite number",
-            "float_type": lambda: "must be a number",
-            "int_type": lambda: "must be an integer",
-            "string_type": lambda: "must be a string",
-            "string_too_short": lambda: "must not be empty",
-            "value_error": lambda: str(ctx.get("error", err["msg"])),
-        }.get(err["type"], lambda: err["msg"])()
         got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
-        parts.append(f"{where} {rule}{got}")
+        parts.append(f"{where} {_rule(err)}{got}")
     return "; ".join(parts)
+
+
+def _rule(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx", {})
+    if err["type"] == "greater_than_equal":
+        return f"must be >= {ctx['ge']:g}"
+    if err["type"] == "value_error":
+        return str(ctx["error"])
+    return _RULES.get(err["type"], err["msg"])
 
 
 def resolve_window(start: Any, end: Any, manifest: Manifest, *, now_realtime_ns: int | None = None,

@@ -44,10 +44,6 @@ class WavWriter:
         """Append whole frames of raw little-endian samples in the stream's format."""
         self.file.buffer_write(_as_buffer(raw, self.format), self.dtype)
 
-    @property
-    def container(self) -> str:
-        return self.file.format
-
     def __enter__(self) -> "WavWriter":
         return self
 

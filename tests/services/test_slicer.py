@@ -342,3 +342,12 @@ def test_any_chunking_and_window_slices_to_the_source_bytes(tmp_path_factory, da
     finally:
         slicer.BLOCK_BYTES = old
     assert wav_bytes(out, "s16") == build.window(start, end)
+
+
+def test_virtual_slice_digests_must_be_digests(store, tmp_path):
+    build, _ = recorded(store, "s16", frames=2048)
+    slice_stream(build.manifest, store, 0, 2048, tmp_path / "v.json", output="virtual")
+    data = json.loads((tmp_path / "v.json").read_bytes())
+    data["pieces"][0]["digest"] = "../../etc/passwd"
+    with pytest.raises(ValueError, match="pieces.0.chunk.digest"):
+        VirtualSlice.model_validate(data)
