@@ -4,10 +4,19 @@ from __future__ import annotations
 
 
 
+import asyncio
+from pathlib import Path
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.proto.stream_definition import SampleFormat, StreamKind
+from appliance.cas import ContentStore
 from appliance.services.artifacts import ArtifactStore
+from appliance.services.manifest import Manifest
+from appliance.services.service_error import ServiceError
+from appliance.services.slicer import SliceError, SliceInfo, slice_stream
+from appliance.services.timepoints import TimePointError, resolve_window
 from appliance.services.devices import DeviceRegistry
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
@@ -48,8 +57,67 @@ class NoArgs(_Args):
     pass
 
 
+TIME_POINT_HELP = ('"now", {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
+                   '{"session_start": {"session": id, "segment": n}} or {"session_end": {...}} (segment optional)')
+
+
+class StreamSliceArgs(_Args):
+    uri: str = Field(description="the stream to cut from")
+    start: Any = Field(description=f"where the slice begins: {TIME_POINT_HELP}")
+    end: Any = Field("now", description=f"where it ends (exclusive): {TIME_POINT_HELP}")
+    output: Literal["materialize", "virtual"] = Field(
+        "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest")
+    tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
+
+
+class Slicer:
+    """stream_slice: resolve the window, cut it in a worker thread, keep it as an artifact."""
+
+    def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore) -> None:
+        self.streams, self.artifacts, self.store = streams, artifacts, store
+
+    async def slice(self, args: StreamSliceArgs) -> dict[str, Any]:
+        rec = self.streams.recorder(args.uri)
+        for attempt in range(2):
+            manifest = rec.manifest.model_copy(deep=True)  # a stable view while the recording goes on
+            try:
+                start, end = resolve_window(args.start, args.end, manifest, session_edge=self.streams.session_edge)
+            except TimePointError as exc:
+                raise ServiceError("badRequest", str(exc)) from None
+            staging = self.store.create_staging()
+            try:
+                info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
+                                               args.output)
+            except SliceError as exc:
+                self.store.release(staging.path)
+                if attempt == 0 and _live_edge_moved(manifest):
+                    continue  # the live chunk was sealed while we read it: cut again from the new manifest
+                raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
+            return self._keep(args, manifest, staging.path, info)
+        raise AssertionError("unreachable")
+
+    def _keep(self, args: StreamSliceArgs, manifest: Manifest, path: Path, info: SliceInfo) -> dict[str, Any]:
+        lineage = {
+            "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
+            "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
+            "sample_rate": manifest.definition.sample_rate, "output": args.output,
+        }
+        artifact = self.artifacts.add_file(path, mime=info.mime, tags=args.tags, metadata={"lineage": lineage},
+                                           chunks=info.source_chunks)
+        return {
+            "artifact_id": artifact.id, "content_hash": artifact.content_hash, "mime": info.mime,
+            "sample_range": list(info.sample_range), "seconds": info.frames / manifest.definition.sample_rate,
+            "source_chunks": info.source_chunks, "download_url": f"/artifacts/{artifact.id}", "bytes": artifact.bytes,
+        }
+
+
+def _live_edge_moved(manifest: Manifest) -> bool:
+    return manifest.live is not None and not Path(manifest.live.path).exists()
+
+
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
-                      devices: DeviceRegistry) -> None:
+                      devices: DeviceRegistry, store: ContentStore) -> None:
+    slicer = Slicer(streams, artifacts, store)
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
         result = streams.create(args.model_dump(mode="json"))
         return ToolOutput(result, f"defined {args.uri} on {args.device}")
@@ -75,6 +143,12 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
         items = [a.public() for a in artifacts.list(args.tag, args.limit)]
         return ToolOutput({"artifacts": items}, f"{len(items)} artifacts")
 
+    async def stream_slice(args: StreamSliceArgs) -> ToolOutput:
+        result = await slicer.slice(args)
+        start, end = result["sample_range"]
+        return ToolOutput(result, f"{result['artifact_id']}: {args.uri} samples {start}..{end} "
+                                  f"({result['seconds']:.3f} s) as {result['mime']}")
+
     async def device_list(_args: NoArgs) -> ToolOutput:
         rows = devices.list()
         return ToolOutput({"devices": rows}, ", ".join(f"{d['id']} ({'connected' if d['connected'] else 'gone'})"
@@ -87,6 +161,9 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
         Tool("stream_stop", "Stop recording; everything captured is sealed.", StreamUriArgs, stream_stop),
         Tool("stream_status", "Per stream: state, head sample, chunks sealed, bytes, xruns, device, last error.",
              StreamStatusArgs, stream_status, read_only=True, idempotent=True),
+        Tool("stream_slice", "Cut [start, end) of a stream into an artifact: WAV / Standard MIDI File, or a "
+             "virtual chunk manifest. Sample-accurate; returns artifact_id, content_hash, sample_range, "
+             "source_chunks and a download URL.", StreamSliceArgs, stream_slice),
         Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, artifact_get,
              read_only=True, idempotent=True),
         Tool("artifact_list", "Artifacts, newest first, optionally only those with a tag.", ArtifactListArgs,

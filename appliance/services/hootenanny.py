@@ -54,7 +54,7 @@ class Hootenanny:
         self.artifacts = ArtifactStore(self.db, self.store)
         self.devices = DeviceRegistry(self.db)
         self.registry = ToolRegistry()
-        add_capture_tools(self.registry, self.streams, self.artifacts, self.devices)
+        add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, self.store)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))

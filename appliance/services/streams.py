@@ -266,6 +266,9 @@ class StreamService:
         if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
             rec.manifest.clocks.append(ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
                                                      realtime_ns=head["realtimeNs"], reason="start"))
+        live = rec.manifest.live
+        if live is not None and live.path != head["chunkPath"]:
+            return  # chaosgarden moved on before we sealed the previous chunk: keep its edge until the seal
         if head["chunkPath"]:
             rec.manifest.live = LiveEdge(path=head["chunkPath"], first_sample=head["chunkFirstSample"],
                                          head_sample=head["samplePosition"], head_bytes=head["bytePosition"])
@@ -380,6 +383,10 @@ class StreamService:
         ids = {Path(r["path"]).name for r in self.db.execute("SELECT path FROM chunks_in_flight")}
         ids |= {rec.manifest_path.name for rec in self.recorders.values() if rec.manifest_path}
         return ids
+
+    def session_edge(self, session: str, segment: int | None, edge: str, stream: str) -> int:
+        """Resolve a session time point; replaced by the session service once it is attached."""
+        raise ServiceError("notFound", f"session {session!r}: no capture sessions on this box yet")
 
     # -- status ------------------------------------------------------------
     def status_of(self, rec: Recorder) -> dict[str, Any]:

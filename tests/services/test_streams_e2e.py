@@ -74,3 +74,36 @@ async def test_start_without_chaosgarden_is_a_clear_error(stack, tools):
         await tools.call("stream_start", uri="stream://e/m")
     status = (await tools.call("stream_status", uri="stream://e/m"))["streams"][0]
     assert status["state"] != "recording"
+
+
+async def test_slice_seconds_ago_to_now_is_sample_exact(stack, tools):
+    import soundfile as sf
+
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/main"
+    await tools.call("stream_create", uri=uri, device="sim", sample_format="s24", chunk_samples=9600)
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["head_sample"] >= 3 * RATE)
+    result = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 2}, end="now", tags=["test"])
+    start, end = result["sample_range"]
+    assert 1.8 * RATE < end - start < 2.2 * RATE
+    assert len(result["source_chunks"]) >= 2  # distinct digests: the sim patch repeats every second
+    path = ContentStore(stack.data_dir / "cas").path(result["content_hash"])
+    data, rate = sf.read(path, dtype="int32")
+    assert rate == RATE and data.shape == (end - start, 2)
+    import numpy as np
+
+    raw = np.frombuffer(sim_frames(start, end - start, RATE, 2, SampleFormat.S24), dtype=np.uint8).reshape(-1, 3)
+    expected = (raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8 | raw[:, 2].astype(np.int32) << 16)
+    expected = ((expected << 8) >> 8) << 8  # sign-extend 24 bits; soundfile reads PCM_24 left-aligned in int32
+    assert np.array_equal(data.reshape(-1), expected)
+    listed = await tools.call("artifact_list", tag="test")
+    assert listed["artifacts"][0]["id"] == result["artifact_id"]
+    got = await tools.call("artifact_get", artifact_id=result["artifact_id"])
+    assert got["metadata"]["lineage"]["sample_range"] == [start, end]
+    await tools.call("stream_stop", uri=uri)
+    with pytest.raises(ToolFailed, match=r"start: .*outside the recording"):
+        await tools.call("stream_slice", uri=uri, start={"sample": 10**12}, end="now")
+    with pytest.raises(ToolFailed, match=r"seconds_ago"):
+        await tools.call("stream_slice", uri=uri, start={"seconds_ago": -1})
