@@ -18,13 +18,15 @@ from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
 from appliance.services import token as tokens
 from appliance.services.artifacts import ArtifactStore
-from appliance.services.capture_tools import add_capture_tools
+from appliance.services.capture_tools import Slicer, add_capture_tools
 from appliance.services.catalog import open_catalog
 from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
 from appliance.services.http_app import routes
 from appliance.services.mcp_endpoint import StudioMCP
 from appliance.services.service_error import ServiceError
+from appliance.services.session_tools import add_session_tools
+from appliance.services.sessions import SessionService
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
 from appliance.services.worker_hub import WorkerHub
@@ -55,6 +57,8 @@ class Hootenanny:
         self.devices = DeviceRegistry(self.db)
         self.registry = ToolRegistry()
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, self.store)
+        self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
+        add_session_tools(self.registry, self.sessions, Slicer(self.streams, self.artifacts, self.store))
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))

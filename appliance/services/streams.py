@@ -64,6 +64,7 @@ class StreamService:
         self.config = config
         self.publish = publish
         self.recorders: dict[str, Recorder] = {}
+        self._session_edges: Callable[[str, int | None, str, str], int] | None = None
         self._load()
 
     # -- definitions -------------------------------------------------------
@@ -384,9 +385,14 @@ class StreamService:
         ids |= {rec.manifest_path.name for rec in self.recorders.values() if rec.manifest_path}
         return ids
 
+    def use_session_edges(self, lookup: Callable[[str, int | None, str, str], int]) -> None:
+        """Let time points name session edges (the session service provides them)."""
+        self._session_edges = lookup
+
     def session_edge(self, session: str, segment: int | None, edge: str, stream: str) -> int:
-        """Resolve a session time point; replaced by the session service once it is attached."""
-        raise ServiceError("notFound", f"session {session!r}: no capture sessions on this box yet")
+        if self._session_edges is None:
+            raise ServiceError("notFound", f"session {session!r}: capture sessions are not available")
+        return self._session_edges(session, segment, edge, stream)
 
     # -- status ------------------------------------------------------------
     def status_of(self, rec: Recorder) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""The session tools: create, play, stop, status and export capture sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.services.capture_tools import Slicer, StreamSliceArgs
+from appliance.services.service_error import ServiceError
+from appliance.services.sessions import SessionService, SessionSpec
+from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+
+EXPORT_WAIT_S = 5.0  # a segment that just ended may be a head interval ahead of what is readable
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionArgs(_Args):
+    session: str = Field(description="a session id from session_create")
+
+
+class SessionExportArgs(_Args):
+    session: str
+    segment: int | None = Field(None, ge=1, description="one segment, or the whole session when omitted")
+    output: Literal["materialize", "virtual"] = "materialize"
+
+
+def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: Slicer) -> None:
+    async def session_create(spec: SessionSpec) -> ToolOutput:
+        status = sessions.create(spec)
+        return ToolOutput(status, f"{status['session']} ({spec.mode}) over {', '.join(spec.streams)}")
+
+    async def session_play(args: SessionArgs) -> ToolOutput:
+        status = await sessions.play(args.session)
+        return ToolOutput(status, f"{args.session}: segment {len(status['segments'])} open")
+
+    async def session_stop(args: SessionArgs) -> ToolOutput:
+        status = await sessions.stop(args.session)
+        return ToolOutput(status, f"{args.session} stopped; session artifact {status['artifact_id']}")
+
+    async def session_status(args: SessionArgs) -> ToolOutput:
+        status = sessions.status(args.session)
+        return ToolOutput(status, f"{args.session}: {status['status']}, {len(status['segments'])} segments")
+
+    async def session_export(args: SessionExportArgs) -> ToolOutput:
+        status = sessions.status(args.session)
+        ref = {"session": args.session, "segment": args.segment}
+        files = []
+        for uri in status["streams"]:
+            await _wait_readable(sessions, slicer, args.session, args.segment, uri)
+            result = await slicer.slice(StreamSliceArgs(uri=uri, start={"session_start": ref},
+                                                        end={"session_end": ref}, output=args.output,
+                                                        tags=["session", args.session]))
+            files.append({"stream": uri, **result})
+        what = f"segment {args.segment}" if args.segment else "whole session"
+        return ToolOutput({"session": args.session, "segment": args.segment, "files": files},
+                          f"{args.session} {what}: " + ", ".join(f["artifact_id"] for f in files))
+
+    for tool in (
+        Tool("session_create", "Group streams into a capture session (passive, or request_response with "
+             "midi_out and audio_in).", SessionSpec, session_create),
+        Tool("session_play", "Open a new segment now on every stream of the session (starting streams that "
+             "are not recording).", SessionArgs, session_play),
+        Tool("session_stop", "Close the session: end the segment, seal everything, store the session artifact.",
+             SessionArgs, session_stop),
+        Tool("session_status", "Segments, clock snapshots, streams and status of a session.", SessionArgs,
+             session_status, read_only=True, idempotent=True),
+        Tool("session_export", "Per stream, the whole session or one segment as files (artifacts).",
+             SessionExportArgs, session_export),
+    ):
+        registry.add(tool)
+
+
+async def _wait_readable(sessions: SessionService, slicer: Slicer, session: str, segment: int | None,
+                         uri: str) -> None:
+    end = sessions.edge(session, segment, "end", uri)
+    rec = slicer.streams.recorder(uri)
+    deadline = asyncio.get_running_loop().time() + EXPORT_WAIT_S
+    while rec.manifest.head_sample < end:
+        if not rec.recording or asyncio.get_running_loop().time() > deadline:
+            raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.manifest.head_sample}, "
+                                              f"the segment ends at {end}; export again shortly")
+        await asyncio.sleep(0.05)
+
+
