@@ -10,7 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from appliance.cas import ContentStore
 from appliance.cli.context import EXIT_FAILURE, config_or_exit, console, errors
 
-app = typer.Typer(help="Verify the content-addressed store.", no_args_is_help=True)
+app = typer.Typer(help="Verify and collect the content-addressed store.", no_args_is_help=True)
 
 
 @app.command("verify")
@@ -36,3 +36,37 @@ def verify(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             errors.print(f"[red]unreadable[/] {path}: {error}")
     if not report.ok:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command("gc")
+def gc(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would be removed."),
+    grace: float = typer.Option(600.0, "--grace", min=0, help="Never remove content sealed less than this many "
+                                "seconds ago (it may not be in its manifest yet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Remove content nothing references (released chunks, old slices); a grace period protects fresh seals."""
+    from appliance.services import garbage
+    from appliance.services.catalog import open_catalog
+
+    config = config_or_exit()
+    store = ContentStore(config.data_dir / "cas")
+    db = open_catalog(config.data_dir / "hootenanny" / "catalog.db")
+    unreadable: list[str] = []
+    refs = garbage.referenced(db, store, unreadable)
+    if unreadable:
+        for problem in unreadable:
+            errors.print(f"[red]unreadable manifest[/] {problem}")
+        errors.print("studio: refusing to collect while a manifest cannot be read (its chunks would look unused)")
+        raise typer.Exit(EXIT_FAILURE)
+    with Progress(console=errors, transient=True, disable=as_json) as progress:
+        task = progress.add_task("collecting", total=None)
+        report = garbage.collect(store, refs, dry_run=dry_run, grace=grace,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        console.print_json(json.dumps({"kept": report.kept, "young": report.young, "removed": report.removed,
+                                       "removed_bytes": report.removed_bytes, "dry_run": dry_run}))
+        return
+    verb = "would remove" if dry_run else "removed"
+    console.print(f"{verb} {len(report.removed)} files ({report.removed_bytes} bytes); kept {report.kept}, "
+                  f"{report.young} too recent to judge")

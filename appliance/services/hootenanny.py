@@ -16,6 +16,7 @@ from appliance.config import Config
 from appliance.proto import endpoints
 from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
+from appliance.services import garbage
 from appliance.services import token as tokens
 from appliance.services.artifacts import ArtifactStore
 from appliance.services.capture_tools import Slicer, add_capture_tools
@@ -24,6 +25,7 @@ from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
 from appliance.services.http_app import routes
 from appliance.services.mcp_endpoint import StudioMCP
+from appliance.services.retention import Retention, add_retention_tool
 from appliance.services.service_error import ServiceError
 from appliance.services.session_tools import add_session_tools
 from appliance.services.sessions import SessionService
@@ -33,6 +35,7 @@ from appliance.services.worker_hub import WorkerHub
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_INTERVAL_S = 60.0
 SIM_STREAMS = (
     {"uri": "stream://sim/audio", "device": "sim", "kind": "audio", "sample_format": "s32", "channels": 2},
     {"uri": "stream://sim/midi", "device": "sim", "kind": "midi"},
@@ -59,6 +62,8 @@ class Hootenanny:
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, self.store)
         self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
         add_session_tools(self.registry, self.sessions, Slicer(self.streams, self.artifacts, self.store))
+        self.retention = Retention(self.db, self.streams)
+        add_retention_tool(self.registry, self.retention)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
@@ -77,6 +82,15 @@ class Hootenanny:
             await self.garden.request("deviceNotice", event, retries=0, timeout=2)
         except RequestError as exc:
             log.info("chaosgarden did not take the device notice: %s", exc.message)
+
+    async def _housekeeping(self) -> None:
+        """Retention, then removal of what nothing references, now and then."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+            if self.retention.apply():
+                refs = garbage.referenced(self.db, self.store)
+                report = await asyncio.to_thread(garbage.collect, self.store, refs)
+                log.info("gc: removed %d files (%d bytes)", len(report.removed), report.removed_bytes)
 
     async def _record_sim(self) -> None:
         """Keep the simulated Eurorack recording (`studio up`), waiting for chaosgarden if need be."""
@@ -102,6 +116,7 @@ class Hootenanny:
         ]
         await self.streams.recover()
         tasks.append(asyncio.create_task(self.streams.watch()))
+        tasks.append(asyncio.create_task(self._housekeeping()))
         if self.config.capture.sim_streams:
             tasks.append(asyncio.create_task(self._record_sim()))
         log.info("hootenanny ready (pid %d): http://%s:%d", os.getpid(), self.config.mcp.bind, self.config.mcp.port)

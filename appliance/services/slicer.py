@@ -212,11 +212,14 @@ def _audio_pieces(manifest: Manifest, spans: list[_Span], start: int, end: int) 
         if span.first >= end:
             break
         if span.first > pos:
-            raise SliceError(f"{manifest.stream}: inconsistent manifest: samples {pos}..{span.first} are in no "
-                             f"chunk or gap (a hole before {_name(span)})")
+            raise SliceError(f"{manifest.stream}: samples {pos}..{span.first} are in no chunk: released by the "
+                             f"stream's retention policy, or lost (the hole is before {_name(span)})")
         stop = min(end, span.end)
         pieces.append(_piece(span.source, pos - span.first, stop - pos, fb))
         pos = stop
+    if pos < end and pos < manifest.head_sample:
+        raise SliceError(f"{manifest.stream}: samples {pos}..{min(end, manifest.head_sample)} are in no chunk: "
+                         "released by the stream's retention policy, or lost")
     if pos < end:
         raise SliceError(f"{manifest.stream}: samples {pos}..{end} are not recorded yet "
                          f"(readable up to sample {manifest.head_sample})")

@@ -287,6 +287,16 @@ class StreamService:
         rec.manifest.clocks.append(_clock(error["clock"]))
         rec.live_dirty = True
 
+    def release_chunks(self, rec: Recorder, gone: list[ChunkRef]) -> None:
+        """Drop chunks from the manifest (retention); clocks and gaps before the new start go too."""
+        starts = {c.first_sample for c in gone}  # by position: equal content may recur under one digest
+        rec.manifest.chunks = [c for c in rec.manifest.chunks if c.first_sample not in starts]
+        if rec.manifest.chunks:
+            first = rec.manifest.chunks[0].first_sample
+            rec.manifest.clocks = [c for c in rec.manifest.clocks if c.sample >= first]
+            rec.manifest.gaps = [g for g in rec.manifest.gaps if g.start_sample + g.samples > first]
+        self._persist(rec)
+
     # -- recovery ----------------------------------------------------------
     async def watch(self) -> None:
         """Persist live edges now and then; notice a silent chaosgarden and reconcile with it."""

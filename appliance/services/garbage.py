@@ -1,0 +1,90 @@
+"""What CAS content is still needed, and removing the rest (`studio cas gc`).
+
+Needed: every chunk in a stream manifest, every artifact's bytes and the
+chunks it names, sealed manifests and definitions, chunks mid-seal. Content
+younger than a grace period is never removed, so a chunk sealed a moment ago
+but not yet written into its manifest survives a collection that runs
+beside a live hootenanny.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.cas import ContentStore
+from appliance.services import manifest as manifests
+from appliance.services.manifest import ManifestError
+
+GRACE_SECONDS = 600.0
+
+
+@dataclass
+class GcReport:
+    kept: int = 0
+    removed: list[str] = field(default_factory=list)
+    removed_bytes: int = 0
+    young: int = 0
+    unreadable_manifests: list[str] = field(default_factory=list)
+
+
+def referenced(db: sqlite3.Connection, store: ContentStore, unreadable: list[str] | None = None) -> set[str]:
+    """Every digest something on the box still points at."""
+    refs: set[str] = set()
+    for row in db.execute("SELECT definition_digest, manifest_path, manifest_digest FROM streams"):
+        refs.add(row["definition_digest"])
+        for digest in (row["manifest_digest"],):
+            if digest:
+                refs.add(digest)
+                refs |= _manifest_refs(store.path(digest), unreadable)
+        if row["manifest_path"]:
+            refs |= _manifest_refs(Path(row["manifest_path"]), unreadable)
+    for row in db.execute("SELECT content_hash FROM artifacts WHERE content_hash IS NOT NULL"
+                          " UNION SELECT digest FROM artifact_chunks"
+                          " UNION SELECT digest FROM chunks_in_flight WHERE digest IS NOT NULL"):
+        refs.add(row[0])
+    for row in db.execute("SELECT metadata_json FROM artifacts WHERE mime='application/vnd.studio.session+json'"):
+        for stream in json.loads(row[0]).get("streams", {}).values():
+            refs.add(stream["manifest_hash"])
+            refs |= _manifest_refs(store.path(stream["manifest_hash"]), unreadable)
+    refs.discard("")
+    return refs
+
+
+def _manifest_refs(path: Path, unreadable: list[str] | None) -> set[str]:
+    if not path.exists():
+        return set()
+    try:
+        manifest = manifests.read(path)
+    except ManifestError as exc:
+        if unreadable is not None:
+            unreadable.append(str(exc))
+        return set()
+    return {c.digest for c in manifest.chunks} | {manifest.definition_digest}
+
+
+def collect(store: ContentStore, refs: set[str], *, dry_run: bool = False, grace: float = GRACE_SECONDS,
+            progress: Callable[[int, int], None] | None = None) -> GcReport:
+    """Remove content nobody references (or, with dry_run, only report it)."""
+    report = GcReport()
+    digests = list(store.content_digests())
+    now = time.time()
+    for done, digest in enumerate(digests, start=1):
+        path = store.path(digest)
+        if digest in refs:
+            report.kept += 1
+        elif now - os.stat(path).st_ctime < grace:
+            report.young += 1
+        else:
+            report.removed.append(digest)
+            report.removed_bytes += path.stat().st_size
+            if not dry_run:
+                path.unlink(missing_ok=True)
+        if progress:
+            progress(done, len(digests))
+    return report

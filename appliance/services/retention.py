@@ -1,0 +1,119 @@
+"""Per-stream retention: keep the last N hours and/or N GiB of a stream.
+
+Older chunks leave the manifest (their time becomes unavailable, and the
+clock snapshots before the new beginning go with them) unless a slice or a
+session still needs them: an artifact that names the chunk, or a session
+segment whose window overlaps it. Released content is deleted by the
+garbage collection that follows.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from appliance.services.manifest import ChunkRef
+from appliance.services.streams import Recorder, StreamService
+from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Policy:
+    keep_hours: float | None
+    keep_gib: float | None
+
+
+class Retention:
+    def __init__(self, db: sqlite3.Connection, streams: StreamService) -> None:
+        self.db = db
+        self.streams = streams
+
+    def set_policy(self, uri: str, policy: Policy) -> None:
+        self.streams.recorder(uri)
+        self.db.execute("UPDATE streams SET retention_hours=?, retention_bytes=? WHERE uri=?",
+                        (policy.keep_hours, int(policy.keep_gib * GIB) if policy.keep_gib else None, uri))
+
+    def policy(self, uri: str) -> Policy:
+        row = self.db.execute("SELECT retention_hours, retention_bytes FROM streams WHERE uri=?", (uri,)).fetchone()
+        return Policy(row["retention_hours"], row["retention_bytes"] / GIB if row["retention_bytes"] else None)
+
+    def apply(self, now_ns: int | None = None) -> dict[str, int]:
+        """Release what every stream's policy lets go; returns released chunk counts per stream."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        protected = self._protected_digests()
+        released = {}
+        for uri, rec in self.streams.recorders.items():
+            policy = self.policy(uri)
+            if policy.keep_hours is None and policy.keep_gib is None:
+                continue
+            gone = [c for c in self._expired(rec, policy, now_ns) if c.digest not in protected
+                    and not self._in_session_window(uri, c)]
+            if gone:
+                self.streams.release_chunks(rec, gone)
+                released[uri] = len(gone)
+                log.info("%s: retention released %d chunks", uri, len(gone))
+        return released
+
+    def _expired(self, rec: Recorder, policy: Policy, now_ns: int) -> list[ChunkRef]:
+        chunks = sorted(rec.manifest.chunks, key=lambda c: c.first_sample)
+        expired: list[ChunkRef] = []
+        total = sum(c.bytes for c in chunks)
+        for chunk in chunks[:-1]:  # the newest sealed chunk always stays
+            too_old = policy.keep_hours is not None and \
+                now_ns - self._realtime_end(rec, chunk) > policy.keep_hours * 3600 * NS
+            too_big = policy.keep_gib is not None and total > policy.keep_gib * GIB
+            if not (too_old or too_big):
+                break
+            expired.append(chunk)
+            total -= chunk.bytes
+        return expired
+
+    def _realtime_end(self, rec: Recorder, chunk: ChunkRef) -> int:
+        clocks = [c for c in rec.manifest.clocks if c.sample >= chunk.end_sample] or rec.manifest.clocks
+        pin = min(clocks, key=lambda c: abs(c.sample - chunk.end_sample))
+        return pin.realtime_ns + (chunk.end_sample - pin.sample) * NS // rec.definition.sample_rate
+
+    def _protected_digests(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT digest FROM artifact_chunks")}
+
+    def _in_session_window(self, uri: str, chunk: ChunkRef) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM segment_edges WHERE stream_uri=? AND start_sample < ? AND"
+            " (end_sample IS NULL OR end_sample > ?) LIMIT 1", (uri, chunk.end_sample, chunk.first_sample)).fetchone()
+        return row is not None
+
+
+class RetentionArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str
+    keep_hours: float | None = Field(None, gt=0, description="keep this many hours; older chunks are released")
+    keep_gib: float | None = Field(None, gt=0, description="keep at most this many GiB of chunks")
+
+    @model_validator(mode="after")
+    def _something(self) -> "RetentionArgs":
+        if self.keep_hours is None and self.keep_gib is None:
+            raise ValueError("give keep_hours, keep_gib or both")
+        return self
+
+
+def add_retention_tool(registry: ToolRegistry, retention: Retention) -> None:
+    async def stream_retention(args: RetentionArgs) -> ToolOutput:
+        retention.set_policy(args.uri, Policy(args.keep_hours, args.keep_gib))
+        released = retention.apply().get(args.uri, 0)
+        return ToolOutput({"uri": args.uri, "keep_hours": args.keep_hours, "keep_gib": args.keep_gib,
+                           "released_chunks": released},
+                          f"{args.uri}: keeping {args.keep_hours or '-'} h / {args.keep_gib or '-'} GiB; "
+                          f"released {released} chunks")
+
+    registry.add(Tool("stream_retention", "Keep only the last N hours and/or N GiB of a stream; chunks a slice "
+                      "or session needs are kept.", RetentionArgs, stream_retention, idempotent=True))
