@@ -52,6 +52,7 @@ class Recorder:
     head_seen: float = 0.0  # time.monotonic() of the last head broadcast
     live_dirty: bool = False
     garden_lost: bool = False
+    broken: str = ""  # why the manifest could not be read; the stream is unusable until repaired
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -75,6 +76,8 @@ class StreamService:
         except DefinitionError as exc:
             raise ServiceError("badRequest", str(exc)) from None
         existing = self.recorders.get(definition.uri)
+        if existing is not None and existing.broken:
+            raise ServiceError("unavailable", f"{definition.uri}: {existing.broken}")
         if existing is not None and existing.recording and existing.definition != definition:
             raise ServiceError("conflict", f"{definition.uri} is recording; stop it before changing its definition")
         digest = self.store.put(definition.model_dump_json().encode())
@@ -93,6 +96,13 @@ class StreamService:
         return {"uri": definition.uri, "definition": definition.model_dump(mode="json"), "definition_hash": digest}
 
     def recorder(self, uri: str) -> Recorder:
+        """The stream `uri`, ready to use; a stream whose manifest is corrupt is refused with the reason."""
+        rec = self._known(uri)
+        if rec.broken:
+            raise ServiceError("unavailable", f"{uri}: {rec.broken}")
+        return rec
+
+    def _known(self, uri: str) -> Recorder:
         rec = self.recorders.get(uri)
         if rec is None:
             known = ", ".join(sorted(self.recorders)) or "none defined"
@@ -383,10 +393,16 @@ class StreamService:
         for row in self.db.execute("SELECT * FROM streams"):
             definition = StreamDefinition.model_validate_json(row["definition_json"])
             path = Path(row["manifest_path"]) if row["manifest_path"] else None
-            manifest = manifests.read(path) if path is not None and path.exists() else \
-                Manifest(stream=definition.uri, definition=definition, definition_digest=row["definition_digest"])
-            rec = Recorder(definition, manifest, path, recording=row["state"] == "recording",
-                           last_error=row["last_error"])
+            manifest = Manifest(stream=definition.uri, definition=definition, definition_digest=row["definition_digest"])
+            broken = ""
+            if path is not None and path.exists():
+                try:
+                    manifest = manifests.read(path)
+                except manifests.ManifestError as exc:
+                    broken = f"{exc}; the file is left as it is for inspection"
+                    log.error("%s: %s", definition.uri, broken)
+            rec = Recorder(definition, manifest, path, recording=row["state"] == "recording" and not broken,
+                           last_error=broken or row["last_error"], broken=broken)
             self.recorders[definition.uri] = rec
 
     def known_staging(self) -> set[str]:
@@ -409,7 +425,8 @@ class StreamService:
         m = rec.manifest
         return {
             "uri": rec.definition.uri,
-            "state": "recording" if rec.recording else ("stopped" if m.chunks or m.gaps else "defined"),
+            "state": "broken" if rec.broken else
+                     "recording" if rec.recording else ("stopped" if m.chunks or m.gaps else "defined"),
             "head_sample": m.head_sample,
             "chunks_sealed": len(m.chunks),
             "bytes": sum(c.bytes for c in m.chunks),
@@ -420,7 +437,7 @@ class StreamService:
         }
 
     def status(self, uri: str | None = None) -> list[dict[str, Any]]:
-        recs = [self.recorder(uri)] if uri else list(self.recorders.values())
+        recs = [self._known(uri)] if uri else list(self.recorders.values())
         return [self.status_of(r) for r in recs]
 
 

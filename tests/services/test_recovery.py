@@ -7,13 +7,17 @@ restart is a gap in the timeline, never shifted audio.
 """
 
 import asyncio
+import os
+import sqlite3
+from pathlib import Path
 
-import numpy as np
+import pytest
 
+from appliance.cas import ContentStore
 from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.sim_source import sim_frames
 from tests.services.test_streams_e2e import recorded, wait_for
-from tests.support.stack import ToolClient
+from tests.support.stack import ToolClient, ToolFailed
 
 RATE = 48000
 URI = "stream://eurorack/main"
@@ -75,8 +79,6 @@ async def test_kill_chaosgarden_keeps_head_and_records_the_gap(stack, tools):
 async def test_restart_of_hootenanny_scans_orphans(stack, tools):
     await start_recording(stack, tools)
     await tools.call("stream_stop", uri=URI)
-    from appliance.cas import ContentStore
-
     ContentStore(stack.data_dir / "cas").create_staging(size=10)
     stack.kill("hootenanny")
     stack.start("hootenanny")
@@ -86,4 +88,40 @@ async def test_restart_of_hootenanny_scans_orphans(stack, tools):
     finally:
         again.close()
     assert "1 orphaned staging files" in stack.log("hootenanny")
-    assert np is not None
+
+
+async def test_corrupted_manifest_is_reported_not_fatal(stack, tools):
+    await start_recording(stack, tools)
+    await tools.call("stream_stop", uri=URI)
+    await tools.call("stream_create", uri="stream://other/ok", device="sim")
+    stack.kill("hootenanny")
+    db = sqlite3.connect(stack.data_dir / "hootenanny" / "catalog.db")
+    (path,) = db.execute("SELECT manifest_path FROM streams WHERE uri=?", (URI,)).fetchone()
+    Path(path).write_text('{"version": 1, "stream": "stream://eurorack/main", "chunks": [{"dig')
+    stack.start("hootenanny")
+    again = ToolClient(stack.run_dir)
+    try:
+        status = (await again.call("stream_status", uri=URI))["streams"][0]
+        assert status["state"] == "broken"
+        assert "not a valid stream manifest" in status["last_error"] and path in status["last_error"]
+        with pytest.raises(ToolFailed, match="not a valid stream manifest"):
+            await again.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": 10})
+        with pytest.raises(ToolFailed, match="not a valid stream manifest"):
+            await again.call("stream_start", uri=URI)
+        assert (await again.call("stream_status", uri="stream://other/ok"))["streams"][0]["state"] == "defined"
+    finally:
+        again.close()
+    assert "not a valid stream manifest" in stack.log("hootenanny")
+
+
+async def test_corrupted_chunk_is_named_when_sliced(stack, tools):
+    await start_recording(stack, tools)
+    await tools.call("stream_stop", uri=URI)
+    _data, manifest = recorded(stack, URI)
+    victim = ContentStore(stack.data_dir / "cas").path(manifest.chunks[1].digest)
+    os.chmod(victim, 0o644)
+    with open(victim, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\xff\xff")
+    with pytest.raises(ToolFailed, match=rf"chunk {manifest.chunks[1].digest} is corrupted"):
+        await tools.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": manifest.chunks[1].end_sample})
