@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,16 +45,22 @@ def new_artifact_id() -> str:
     return "art-" + secrets.token_hex(8)
 
 
+Announce = Callable[[Artifact], None]
+
+
 class ArtifactStore:
-    def __init__(self, db: sqlite3.Connection, store: ContentStore) -> None:
+    def __init__(self, db: sqlite3.Connection, store: ContentStore, announce: Announce | None = None) -> None:
         self.db = db
         self.store = store
+        self.announce = announce or (lambda _artifact: None)
 
     def add(self, *, content_hash: str | None, mime: str, tags: list[str] | None = None, parent_id: str | None = None,
             metadata: dict[str, Any] | None = None, chunks: list[str] | None = None) -> Artifact:
         """Record an artifact whose bytes (if any) are already sealed in CAS."""
         if parent_id is not None:
             self.get(parent_id)
+        if content_hash and not self.store.exists(content_hash):
+            raise ServiceError("notFound", f"content_hash: {content_hash} is not in the content store")
         size = self.store.path(content_hash).stat().st_size if content_hash else 0
         artifact = Artifact(new_artifact_id(), content_hash, mime, size, parent_id, sorted(set(tags or [])),
                             metadata or {}, now_ns(), list(dict.fromkeys(chunks or [])))
@@ -71,6 +78,7 @@ class ArtifactStore:
         except Exception:
             self.db.execute("ROLLBACK")
             raise
+        self.announce(artifact)
         return artifact
 
     def add_file(self, path: Path, **fields: Any) -> Artifact:

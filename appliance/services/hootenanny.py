@@ -18,12 +18,14 @@ from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
 from appliance.services import garbage
 from appliance.services import token as tokens
-from appliance.services.artifacts import ArtifactStore
+from appliance.services.artifacts import Artifact, ArtifactStore
 from appliance.services.capture_tools import Slicer, add_capture_tools
 from appliance.services.catalog import open_catalog
 from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
+from appliance.services.jobs import JobService, add_job_tools
 from appliance.services.http_app import routes
+from appliance.services.live_resources import LiveResources
 from appliance.services.mcp_endpoint import StudioMCP
 from appliance.services.retention import Retention, add_retention_tool
 from appliance.services.service_error import ServiceError
@@ -56,20 +58,29 @@ class Hootenanny:
         self.publisher = Publisher(pub, "hootenanny")
         self.garden = GardenLink(self.ctx, config, self.publisher, self._garden_event)
         self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish)
-        self.artifacts = ArtifactStore(self.db, self.store)
+        self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
         self.devices = DeviceRegistry(self.db)
         self.registry = ToolRegistry()
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, self.store)
         self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
-        add_session_tools(self.registry, self.sessions, Slicer(self.streams, self.artifacts, self.store))
+        slicer = Slicer(self.streams, self.artifacts, self.store)
+        add_session_tools(self.registry, self.sessions, slicer)
+        self.jobs = JobService(self.db, self.publisher.publish, self.artifacts, self.streams, slicer)
+        add_job_tools(self.registry, self.jobs, self.artifacts)
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
-        self.mcp = StudioMCP(config, self.token, self.registry, self.workers)
+        self.live = LiveResources(self.streams.status)  # sessions and transport join through live.use_state
+        self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
 
     def health(self) -> dict[str, Any]:
         return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
+
+    def _announce_artifact(self, artifact: Artifact) -> None:
+        self.publisher.publish("artifact.created", "artifactCreated", {
+            "artifactId": artifact.id, "contentHash": artifact.content_hash or "", "mime": artifact.mime,
+            "tags": artifact.tags, "parentId": artifact.parent_id or ""})
 
     async def _garden_event(self, event: Broadcast) -> None:
         await self.streams.on_event(event)
@@ -116,6 +127,7 @@ class Hootenanny:
         ]
         await self.streams.recover()
         tasks.append(asyncio.create_task(self.streams.watch()))
+        tasks.append(asyncio.create_task(self.live.watch(self.mcp.resource_updated)))
         tasks.append(asyncio.create_task(self._housekeeping()))
         if self.config.capture.sim_streams:
             tasks.append(asyncio.create_task(self._record_sim()))

@@ -81,7 +81,7 @@ class Stack:
 
 def make_stack(root: Path, extra_env: dict[str, str] | None = None, port: int = 0) -> Stack:
     env = {**os.environ, "STUDIO_DATA_DIR": str(root / "data"), "STUDIO_RUN_DIR": str(root / "run"),
-           "STUDIO_MCP_PORT": str(port or _free_port()), "STUDIO_WIRE_HEARTBEAT_SECONDS": "0.2",
+           "STUDIO_MCP_PORT": str(port or _free_port()), "STUDIO_WIRE_HEARTBEAT_SECONDS": "0.5",
            **(extra_env or {})}
     (root / "data").mkdir(exist_ok=True)
     return Stack(root, env)

@@ -1,0 +1,169 @@
+"""Jobs: `sample()` work done on the box, announced on `job.` broadcasts.
+
+Spaces here: `capture` (slice a stream: prompt names the stream, inference
+gives `start`/`end` time points) and `pattern` (the built-in MIDI pattern
+generator: inference holds `appliance.patterns.PatternSpec` fields). A job
+runs as a task; its artifact is announced on `artifact.` before the job's
+`complete` event, so a waiter that sees completion can find the artifact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.patterns import PatternError, PatternSpec, render
+from appliance.services.artifacts import ArtifactStore
+from appliance.services.capture_tools import Slicer, StreamSliceArgs
+from appliance.services.catalog import now_ns
+from appliance.services.service_error import ServiceError
+from appliance.services.streams import StreamService
+from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+SPACES = ("capture", "pattern")
+Publish = Callable[[str, str, dict[str, Any]], None]
+
+
+class SampleArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space: str = Field(description=f"one of {', '.join(SPACES)}")
+    prompt: str = Field("", description="capture: the stream uri (default: the first recording audio stream)")
+    inference: dict[str, Any] = Field(default_factory=dict,
+                                      description="capture: start/end time points; pattern: PatternSpec fields")
+    tags: list[str] = Field(default_factory=list)
+
+
+class JobArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+
+
+class JobService:
+    def __init__(self, db: sqlite3.Connection, publish: Publish, artifacts: ArtifactStore, streams: StreamService,
+                 slicer: Slicer) -> None:
+        self.db, self.publish, self.artifacts, self.streams, self.slicer = db, publish, artifacts, streams, slicer
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.db.execute("UPDATE jobs SET state='failed', error='hootenanny restarted while it ran'"
+                        " WHERE state IN ('pending', 'running')")
+
+    def submit(self, args: SampleArgs) -> str:
+        work = self._work(args)  # bad arguments fail here, before a job exists
+        job_id = "job-" + secrets.token_hex(6)
+        stamp = now_ns()
+        self.db.execute("INSERT INTO jobs (id, space, state, created_ns, updated_ns) VALUES (?, ?, 'pending', ?, ?)",
+                        (job_id, args.space, stamp, stamp))
+        self._event(job_id, args.space, "pending")
+        task = asyncio.ensure_future(self._run(job_id, args.space, work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job_id
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise ServiceError("notFound", f"job_id: no job {job_id!r}")
+        return dict(row)
+
+    def _work(self, args: SampleArgs) -> Callable[[], Awaitable[str]]:
+        if args.space == "capture":
+            return self._capture_work(args)
+        if args.space == "pattern":
+            try:
+                spec = PatternSpec.from_inference(args.inference)
+            except (PatternError, TypeError) as exc:
+                raise ServiceError("badRequest", f"inference: {exc}") from None
+            return lambda: self._pattern(spec, args)
+        raise ServiceError("badRequest", f"space: {args.space!r} is not a box space; spaces here: {', '.join(SPACES)}")
+
+    def _capture_work(self, args: SampleArgs) -> Callable[[], Awaitable[str]]:
+        uri = args.prompt or next((u for u, r in self.streams.recorders.items()
+                                   if r.recording and r.definition.kind.value == "audio"), "")
+        if not uri:
+            raise ServiceError("badRequest", "prompt: name the stream to capture from (no audio stream is recording)")
+        unknown = sorted(set(args.inference) - {"start", "end"})
+        if unknown:
+            raise ServiceError("badRequest", f"inference: capture takes start and end; not {unknown[0]!r}")
+        slice_args = StreamSliceArgs(uri=uri, start=args.inference.get("start", {"seconds_ago": 4}),
+                                     end=args.inference.get("end", "now"), tags=["capture", *args.tags])
+        self.streams.recorder(uri)
+
+        async def capture() -> str:
+            return (await self.slicer.slice(slice_args))["artifact_id"]
+
+        return capture
+
+    async def _pattern(self, spec: PatternSpec, args: SampleArgs) -> str:
+        data = render(spec)
+        digest = await asyncio.to_thread(self.artifacts.store.put, data)
+        artifact = self.artifacts.add(content_hash=digest, mime="audio/midi", tags=["pattern", *args.tags],
+                                      metadata={"pattern": {**args.inference}, "prompt": args.prompt})
+        return artifact.id
+
+    async def _run(self, job_id: str, space: str, work: Callable[[], Awaitable[str]]) -> None:
+        self._set(job_id, "running")
+        self._event(job_id, space, "running")
+        try:
+            artifact_id = await work()
+        except ServiceError as exc:
+            self._set(job_id, "failed", error=exc.message)
+            self._event(job_id, space, "failed", error=exc.message)
+            return
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job_id, space)
+            self._set(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            self._event(job_id, space, "failed", error=str(exc))
+            return
+        self._set(job_id, "complete", artifact_id=artifact_id)
+        self._event(job_id, space, "complete", artifact_id=artifact_id)
+
+    def _set(self, job_id: str, state: str, *, artifact_id: str | None = None, error: str = "") -> None:
+        self.db.execute("UPDATE jobs SET state=?, artifact_id=COALESCE(?, artifact_id), error=?, updated_ns=?"
+                        " WHERE id=?", (state, artifact_id, error, now_ns(), job_id))
+
+    def _event(self, job_id: str, space: str, state: str, *, artifact_id: str = "", error: str = "") -> None:
+        self.publish(f"job.{state}", "jobEvent", {"jobId": job_id, "state": state, "space": space,
+                                                  "artifactId": artifact_id, "error": error, "progress": -1.0})
+
+
+class RegisterArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_hash: str
+    mime: str = Field(min_length=3, max_length=200)
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    parent_id: str | None = None
+
+
+def add_job_tools(registry: ToolRegistry, jobs: JobService, artifacts: ArtifactStore) -> None:
+    async def job_sample(args: SampleArgs) -> ToolOutput:
+        job_id = jobs.submit(args)
+        return ToolOutput({"job_id": job_id, "space": args.space}, f"{job_id} started in space {args.space}")
+
+    async def job_status(args: JobArgs) -> ToolOutput:
+        row = jobs.status(args.job_id)
+        return ToolOutput(row, f"{args.job_id}: {row['state']}")
+
+    async def artifact_register(args: RegisterArgs) -> ToolOutput:
+        artifact = artifacts.add(content_hash=args.content_hash, mime=args.mime, tags=args.tags,
+                                 parent_id=args.parent_id, metadata=args.metadata)
+        return ToolOutput({"artifact_id": artifact.id, **artifact.public()}, f"registered {artifact.id}")
+
+    for tool in (
+        Tool("job_sample", "Start sample() work on the box: space capture (slice a stream) or pattern (MIDI "
+             "pattern generator). Completion arrives as job. broadcasts; job_status polls.", SampleArgs, job_sample),
+        Tool("job_status", "A job's state, artifact and error.", JobArgs, job_status, read_only=True, idempotent=True),
+        Tool("artifact_register", "Make content already sealed in the box's CAS an artifact (generator output).",
+             RegisterArgs, artifact_register),
+    ):
+        registry.add(tool)
