@@ -15,11 +15,12 @@ from appliance.cas import ContentStore
 from appliance.services.artifacts import ArtifactStore
 from appliance.services.manifest import Manifest
 from appliance.services.service_error import ServiceError
-from appliance.services.slicer import SliceError, SliceInfo, slice_stream
+from appliance.services.slicer import MIME_WAV, SliceError, SliceInfo, slice_stream
 from appliance.services.timepoints import TimePointError, resolve_window
 from appliance.services.devices import DeviceRegistry
 from appliance.services.streams import StreamService
-from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.tool_registry import Progress, Tool, ToolOutput, ToolRegistry
+from appliance.services.waveform_picture import audio_png, midi_png
 
 
 class _Args(BaseModel):
@@ -68,6 +69,8 @@ class StreamSliceArgs(_Args):
     output: Literal["materialize", "virtual"] = Field(
         "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest")
     tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
+    picture: bool = Field(False, description="also return a small PNG of the slice (waveform, or piano roll for "
+                                             "MIDI); only with output 'materialize'")
 
 
 class Slicer:
@@ -76,7 +79,7 @@ class Slicer:
     def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore) -> None:
         self.streams, self.artifacts, self.store = streams, artifacts, store
 
-    async def slice(self, args: StreamSliceArgs) -> dict[str, Any]:
+    async def slice(self, args: StreamSliceArgs, progress: Progress | None = None) -> dict[str, Any]:
         rec = self.streams.recorder(args.uri)
         for attempt in range(2):
             manifest = rec.manifest.model_copy(deep=True)  # a stable view while the recording goes on
@@ -87,7 +90,7 @@ class Slicer:
             staging = self.store.create_staging()
             try:
                 info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
-                                               args.output)
+                                               args.output, progress)
             except SliceError as exc:
                 self.store.release(staging.path)
                 if attempt == 0 and _live_edge_moved(manifest):
@@ -109,6 +112,12 @@ class Slicer:
             "sample_range": list(info.sample_range), "seconds": info.frames / manifest.definition.sample_rate,
             "source_chunks": info.source_chunks, "download_url": f"/artifacts/{artifact.id}", "bytes": artifact.bytes,
         }
+
+
+def _picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
+    """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
+    _artifact, path = artifacts.content_path(result["artifact_id"])
+    return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
 
 
 def _live_edge_moved(manifest: Manifest) -> bool:
@@ -143,11 +152,15 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
         items = [a.public() for a in artifacts.list(args.tag, args.limit)]
         return ToolOutput({"artifacts": items}, f"{len(items)} artifacts")
 
-    async def stream_slice(args: StreamSliceArgs) -> ToolOutput:
-        result = await slicer.slice(args)
+    async def stream_slice(args: StreamSliceArgs, progress: Progress | None = None) -> ToolOutput:
+        if args.picture and args.output != "materialize":
+            raise ServiceError("badRequest", "picture: only with output 'materialize' (a virtual slice has no "
+                                             "samples to draw); use picture=false or output='materialize'")
+        result = await slicer.slice(args, progress)
         start, end = result["sample_range"]
+        images = [await asyncio.to_thread(_picture, artifacts, result)] if args.picture else []
         return ToolOutput(result, f"{result['artifact_id']}: {args.uri} samples {start}..{end} "
-                                  f"({result['seconds']:.3f} s) as {result['mime']}")
+                                  f"({result['seconds']:.3f} s) as {result['mime']}", images)
 
     async def device_list(_args: NoArgs) -> ToolOutput:
         rows = devices.list()
@@ -163,7 +176,8 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
              StreamStatusArgs, stream_status, read_only=True, idempotent=True),
         Tool("stream_slice", "Cut [start, end) of a stream into an artifact: WAV / Standard MIDI File, or a "
              "virtual chunk manifest. Sample-accurate; returns artifact_id, content_hash, sample_range, "
-             "source_chunks and a download URL.", StreamSliceArgs, stream_slice),
+             "source_chunks and a download URL; picture=true adds a small PNG of what was cut. Reports progress.",
+             StreamSliceArgs, stream_slice, reports_progress=True),
         Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, artifact_get,
              read_only=True, idempotent=True),
         Tool("artifact_list", "Artifacts, newest first, optionally only those with a tag.", ArtifactListArgs,

@@ -3,28 +3,43 @@
 Built on the official SDK's `MCPServer`, with its tool listing and calling
 taken over by our registry and worker hub, so tools defined as data (and the
 tools vibeweaver registers at run time) appear with their JSON schemas and
-annotations. `/healthz` and `/artifacts/<id>` are mounted in the same app.
+annotations. Live state is served as resources with update notifications, both
+on `subscriptions/listen` streams (2026 clients) and to `resources/subscribe`
+(2025 clients). Slow local tools report progress. `/healthz` and
+`/artifacts/<id>` are mounted in the same app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
+import logging
+import math
 import socket
+import threading
+import time
 from typing import Any
 
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resources import FunctionResource
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import ResourceUpdated
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import (INVALID_PARAMS, CallToolResult, EmptyResult, ImageContent, SubscribeRequestParams,
+                       TextContent, ToolAnnotations, UnsubscribeRequestParams)
 from mcp_types import Tool as MCPTool
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from appliance import __version__
 from appliance.config import Config
+from appliance.services.live_resources import DESCRIPTIONS, LiveResources
 from appliance.services.service_error import ServiceError
 from appliance.services.tool_registry import ToolRegistry
 from appliance.services.worker_hub import WorkerHub
@@ -32,8 +47,13 @@ from appliance.services.worker_hub import WorkerHub
 INSTRUCTIONS = (
     "The studio box records everything its Eurorack hardware plays. Define and start streams "
     "(stream_create, stream_start), then cut any moment into a sound file with stream_slice using time "
-    "points like {\"seconds_ago\": 30} and \"now\". weave_* tools run Python in a persistent kernel."
+    "points like {\"seconds_ago\": 30} and \"now\". weave_* tools run Python in a persistent kernel. "
+    "Subscribe to studio://streams, studio://sessions and studio://transport instead of polling."
 )
+PROGRESS_INTERVAL_S = 0.1  # at most ten progress notifications a second per call
+NOTIFY_TIMEOUT_S = 2.0  # a 2025-era subscriber that does not take a notification this fast is dropped
+
+log = logging.getLogger(__name__)
 
 
 class StaticToken:
@@ -48,8 +68,45 @@ class StaticToken:
         return None
 
 
+class ProgressRelay:
+    """Carries a tool's `progress(done, total)` calls, made on any thread, to the client in order and throttled."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._last = -math.inf
+        self._tail: asyncio.Task[None] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if done < total and now - self._last < PROGRESS_INTERVAL_S:
+                return  # the final report always goes out
+            self._last = now
+        self._loop.call_soon_threadsafe(self._enqueue, done, total)
+
+    def _enqueue(self, done: int, total: int) -> None:
+        self._tail = self._loop.create_task(self._send(self._tail, done, total))
+
+    async def _send(self, previous: asyncio.Task[None] | None, done: int, total: int) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await self._context.report_progress(done, total)
+        except Exception as exc:  # the client went away mid-call; the call itself decides what that means
+            log.debug("progress notification not delivered: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait until every report so far is sent, so none trails the tool's result."""
+        await asyncio.sleep(0)  # run reports the worker thread scheduled just before it returned
+        if self._tail is not None:
+            await asyncio.wait([self._tail])
+
+
 class StudioMCP(MCPServer):
-    def __init__(self, config: Config, token: str, registry: ToolRegistry, hub: WorkerHub) -> None:
+    def __init__(self, config: Config, token: str, registry: ToolRegistry, hub: WorkerHub,
+                 live: LiveResources) -> None:
         base = f"http://{_url_host(config.mcp.bind)}:{config.mcp.port}"
         super().__init__(
             name="studio", version=__version__, instructions=INSTRUCTIONS, token_verifier=StaticToken(token),
@@ -59,6 +116,32 @@ class StudioMCP(MCPServer):
         self.registry = registry
         self.hub = hub
         self.config = config
+        self.live = live
+        self._subscribers: dict[str, set[ServerSession]] = {}  # 2025-era resources/subscribe, per uri
+        for uri, description in DESCRIPTIONS.items():
+            self.add_resource(FunctionResource(uri=uri, name=uri.removeprefix("studio://"), description=description,
+                                               mime_type="application/json", fn=lambda uri=uri: live.read_json(uri)))
+        self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
+        self._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams,
+                                                  self._unsubscribe)
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell every subscriber of `uri` that it changed."""
+        await self._subscriptions.publish(ResourceUpdated(uri=uri))
+        for session in list(self._subscribers.get(uri, ())):
+            try:
+                await asyncio.wait_for(session.send_resource_updated(uri), NOTIFY_TIMEOUT_S)
+            except Exception as exc:  # a gone or stuck client: forget it, it re-subscribes when it returns
+                log.info("dropping a subscriber of %s: %r", uri, exc)
+                self._subscribers[uri].discard(session)
+
+    async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+        self._subscribers.setdefault(_live_uri(str(params.uri)), set()).add(ctx.session)
+        return EmptyResult()
+
+    async def _unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
+        self._subscribers.get(_live_uri(str(params.uri)), set()).discard(ctx.session)
+        return EmptyResult()
 
     async def list_tools(self) -> list[MCPTool]:
         tools = [MCPTool(name=t.name, description=t.description, input_schema=t.input_schema(),
@@ -76,11 +159,15 @@ class StudioMCP(MCPServer):
         remote = self.hub.remote.get(name)
         return remote.input_schema if remote else None
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> CallToolResult:
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> CallToolResult:
+        relay = ProgressRelay(context) if context is not None else None
         try:
-            output = await self.hub.call(name, arguments)
+            output = await self.hub.call(name, arguments, relay)
         except ServiceError as exc:
             raise ToolError(exc.message) from None
+        finally:
+            if relay is not None:
+                await relay.drain()
         content: list[TextContent | ImageContent] = [TextContent(type="text", text=output.text)]
         content += [ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
                     for png in output.images]
@@ -92,6 +179,12 @@ class StudioMCP(MCPServer):
         security = TransportSecuritySettings(allowed_hosts=allowed_hosts(self.config),
                                              allowed_origins=[f"http://{h}" for h in allowed_hosts(self.config)])
         return self.streamable_http_app(transport_security=security, host=self.config.mcp.bind)
+
+
+def _live_uri(uri: str) -> str:
+    if uri not in DESCRIPTIONS:
+        raise MCPError(INVALID_PARAMS, f"uri: {uri!r} cannot be subscribed to; resources: {', '.join(DESCRIPTIONS)}")
+    return uri
 
 
 def allowed_hosts(config: Config) -> list[str]:

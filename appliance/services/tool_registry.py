@@ -24,7 +24,8 @@ class ToolOutput:
     images: list[bytes] = field(default_factory=list)  # PNG pictures for the agent to look at
 
 
-Handler = Callable[[Any], Awaitable[ToolOutput]]
+Handler = Callable[..., Awaitable[ToolOutput]]
+Progress = Callable[[int, int], None]  # (done, total); callable from any thread, may be dropped by throttling
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Tool:
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
+    reports_progress: bool = False  # the handler takes `progress=` (None when the caller does not listen)
 
     def input_schema(self) -> dict[str, Any]:
         return self.arguments.model_json_schema()
@@ -68,9 +70,12 @@ class ToolRegistry:
         except ValidationError as exc:
             raise ServiceError("badRequest", f"{tool.name}: {explain(exc)}") from None
 
-    async def call(self, name: str, arguments: dict[str, Any] | str) -> ToolOutput:
+    async def call(self, name: str, arguments: dict[str, Any] | str, progress: Progress | None = None) -> ToolOutput:
         tool = self.get(name)
-        return await tool.handler(self.parse(tool, arguments))
+        args = self.parse(tool, arguments)
+        if tool.reports_progress:
+            return await tool.handler(args, progress=progress)
+        return await tool.handler(args)
 
 
 def as_wire_result(output: ToolOutput) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
 from appliance.services.service_error import ServiceError
-from appliance.services.tool_registry import ToolOutput, ToolRegistry, as_wire_result
+from appliance.services.tool_registry import Progress, ToolOutput, ToolRegistry, as_wire_result
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ class WorkerHub:
         await asyncio.gather(self.channel.run(), self._heartbeats())
 
     # -- calling tools -----------------------------------------------------
-    async def call(self, name: str, arguments: dict[str, Any] | str) -> ToolOutput:
-        """Call any tool, local or served by a worker."""
+    async def call(self, name: str, arguments: dict[str, Any] | str, progress: Progress | None = None) -> ToolOutput:
+        """Call any tool, local or served by a worker; only local tools report progress."""
         remote = self.remote.get(name)
         if remote is None:
-            return await self.registry.call(name, arguments)
+            return await self.registry.call(name, arguments, progress)
         if remote.peer is None:
             raise ServiceError("unavailable", f"{name}: {remote.service} is unavailable (restarting); try again shortly")
         args_json = arguments if isinstance(arguments, str) else json.dumps(arguments)

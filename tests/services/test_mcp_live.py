@@ -1,0 +1,167 @@
+"""MCP live state over real HTTP: resources and their update notifications, slice pictures, slice progress."""
+
+import asyncio
+import base64
+import io
+import json
+import warnings
+from contextlib import asynccontextmanager
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import ImageContent, ResourceUpdatedNotification
+from PIL import Image
+
+from tests.support.garden import wait_until
+from tests.support.mcp_client import mcp_session
+
+TOKEN = "test-token-live-0123456789abcdef"
+RATE = 48000
+LIVE = ("studio://streams", "studio://sessions", "studio://transport")
+HANG_GUARD_S = 60
+
+
+@pytest.fixture
+def stack_env():
+    return {"STUDIO_MCP_TOKEN": TOKEN}
+
+
+@pytest.fixture
+def url(stack):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    port = stack.env["STUDIO_MCP_PORT"]
+    wait_until(lambda: _up(port))
+    return f"http://127.0.0.1:{port}/mcp"
+
+
+def _up(port) -> bool:
+    try:
+        return httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx2.HTTPError:
+        return False
+
+
+async def _read(client, uri: str) -> dict:
+    result = await client.read_resource(uri)
+    assert result.contents[0].mime_type == "application/json"
+    return json.loads(result.contents[0].text)
+
+
+async def _record(client, uri: str, kind: str = "audio", seconds: float = 0) -> None:
+    created = await client.call_tool("stream_create", {"uri": uri, "device": "sim", "kind": kind,
+                                                       "chunk_samples": 9600})
+    assert not created.is_error, created.content
+    assert not (await client.call_tool("stream_start", {"uri": uri})).is_error
+    for _ in range(int(HANG_GUARD_S / 0.05)):
+        status = (await client.call_tool("stream_status", {"uri": uri})).structured_content["streams"][0]
+        if status["head_sample"] >= seconds * RATE:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{uri} never reached {seconds} s: {status}")
+
+
+async def test_live_resources_are_listed_and_readable(url):
+    async with mcp_session(url, TOKEN) as client:
+        listed = {str(r.uri): r for r in (await client.list_resources()).resources}
+        assert set(LIVE) <= set(listed)
+        assert all(listed[uri].mime_type == "application/json" and listed[uri].description for uri in LIVE)
+        assert await _read(client, "studio://streams") == {"streams": []}
+        assert isinstance((await _read(client, "studio://sessions"))["sessions"], list)
+        transport = await _read(client, "studio://transport")
+        assert {"state", "beat", "tempo_bpm"} <= set(transport)
+        await _record(client, "stream://live/read")
+        (row,) = (await _read(client, "studio://streams"))["streams"]
+        assert row["uri"] == "stream://live/read" and row["state"] == "recording"
+
+
+async def test_listen_gets_an_update_when_a_stream_starts_recording(url):
+    async with mcp_session(url, TOKEN) as client:
+        await client.call_tool("stream_create", {"uri": "stream://live/listen", "device": "sim"})
+        async with client.listen(resource_subscriptions=["studio://streams"]) as sub:
+            assert sub.honored.resource_subscriptions == ["studio://streams"]
+            assert not (await client.call_tool("stream_start", {"uri": "stream://live/listen"})).is_error
+            states = await asyncio.wait_for(_states_until_recording(client, sub), HANG_GUARD_S)
+    assert states[-1] == "recording"
+
+
+async def _states_until_recording(client, sub) -> list[str]:
+    states = []
+    async for event in sub:
+        assert event.uri == "studio://streams"
+        states.append((await _read(client, event.uri))["streams"][0]["state"])
+        if states[-1] == "recording":
+            return states
+    raise AssertionError(f"the listen stream ended after {states}")
+
+
+async def test_2025_clients_get_updates_through_resources_subscribe(url):
+    updates: asyncio.Queue = asyncio.Queue()
+
+    async def on_message(message) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            updates.put_nowait(str(message.params.uri))
+
+    async with _legacy_session(url, on_message) as client:
+        assert client.server_capabilities.resources.subscribe
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resources/subscribe is the 2025 way, deprecated for 2026 clients
+            await client.session.subscribe_resource("studio://streams")
+        await _record(client, "stream://live/legacy")
+        assert await asyncio.wait_for(updates.get(), HANG_GUARD_S) == "studio://streams"
+
+
+@asynccontextmanager
+async def _legacy_session(url: str, on_message):
+    """A client that negotiates a 2025 protocol through the initialize handshake, as most agents still do."""
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode="legacy",
+                          message_handler=on_message) as client:
+            yield client
+
+
+async def test_slice_picture_is_a_png_of_the_expected_size(url):
+    async with mcp_session(url, TOKEN) as client:
+        await _record(client, "stream://live/picture", seconds=1.5)
+        result = await client.call_tool("stream_slice", {"uri": "stream://live/picture", "start": {"sample": 0},
+                                                         "end": {"sample": RATE}, "picture": True})
+        assert not result.is_error, result.content
+        (image,) = [c for c in result.content if isinstance(c, ImageContent)]
+        assert image.mime_type == "image/png"
+        png = Image.open(io.BytesIO(base64.b64decode(image.data)))
+        assert png.format == "PNG" and png.size == (600, 120)
+        plain = await client.call_tool("stream_slice", {"uri": "stream://live/picture", "start": {"sample": 0},
+                                                        "end": {"sample": RATE}})
+        assert not [c for c in plain.content if isinstance(c, ImageContent)]
+
+
+async def test_midi_slice_picture_and_virtual_refusal(url):
+    async with mcp_session(url, TOKEN) as client:
+        await _record(client, "stream://live/notes", kind="midi", seconds=1)
+        result = await client.call_tool("stream_slice", {"uri": "stream://live/notes", "start": {"sample": 0},
+                                                         "end": "now", "picture": True})
+        assert not result.is_error, result.content
+        (image,) = [c for c in result.content if isinstance(c, ImageContent)]
+        assert Image.open(io.BytesIO(base64.b64decode(image.data))).size == (600, 120)
+        virtual = await client.call_tool("stream_slice", {"uri": "stream://live/notes", "start": {"sample": 0},
+                                                          "output": "virtual", "picture": True})
+        assert virtual.is_error and "picture" in virtual.content[0].text
+
+
+async def test_slice_reports_progress(url):
+    reports = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total))
+
+    async with mcp_session(url, TOKEN) as client:
+        await _record(client, "stream://live/progress", seconds=4)
+        result = await client.call_tool("stream_slice", {"uri": "stream://live/progress", "start": {"sample": 0},
+                                                         "end": {"sample": 3 * RATE}},
+                                        progress_callback=on_progress)
+        assert not result.is_error, result.content
+    assert reports, "no progress notification arrived"
+    assert reports[-1] == (3 * RATE, 3 * RATE)
+    assert [p for p, _ in reports] == sorted(p for p, _ in reports)
