@@ -56,10 +56,10 @@ bench: $(STAMP) bench-deps
 	$(BIN)/python -m bench
 
 faults: $(STAMP)
-	$(PYTEST) -q -m faults -p no:cacheprovider
+	$(PYTEST) -q -m faults --run-faults
 
 vm: $(STAMP)
-	$(PYTEST) -q -m vm
+	$(PYTEST) -q -m vm --run-vm
 
 hil: $(STAMP)
 	$(PYTEST) -q -m hil
