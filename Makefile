@@ -53,6 +53,7 @@ test: $(STAMP)
 	$(PYTEST) -q
 
 bench: $(STAMP) bench-deps
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 faults: $(STAMP)
