@@ -1,0 +1,206 @@
+"""MCP call latency through the box, against peers measured in the same run.
+
+Trivial tool: p50/p99 of 200 sequential `stream_status` calls over real HTTP
+into hootenanny (bearer token, host checks, our registry), against a bare SDK
+`MCPServer` with one trivial tool served by uvicorn in its own process; the
+same client code drives both. Target: within 1.5x of the bare server.
+
+Kernel: p50/p99 of 200 `weave_eval("1+1")` calls over HTTP -> hootenanny ->
+ZMQ -> vibeweaver -> back, against an ipykernel execute round trip ("1+1",
+until its execute_result and execute_reply are in hand) through
+jupyter_client. Target: p50 below ipykernel's.
+
+A breakdown follows (the same calls over ZMQ straight into hootenanny, which
+skips HTTP and MCP), so a missed target says where the time goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx2
+
+from bench.report import figure
+
+CALLS = 200
+WARMUP = 20
+TOKEN = "bench-token-0123456789abcdef0123"
+HANG_GUARD_S = 60.0
+
+
+# -- the peer: a bare SDK server with one trivial tool ---------------------------
+
+def serve_bare(port: int) -> None:
+    """Run a bare `MCPServer` with one trivial read-only tool on 127.0.0.1:`port` until killed."""
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(name="bare", log_level="WARNING")
+
+    @server.tool()
+    def status() -> dict[str, str]:
+        """A trivial tool: a constant answer."""
+        return {"state": "ok"}
+
+    uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="warning")
+
+
+# -- measuring ---------------------------------------------------------------------
+
+async def timed_calls(url: str, token: str | None, tool: str, arguments: dict) -> list[float]:
+    """Seconds per call of `tool` for CALLS sequential calls, after WARMUP, over one SDK client session."""
+    from tests.support.mcp_client import mcp_session
+
+    async with mcp_session(url, token) as client:
+        return await _timed(lambda: _ok(client.call_tool(tool, arguments)))
+
+
+async def _ok(call: Awaitable) -> None:
+    result = await call
+    if getattr(result, "is_error", False):
+        raise SystemExit(f"mcp_latency: a call failed: {result.content}")
+
+
+async def _timed(call: Callable[[], Awaitable[object]]) -> list[float]:
+    samples = []
+    for _ in range(WARMUP + CALLS):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
+    return samples[WARMUP:]
+
+
+def ipykernel_round_trips() -> list[float]:
+    """Seconds per execute("1+1") round trip to a fresh ipykernel, until its result and reply are in."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
+    try:
+        samples = []
+        for _ in range(WARMUP + CALLS):
+            start = time.perf_counter()
+            _execute(client, "1+1")
+            samples.append(time.perf_counter() - start)
+        return samples[WARMUP:]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _execute(client, code: str) -> None:
+    msg_id = client.execute(code)
+    while True:  # the result comes on iopub; earlier status messages of other requests are skipped
+        msg = client.get_iopub_msg(timeout=HANG_GUARD_S)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_result":
+            break
+    reply = client.get_shell_msg(timeout=HANG_GUARD_S)
+    if reply["parent_header"]["msg_id"] != msg_id or reply["content"]["status"] != "ok":
+        raise SystemExit(f"mcp_latency: ipykernel did not answer 1+1: {reply['content']}")
+
+
+def ms(samples: list[float], quantile: int) -> float:
+    """The `quantile`th percentile in milliseconds (50 is the median)."""
+    return statistics.quantiles(samples, n=100, method="inclusive")[quantile - 1] * 1e3
+
+
+# -- processes ---------------------------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:
+        try:
+            httpx2.get(url, timeout=1)
+            return
+        except httpx2.HTTPError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"mcp_latency: nothing answered at {url}") from None
+            time.sleep(0.05)
+
+
+async def _kernel_ready(url: str) -> None:
+    from tests.support.mcp_client import mcp_session
+
+    async with mcp_session(url, TOKEN) as client:
+        for _ in range(int(HANG_GUARD_S / 0.05)):
+            if "weave_eval" in {t.name for t in (await client.list_tools()).tools}:
+                return
+            await asyncio.sleep(0.05)
+    raise SystemExit("mcp_latency: vibeweaver never registered weave_eval")
+
+
+async def _zmq_breakdown(run_dir: Path) -> tuple[list[float], list[float]]:
+    """The same two calls over ZMQ straight into hootenanny: the box without HTTP and MCP."""
+    from tests.support.stack import ToolClient
+
+    client = ToolClient(run_dir)
+    try:
+        status = await _timed(lambda: client.call("stream_status"))
+        weave = await _timed(lambda: client.call("weave_eval", code="1+1"))
+        return status, weave
+    finally:
+        client.close()
+
+
+def main() -> None:
+    from tests.support.stack import make_stack
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="mcpb") as tmp:
+        stack = make_stack(Path(tmp), {"STUDIO_MCP_TOKEN": TOKEN})
+        bare_port = _free_port()
+        bare = subprocess.Popen([sys.executable, "-m", "bench.mcp_latency", "bare", str(bare_port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for name in ("chaosgarden", "hootenanny", "vibeweaver"):
+                stack.start(name)
+            ours_url = f"http://127.0.0.1:{stack.env['STUDIO_MCP_PORT']}/mcp"
+            bare_url = f"http://127.0.0.1:{bare_port}/mcp"
+            _wait_http(ours_url.replace("/mcp", "/healthz"))
+            _wait_http(bare_url)
+            asyncio.run(_kernel_ready(ours_url))
+            report(stack.run_dir, ours_url, bare_url)
+        finally:
+            bare.terminate()
+            bare.wait(15)
+            stack.stop_all()
+
+
+def report(run_dir: Path, ours_url: str, bare_url: str) -> None:
+    ours = asyncio.run(timed_calls(ours_url, TOKEN, "stream_status", {}))
+    peer = asyncio.run(timed_calls(bare_url, None, "status", {}))
+    weave = asyncio.run(timed_calls(ours_url, TOKEN, "weave_eval", {"code": "1+1"}))
+    ipy = ipykernel_round_trips()
+    zmq_status, zmq_weave = asyncio.run(_zmq_breakdown(run_dir))
+    for q, name in ((50, "p50"), (99, "p99")):
+        figure(f"mcp trivial tool (stream_status over HTTP) {name}", ms(ours, q), ms(peer, q),
+               "bare SDK MCPServer", "ms", higher_is_better=False, target=1 / 1.5)
+    for q, name in ((50, "p50"), (99, "p99")):
+        figure(f"mcp weave_eval(\"1+1\") over HTTP {name}", ms(weave, q), ms(ipy, q), "ipykernel execute", "ms",
+               higher_is_better=False, target=1.0 if q == 50 else None)
+    print(f"  breakdown p50: stream_status over ZMQ {ms(zmq_status, 50):.3f} ms, weave_eval over ZMQ "
+          f"{ms(zmq_weave, 50):.3f} ms; HTTP+MCP on top: {ms(ours, 50) - ms(zmq_status, 50):.3f} ms "
+          f"(bare SDK server total {ms(peer, 50):.3f} ms)", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["bare"]:
+        serve_bare(int(sys.argv[2]))
+    else:
+        main()
