@@ -98,8 +98,11 @@ class ProgressRelay:
             log.debug("progress notification not delivered: %s", exc)
 
     async def drain(self) -> None:
-        """Wait until every report so far is sent, so none trails the tool's result."""
-        await asyncio.sleep(0)  # run reports the worker thread scheduled just before it returned
+        """Wait until every report so far is sent, so none trails the tool's result.
+
+        A report made on a worker thread was queued on the loop before that thread's result was, so by the
+        time the tool returns here every report is already in the chain.
+        """
         if self._tail is not None:
             await asyncio.wait([self._tail])
 

@@ -14,6 +14,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ImageContent, ResourceUpdatedNotification
 from PIL import Image
 
+from appliance.services.live_resources import LiveResources
+from appliance.services.mcp_endpoint import ProgressRelay
 from tests.support.garden import wait_until
 from tests.support.mcp_client import mcp_session
 
@@ -165,3 +167,50 @@ async def test_slice_reports_progress(url):
     assert reports, "no progress notification arrived"
     assert reports[-1] == (3 * RATE, 3 * RATE)
     assert [p for p, _ in reports] == sorted(p for p, _ in reports)
+
+
+class _RecordingContext:
+    def __init__(self) -> None:
+        self.reports: list[tuple[float, float]] = []
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        self.reports.append((progress, total))
+
+
+async def test_progress_from_a_worker_thread_is_throttled_in_order_and_ends_with_the_total():
+    context = _RecordingContext()
+    relay = ProgressRelay(context)
+    total = 10_000
+    await asyncio.to_thread(lambda: [relay(done, total) for done in range(1, total + 1)])
+    await relay.drain()
+    assert context.reports[-1] == (total, total)
+    assert len(context.reports) < total  # ten a second at most: ten thousand calls cannot all get through
+    assert [p for p, _ in context.reports] == sorted(p for p, _ in context.reports)
+
+
+async def test_live_resources_announce_meaningful_changes_only():
+    rows = [{"uri": "stream://a/b", "state": "defined", "head_sample": 0, "chunks_sealed": 0, "last_error": None}]
+    live = LiveResources(lambda: [dict(r) for r in rows])
+    announced: asyncio.Queue = asyncio.Queue()
+    watcher = asyncio.ensure_future(live.watch(announced.put, interval=0.001))
+    try:
+        for head in range(1, 50):
+            rows[0]["head_sample"] = head
+            await asyncio.sleep(0.002)
+        assert announced.empty()  # only the head moved
+        rows[0]["chunks_sealed"] = 1
+        assert await asyncio.wait_for(announced.get(), HANG_GUARD_S) == "studio://streams"
+        live.use_state(_Playing())
+        assert await asyncio.wait_for(announced.get(), HANG_GUARD_S) == "studio://transport"
+    finally:
+        watcher.cancel()
+    assert live.read("studio://transport")["state"] == "playing"
+    assert live.read("studio://sessions") == {"sessions": []}
+
+
+class _Playing:
+    def sessions(self) -> dict:
+        return {"sessions": []}
+
+    def transport(self) -> dict:
+        return {"state": "playing", "beat": 3.5, "tempo_bpm": 120}
