@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 PCM_NAME = "studiotest"
@@ -40,11 +41,14 @@ class PacedFifo:
         fcntl.ioctl(self.fd, termios.FIONREAD, buf)
         return buf[0]
 
-    def write_periods(self, data: bytes, period_bytes: int, wait) -> None:
+    def write_periods(self, data: bytes, period_bytes: int, wait, period_seconds: float = 0.0) -> None:
+        """Write `data` a period at a time; with `period_seconds`, as fast as a real card would deliver it."""
         assert len(data) % period_bytes == 0
         for at in range(0, len(data), period_bytes):
             wait(lambda: self.pending() == 0)
             assert os.write(self.fd, data[at : at + period_bytes]) == period_bytes
+            if period_seconds:
+                time.sleep(period_seconds)
 
     def close(self) -> None:
         os.close(self.fd)
