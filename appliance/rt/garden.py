@@ -18,6 +18,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from appliance import notify
 from appliance.config import Config
 from appliance.proto import endpoints
 from appliance.proto.channel import Channel, Incoming, RequestError
@@ -27,7 +28,9 @@ from appliance.proto.stream_definition import DefinitionError, StreamDefinition
 from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.realtime import lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
+from appliance.rt.beat_clock import SampleClock
 from appliance.rt.stream import CaptureStream
+from appliance.rt.transport import TransportControl
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +52,27 @@ class Garden:
         self.channel = Channel(router, name="chaosgarden", handler=self.handle)
         self.publisher = Publisher(pub, "chaosgarden")
         self.memory_locked = False
+        self.transport = TransportControl(SampleClock(config.capture.sample_rate), config.rt.beat_resolution,
+                                          config.rt.priority)
 
     async def run(self) -> None:
         self.memory_locked = lock_memory()
         quiet_garbage_collector()
+        self.transport.start()
         log.info("chaosgarden ready (pid %d, memory locked: %s)", os.getpid(), self.memory_locked)
+        notify.ready(f"serving; memory locked: {self.memory_locked}")
         try:
-            await asyncio.gather(self.channel.run(), self.pump())
+            await asyncio.gather(self.channel.run(), self.pump(), notify.watchdog(self.healthy))
         finally:
+            notify.stopping()
             await self.shutdown()
 
+    def healthy(self) -> bool:
+        """The watchdog's check: every stream meant to be recording still has its capture thread."""
+        return all(s.thread.is_alive() for s in self.streams.values() if s.running)
+
     async def shutdown(self) -> None:
+        self.transport.stop()
         for stream in list(self.streams.values()):
             if stream.running:
                 self._publish_all(await stream.stop())
@@ -75,6 +88,8 @@ class Garden:
             "streamChunkSealed": self._sealed,
             "streamStatusRequest": self._status,
             "deviceNotice": self._device,
+            "transportCommand": self._transport_command,
+            "marker": self._marker,
         }.get(body.kind)
         if handler is None:
             raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
@@ -145,6 +160,13 @@ class Garden:
                     stream.thread.device_hint.set()
         return Body("ack")
 
+    async def _transport_command(self, value: dict[str, Any]) -> Body:
+        return Body("transportReply", self.transport.command(value))
+
+    async def _marker(self, value: dict[str, Any]) -> Body:
+        self.transport.marker(value)
+        return Body("ack")
+
     def _running(self, uri: str) -> CaptureStream:
         stream = self.streams.get(uri)
         if stream is None or not stream.running:
@@ -159,6 +181,7 @@ class Garden:
         next_gc = time.monotonic()
         while True:
             await asyncio.sleep(PUMP_INTERVAL_S)
+            self._publish_all(self.transport.collect())
             for stream in list(self.streams.values()):
                 if stream.running:
                     self._publish_all(stream.collect())

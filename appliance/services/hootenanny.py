@@ -11,6 +11,7 @@ import uvicorn
 import zmq
 import zmq.asyncio
 
+from appliance import notify
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
@@ -33,6 +34,7 @@ from appliance.services.session_tools import add_session_tools
 from appliance.services.sessions import SessionService
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
+from appliance.services.transport_tools import GardenTimeline, add_transport_tools
 from appliance.services.worker_hub import WorkerHub
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class Hootenanny:
         add_job_tools(self.registry, self.jobs, self.artifacts)
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
+        add_transport_tools(self.registry, GardenTimeline(self.garden, self.artifacts))
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.live = LiveResources(self.streams.status)  # sessions and transport join through live.use_state
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)
@@ -131,10 +134,15 @@ class Hootenanny:
         tasks.append(asyncio.create_task(self._housekeeping()))
         if self.config.capture.sim_streams:
             tasks.append(asyncio.create_task(self._record_sim()))
+        tasks.append(asyncio.create_task(notify.watchdog(lambda: not serving.done())))
+        while not server.started and not serving.done():  # READY only once HTTP really serves
+            await asyncio.sleep(0.02)
         log.info("hootenanny ready (pid %d): http://%s:%d", os.getpid(), self.config.mcp.bind, self.config.mcp.port)
+        notify.ready(f"serving MCP on {self.config.mcp.bind}:{self.config.mcp.port}")
         try:
             await asyncio.gather(asyncio.shield(serving), *tasks)
         finally:
+            notify.stopping()
             # Let uvicorn finish its lifespan (the MCP session manager) instead of cancelling it mid-way.
             server.should_exit = True
             for task in tasks:

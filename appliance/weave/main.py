@@ -9,6 +9,7 @@ import signal
 
 import zmq.asyncio
 
+from appliance import notify
 from appliance.config import Config, ConfigError
 from appliance.proto.channel import Incoming, RequestError
 from appliance.proto.codec import Body
@@ -51,14 +52,17 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     await weaver.start()
     link = HootenannyLink(config, context, tools.definitions(), handle, weaver.on_broadcast)
     tasks = [asyncio.create_task(link.run(), name="hootenanny-link"),
-             asyncio.create_task(weaver.keep_snapshots(), name="snapshots")]
+             asyncio.create_task(weaver.keep_snapshots(), name="snapshots"),
+             asyncio.create_task(notify.watchdog(), name="watchdog")]
     for task in tasks:
         task.add_done_callback(lambda done: _ended(done, stop))
     log.info("vibeweaver ready (session %s)", weaver.session.name)
+    notify.ready(f"serving session {weaver.session.name}")
     try:
         await stop.wait()
     finally:
         log.info("vibeweaver stopping")
+        notify.stopping()
         for task in tasks:
             task.cancel()
         for task in tasks:
