@@ -46,6 +46,13 @@ class RtConfig(_Section):
     ring_seconds: float = Field(60.0, gt=0, le=3600, description="RAM ring when spare chunks run out")
     head_interval_ms: int = Field(100, ge=10, le=5000)
     spare_chunks: int = Field(3, ge=1, le=64)
+    beat_resolution: int = Field(4, ge=1, le=96, description="beat ticks per beat")
+    playback_device: str = Field("sim", description="ALSA PCM for timeline playback; 'sim': none (audio discarded)")
+    playback_clock: Literal["device", "monotonic"] = Field(
+        "device", description="what paces playback and the beat clock: the device's position, or CLOCK_MONOTONIC "
+                              "(for unpaced PCMs such as the ALSA file plugin over null)")
+    playback_period_frames: int = Field(256, ge=32, le=8192)
+    midi_out: str | None = Field(None, description="raw MIDI output for timeline MIDI (a rawmidi path or FIFO)")
 
 
 class CaptureConfig(_Section):

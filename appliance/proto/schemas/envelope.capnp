@@ -63,5 +63,6 @@ struct Envelope {
     marker @14 :Garden.Marker;
     deviceNotice @15 :Broadcast.DeviceEvent;
     streamChunkSealed @16 :Streams.StreamChunkSealed;
+    auditionReply @17 :Garden.AuditionReply;
   }
 }

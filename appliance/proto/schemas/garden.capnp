@@ -61,4 +61,13 @@ struct Audition {
   mime @1 :Text;
   durationSeconds @2 :Float64;
   gain @3 :Float32;
+  midiOut @4 :Text;          # raw MIDI port for MIDI content; empty: chaosgarden's configured midi_out
+}
+
+# When an audition sounds: its first sample and the time that sample is heard.
+struct AuditionReply {
+  durationSeconds @0 :Float64;
+  startSample @1 :UInt64;
+  startMonotonicNs @2 :Int64;
+  startRealtimeNs @3 :Int64;
 }

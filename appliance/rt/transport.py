@@ -1,0 +1,106 @@
+"""The transport as the control thread runs it: commands in, TransportStateChanged / BeatTick / MarkerReached out.
+
+Commands take effect at the output horizon: the first sample the playback
+thread has not rendered yet (now, when nothing plays out). So "play at beat
+0" means beat 0 is the first sample heard after the command, and ticks,
+regions and MIDI events all agree on where each beat is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from appliance.proto.channel import RequestError
+from appliance.rt.beat_clock import SampleClock, Transport, TransportView
+from appliance.rt.beat_ticker import BeatTicker, Marker, MarkerTable
+
+Broadcasts = list[tuple[str, str, dict[str, Any]]]
+MIN_BPM, MAX_BPM = 20.0, 400.0
+
+
+class TransportControl:
+    """Owns the beat clock thread and the markers; answers transportCommand and marker requests."""
+
+    def __init__(self, clock: SampleClock, resolution: int, priority: int,
+                 horizon_frames: Callable[[], int] = lambda: 0) -> None:
+        self.clock = clock
+        self.transport = Transport(clock.sample_rate)
+        self.ticker = BeatTicker(clock, self.transport, resolution, priority)
+        self.horizon_frames = horizon_frames
+        self.markers: dict[str, Marker] = {}
+        self.changes: Broadcasts = []
+
+    def start(self) -> None:
+        self.ticker.start()
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        self.ticker.join(2)
+
+    def horizon(self) -> float:
+        """The first sample a command can still change."""
+        return self.clock.now_sample() + self.horizon_frames()
+
+    def command(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Apply one TransportCommand and return the TransportStateChanged it caused (or the status)."""
+        ((verb, arg),) = value.items()
+        at = self.horizon()
+        t = self.transport
+        if verb == "play":
+            t.play(at)
+        elif verb == "pause":
+            t.pause(at)
+        elif verb == "stop":
+            t.stop(at)
+        elif verb == "seek":
+            if not arg >= 0:
+                raise RequestError("badRequest", f"seek: beat must be >= 0; got {arg}")
+            t.seek(at, arg)
+        elif verb == "tempo":
+            if not MIN_BPM <= arg <= MAX_BPM:
+                raise RequestError("badRequest", f"tempo: bpm must be from {MIN_BPM:g} to {MAX_BPM:g}; got {arg}")
+            t.tempo(at, arg)
+        state = self.state(at)
+        if verb != "status":
+            self.changes.append(("transport.changed", "transportStateChanged", state))
+        return state
+
+    def state(self, at: float | None = None) -> dict[str, Any]:
+        """TransportStateChanged at sample `at` (default: now)."""
+        at = self.clock.now_sample() if at is None else at
+        s = self.transport.state(at)
+        mono = self.clock.mono_at(at)
+        return {"state": s.state, "beat": s.beat, "tempoBpm": s.tempo_bpm, "samplePosition": max(s.sample, 0),
+                "monotonicNs": mono, "realtimeNs": mono + _realtime_offset()}
+
+    def marker(self, value: dict[str, Any]) -> None:
+        """Add or replace the marker `name`; the clock thread sees the new table on its next pass."""
+        if not value["name"]:
+            raise RequestError("badRequest", "marker: name must not be empty")
+        if not value["beat"] >= 0:
+            raise RequestError("badRequest", f"marker: beat must be >= 0; got {value['beat']}")
+        self.markers[value["name"]] = Marker(value["name"], value["beat"], value["metadataJson"] or "{}")
+        self.ticker.markers = MarkerTable.of(list(self.markers.values()))
+
+    def view(self) -> TransportView:
+        return TransportView(self.transport)
+
+    def collect(self) -> Broadcasts:
+        """Everything to publish since the last call, in order: state changes, ticks, markers."""
+        out, self.changes = self.changes, []
+        offset = _realtime_offset()
+        for beat, bpm, sample, grid_ns, _emitted in self.ticker.ticks.drain():
+            out.append(("beat.tick", "beatTick", {"beat": beat, "tempoBpm": bpm, "samplePosition": max(sample, 0),
+                                                  "monotonicNs": grid_ns, "realtimeNs": grid_ns + offset}))
+        reached = self.ticker.reached
+        while reached:
+            m = reached.popleft()
+            out.append(("marker.reached", "markerReached",
+                        {"name": m.name, "beat": m.beat, "metadataJson": m.metadata_json}))
+        return out
+
+
+def _realtime_offset() -> int:
+    return time.time_ns() - time.monotonic_ns()

@@ -1,0 +1,153 @@
+"""The transport and timeline tools: the beat clock, regions, auditions and markers, kept by chaosgarden.
+
+hootenanny checks arguments, turns artifact ids into sealed CAS paths, and
+forwards each call as one request to chaosgarden; what chaosgarden answers
+(or that it is away) comes back as the tool's result or error.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.proto.channel import RequestError
+from appliance.services.artifacts import ArtifactStore
+from appliance.services.garden_link import GardenLink
+from appliance.services.service_error import ServiceError
+from appliance.services.slicer import MIME_MIDI, MIME_WAV
+from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+
+PLAYABLE = (MIME_WAV, MIME_MIDI)
+COMMAND_TIMEOUT_S = 2.0  # transport commands are instant; an agent should not wait long for a dead peer
+PREPARE_TIMEOUT_S = 60.0  # decoding and resampling a long WAV happens before chaosgarden answers
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(_Args):
+    pass
+
+
+class SeekArgs(_Args):
+    beat: float = Field(ge=0, description="the beat to move the transport to")
+
+
+class TempoArgs(_Args):
+    bpm: float = Field(ge=20, le=400, description="beats per minute, 20 to 400")
+
+
+class ScheduleArgs(_Args):
+    artifact_id: str = Field(description="a WAV or Standard MIDI File artifact")
+    at: float = Field(ge=0, description="the beat where it starts")
+    duration: float | None = Field(None, gt=0, description="beats it plays for (default: all of it)")
+    gain: float = Field(1.0, ge=0, le=4, description="linear gain, 0 to 4")
+
+
+class AuditionArgs(_Args):
+    artifact_id: str = Field(description="a WAV or Standard MIDI File artifact")
+    duration: float | None = Field(None, gt=0, description="seconds it plays for (default: all of it)")
+    gain: float = Field(1.0, ge=0, le=4, description="linear gain, 0 to 4")
+
+
+class MarkerArgs(_Args):
+    name: str = Field(min_length=1, max_length=200, description="the marker's name; a new beat replaces the old")
+    beat: float = Field(ge=0, description="the beat where it is reached")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="JSON handed back in MarkerReached")
+
+
+class GardenTimeline:
+    """The requests behind the tools; each failure of chaosgarden becomes a ServiceError."""
+
+    def __init__(self, garden: GardenLink, artifacts: ArtifactStore) -> None:
+        self.garden, self.artifacts = garden, artifacts
+
+    async def request(self, kind: str, value: Any = None, timeout: float = COMMAND_TIMEOUT_S) -> Any:
+        try:
+            reply = await self.garden.request(kind, value, timeout=timeout, retries=1)
+        except RequestError as exc:
+            if exc.code == "unavailable" or exc.code == "timeout":
+                raise ServiceError("unavailable", f"chaosgarden (the beat clock) is unavailable: {exc.message}") from None
+            raise ServiceError(exc.code, exc.message) from None
+        return reply.value
+
+    async def transport(self, verb: str, argument: float | None = None) -> dict[str, Any]:
+        return await self.request("transportCommand", {verb: argument})
+
+    def playable(self, artifact_id: str) -> tuple[str, str]:
+        """The CAS path and MIME type of an artifact chaosgarden can play."""
+        artifact, path = self.artifacts.content_path(artifact_id)
+        if artifact.mime not in PLAYABLE:
+            raise ServiceError("badRequest", f"artifact_id: {artifact_id} is {artifact.mime}; playable are "
+                                             f"{', '.join(PLAYABLE)}")
+        return str(path), artifact.mime
+
+
+def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
+    def state_output(state: dict[str, Any]) -> ToolOutput:
+        return ToolOutput(state, f"{state['state']} at beat {state['beat']:.3f}, {state['tempoBpm']:g} bpm")
+
+    async def transport_play(_args: NoArgs) -> ToolOutput:
+        return state_output(await timeline.transport("play"))
+
+    async def transport_pause(_args: NoArgs) -> ToolOutput:
+        return state_output(await timeline.transport("pause"))
+
+    async def transport_stop(_args: NoArgs) -> ToolOutput:
+        return state_output(await timeline.transport("stop"))
+
+    async def transport_status(_args: NoArgs) -> ToolOutput:
+        return state_output(await timeline.transport("status"))
+
+    async def transport_seek(args: SeekArgs) -> ToolOutput:
+        return state_output(await timeline.transport("seek", args.beat))
+
+    async def transport_tempo(args: TempoArgs) -> ToolOutput:
+        return state_output(await timeline.transport("tempo", args.bpm))
+
+    async def timeline_schedule(args: ScheduleArgs) -> ToolOutput:
+        path, mime = timeline.playable(args.artifact_id)
+        region_id = "reg-" + secrets.token_hex(6)
+        await timeline.request("timelineSchedule", {
+            "id": region_id, "contentPath": path, "mime": mime, "atBeat": args.at,
+            "durationBeats": args.duration or 0.0, "gain": args.gain}, timeout=PREPARE_TIMEOUT_S)
+        result = {"region_id": region_id, "artifact_id": args.artifact_id, "at": args.at, "duration": args.duration,
+                  "gain": args.gain, "mime": mime}
+        return ToolOutput(result, f"{region_id}: {args.artifact_id} at beat {args.at:g}")
+
+    async def timeline_audition(args: AuditionArgs) -> ToolOutput:
+        path, mime = timeline.playable(args.artifact_id)
+        reply = await timeline.request("audition", {
+            "contentPath": path, "mime": mime, "durationSeconds": args.duration or 0.0, "gain": args.gain,
+            "midiOut": ""}, timeout=PREPARE_TIMEOUT_S)
+        return ToolOutput({"artifact_id": args.artifact_id, **reply},
+                          f"auditioning {args.artifact_id} for {reply['durationSeconds']:.3f} s")
+
+    async def timeline_marker(args: MarkerArgs) -> ToolOutput:
+        await timeline.request("marker", {"name": args.name, "beat": args.beat,
+                                          "metadataJson": json.dumps(args.metadata)})
+        return ToolOutput({"name": args.name, "beat": args.beat, "metadata": args.metadata},
+                          f"marker {args.name} at beat {args.beat:g}")
+
+    for tool in (
+        Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, transport_play),
+        Tool("transport_pause", "Hold the beat clock where it is.", NoArgs, transport_pause),
+        Tool("transport_stop", "Stop the beat clock and return to beat 0.", NoArgs, transport_stop),
+        Tool("transport_status", "The transport's state, beat, tempo and sample position.", NoArgs,
+             transport_status, read_only=True, idempotent=True),
+        Tool("transport_seek", "Move the transport to a beat (playing on if it was playing).", SeekArgs,
+             transport_seek, idempotent=True),
+        Tool("transport_tempo", "Set the tempo in beats per minute (20 to 400); beats continue from where they are.",
+             TempoArgs, transport_tempo, idempotent=True),
+        Tool("timeline_schedule", "Place a WAV or MIDI artifact on the timeline at a beat, for a duration in beats, "
+             "with a gain (0 to 4). Returns region_id.", ScheduleArgs, timeline_schedule),
+        Tool("timeline_audition", "Play a WAV or MIDI artifact now, outside the timeline, for a duration in seconds.",
+             AuditionArgs, timeline_audition),
+        Tool("timeline_marker", "Set a named marker at a beat; MarkerReached is broadcast when the transport "
+             "passes it.", MarkerArgs, timeline_marker, idempotent=True),
+    ):
+        registry.add(tool)
