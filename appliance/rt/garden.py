@@ -29,9 +29,7 @@ from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.realtime import lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
 from appliance.rt.beat_clock import SampleClock
-from appliance.rt.beat_clock import SampleClock
 from appliance.rt.stream import CaptureStream
-from appliance.rt.transport import TransportControl
 from appliance.rt.transport import TransportControl
 
 log = logging.getLogger(__name__)
@@ -56,13 +54,10 @@ class Garden:
         self.memory_locked = False
         self.transport = TransportControl(SampleClock(config.capture.sample_rate), config.rt.beat_resolution,
                                           config.rt.priority)
-        self.transport = TransportControl(SampleClock(config.capture.sample_rate), config.rt.beat_resolution,
-                                          config.rt.priority)
 
     async def run(self) -> None:
         self.memory_locked = lock_memory()
         quiet_garbage_collector()
-        self.transport.start()
         self.transport.start()
         log.info("chaosgarden ready (pid %d, memory locked: %s)", os.getpid(), self.memory_locked)
         notify.ready(f"serving; memory locked: {self.memory_locked}")
@@ -77,7 +72,6 @@ class Garden:
         return all(s.thread.is_alive() for s in self.streams.values() if s.running)
 
     async def shutdown(self) -> None:
-        self.transport.stop()
         self.transport.stop()
         for stream in list(self.streams.values()):
             if stream.running:
@@ -94,8 +88,6 @@ class Garden:
             "streamChunkSealed": self._sealed,
             "streamStatusRequest": self._status,
             "deviceNotice": self._device,
-            "transportCommand": self._transport_command,
-            "marker": self._marker,
             "transportCommand": self._transport_command,
             "marker": self._marker,
         }.get(body.kind)
@@ -175,13 +167,6 @@ class Garden:
         self.transport.marker(value)
         return Body("ack")
 
-    async def _transport_command(self, value: dict[str, Any]) -> Body:
-        return Body("transportReply", self.transport.command(value))
-
-    async def _marker(self, value: dict[str, Any]) -> Body:
-        self.transport.marker(value)
-        return Body("ack")
-
     def _running(self, uri: str) -> CaptureStream:
         stream = self.streams.get(uri)
         if stream is None or not stream.running:
@@ -196,7 +181,6 @@ class Garden:
         next_gc = time.monotonic()
         while True:
             await asyncio.sleep(PUMP_INTERVAL_S)
-            self._publish_all(self.transport.collect())
             self._publish_all(self.transport.collect())
             for stream in list(self.streams.values()):
                 if stream.running:

@@ -35,7 +35,6 @@ from appliance.services.sessions import SessionService
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
 from appliance.services.transport_tools import GardenTimeline, add_transport_tools
-from appliance.services.transport_tools import GardenTimeline, add_transport_tools
 from appliance.services.worker_hub import WorkerHub
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,6 @@ class Hootenanny:
         add_job_tools(self.registry, self.jobs, self.artifacts)
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
-        add_transport_tools(self.registry, GardenTimeline(self.garden, self.artifacts))
         add_transport_tools(self.registry, GardenTimeline(self.garden, self.artifacts))
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.live = LiveResources(self.streams.status)  # sessions and transport join through live.use_state
