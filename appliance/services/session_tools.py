@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.capture_tools import Slicer, StreamSliceArgs
+from appliance.services.capture_tools import NoArgs, Slicer, StreamSliceArgs
 from appliance.services.service_error import ServiceError
 from appliance.services.sessions import SessionService, SessionSpec
 from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
@@ -46,6 +46,11 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
         status = sessions.status(args.session)
         return ToolOutput(status, f"{args.session}: {status['status']}, {len(status['segments'])} segments")
 
+    async def session_list(_args: NoArgs) -> ToolOutput:
+        rows = sessions.list()
+        return ToolOutput({"sessions": rows}, ", ".join(f"{r['session']} ({r['status']})" for r in rows)
+                          or "no sessions")
+
     async def session_export(args: SessionExportArgs) -> ToolOutput:
         status = sessions.status(args.session)
         ref = {"session": args.session, "segment": args.segment}
@@ -69,6 +74,8 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
              SessionArgs, session_stop),
         Tool("session_status", "Segments, clock snapshots, streams and status of a session.", SessionArgs,
              session_status, read_only=True, idempotent=True),
+        Tool("session_list", "Every capture session, newest first, with its segments and status.", NoArgs,
+             session_list, read_only=True, idempotent=True),
         Tool("session_export", "Per stream, the whole session or one segment as files (artifacts).",
              SessionExportArgs, session_export),
     ):
