@@ -10,7 +10,9 @@ ZMQ -> vibeweaver -> back, against an ipykernel execute round trip ("1+1",
 until its execute_result and execute_reply are in hand) through
 jupyter_client. Target: p50 below ipykernel's.
 
-A breakdown follows (the same calls over ZMQ straight into hootenanny, which
+Each pair is measured in alternating blocks of 20 calls, so both sides see
+the same moments of machine load (a busy two-core box moves a p99 of 200
+samples more than any code change). A breakdown follows (the same calls over ZMQ straight into hootenanny, which
 skips HTTP and MCP), so a missed target says where the time goes.
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from bench.report import figure
 
 CALLS = 200
 WARMUP = 20
+BLOCK = 20
 TOKEN = "bench-token-0123456789abcdef0123"
 HANG_GUARD_S = 60.0
 
@@ -56,44 +58,44 @@ def serve_bare(port: int) -> None:
 
 # -- measuring ---------------------------------------------------------------------
 
-async def timed_calls(url: str, token: str | None, tool: str, arguments: dict) -> list[float]:
-    """Seconds per call of `tool` for CALLS sequential calls, after WARMUP, over one SDK client session."""
-    from tests.support.mcp_client import mcp_session
-
-    async with mcp_session(url, token) as client:
-        return await _timed(lambda: _ok(client.call_tool(tool, arguments)))
+Call = Callable[[], Awaitable[object]]
 
 
-async def _ok(call: Awaitable) -> None:
-    result = await call
-    if getattr(result, "is_error", False):
-        raise SystemExit(f"mcp_latency: a call failed: {result.content}")
+async def interleaved(ours: Call, peer: Call) -> tuple[list[float], list[float]]:
+    """Seconds per call for CALLS calls of each, after WARMUP, alternating in blocks of BLOCK."""
+    for _ in range(WARMUP):
+        await ours()
+        await peer()
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(CALLS // BLOCK):
+        mine += await _timed(ours, BLOCK)
+        theirs += await _timed(peer, BLOCK)
+    return mine, theirs
 
 
-async def _timed(call: Callable[[], Awaitable[object]]) -> list[float]:
+async def _timed(call: Call, count: int) -> list[float]:
     samples = []
-    for _ in range(WARMUP + CALLS):
+    for _ in range(count):
         start = time.perf_counter()
         await call()
         samples.append(time.perf_counter() - start)
-    return samples[WARMUP:]
+    return samples
 
 
-def ipykernel_round_trips() -> list[float]:
-    """Seconds per execute("1+1") round trip to a fresh ipykernel, until its result and reply are in."""
-    from jupyter_client.manager import start_new_kernel
+def tool_call(client, tool: str, arguments: dict) -> Call:
+    """One MCP tool call that must succeed; the same client code for every server."""
+    async def call() -> None:
+        result = await client.call_tool(tool, arguments)
+        if result.is_error:
+            raise SystemExit(f"mcp_latency: {tool} failed: {result.content}")
+    return call
 
-    manager, client = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
-    try:
-        samples = []
-        for _ in range(WARMUP + CALLS):
-            start = time.perf_counter()
-            _execute(client, "1+1")
-            samples.append(time.perf_counter() - start)
-        return samples[WARMUP:]
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+
+def ipykernel_call(client) -> Call:
+    async def call() -> None:
+        _execute(client, "1+1")  # blocking on purpose: nothing else runs while a sample is taken
+    return call
 
 
 def _execute(client, code: str) -> None:
@@ -151,11 +153,26 @@ async def _zmq_breakdown(run_dir: Path) -> tuple[list[float], list[float]]:
 
     client = ToolClient(run_dir)
     try:
-        status = await _timed(lambda: client.call("stream_status"))
-        weave = await _timed(lambda: client.call("weave_eval", code="1+1"))
-        return status, weave
+        return await interleaved(lambda: client.call("stream_status"), lambda: client.call("weave_eval", code="1+1"))
     finally:
         client.close()
+
+
+async def measure(ours_url: str, bare_url: str) -> dict[str, list[float]]:
+    """Every series of the report, each pair interleaved."""
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.support.mcp_client import mcp_session
+
+    manager, kernel = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
+    try:
+        async with mcp_session(ours_url, TOKEN) as ours, mcp_session(bare_url, None) as bare:
+            status, peer = await interleaved(tool_call(ours, "stream_status", {}), tool_call(bare, "status", {}))
+            weave, ipy = await interleaved(tool_call(ours, "weave_eval", {"code": "1+1"}), ipykernel_call(kernel))
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return {"status": status, "peer": peer, "weave": weave, "ipykernel": ipy}
 
 
 def main() -> None:
@@ -183,10 +200,8 @@ def main() -> None:
 
 
 def report(run_dir: Path, ours_url: str, bare_url: str) -> None:
-    ours = asyncio.run(timed_calls(ours_url, TOKEN, "stream_status", {}))
-    peer = asyncio.run(timed_calls(bare_url, None, "status", {}))
-    weave = asyncio.run(timed_calls(ours_url, TOKEN, "weave_eval", {"code": "1+1"}))
-    ipy = ipykernel_round_trips()
+    series = asyncio.run(measure(ours_url, bare_url))
+    ours, peer, weave, ipy = series["status"], series["peer"], series["weave"], series["ipykernel"]
     zmq_status, zmq_weave = asyncio.run(_zmq_breakdown(run_dir))
     for q, name in ((50, "p50"), (99, "p99")):
         figure(f"mcp trivial tool (stream_status over HTTP) {name}", ms(ours, q), ms(peer, q),
