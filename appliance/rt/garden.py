@@ -29,6 +29,7 @@ from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.realtime import lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
 from appliance.rt.beat_clock import SampleClock
+from appliance.rt.player import Player
 from appliance.rt.stream import CaptureStream
 from appliance.rt.transport import TransportControl
 
@@ -52,13 +53,16 @@ class Garden:
         self.channel = Channel(router, name="chaosgarden", handler=self.handle)
         self.publisher = Publisher(pub, "chaosgarden")
         self.memory_locked = False
-        self.transport = TransportControl(SampleClock(config.capture.sample_rate), config.rt.beat_resolution,
-                                          config.rt.priority)
+        clock = SampleClock(config.capture.sample_rate)
+        self.transport = TransportControl(clock, config.rt.beat_resolution, config.rt.priority)
+        self.player = Player(config.rt, clock, self.transport.transport)
+        self.transport.horizon_frames = self.player.horizon_frames
 
     async def run(self) -> None:
         self.memory_locked = lock_memory()
         quiet_garbage_collector()
         self.transport.start()
+        self.player.start()
         log.info("chaosgarden ready (pid %d, memory locked: %s)", os.getpid(), self.memory_locked)
         notify.ready(f"serving; memory locked: {self.memory_locked}")
         try:
@@ -73,6 +77,7 @@ class Garden:
 
     async def shutdown(self) -> None:
         self.transport.stop()
+        self.player.stop()
         for stream in list(self.streams.values()):
             if stream.running:
                 self._publish_all(await stream.stop())
@@ -90,6 +95,8 @@ class Garden:
             "deviceNotice": self._device,
             "transportCommand": self._transport_command,
             "marker": self._marker,
+            "timelineSchedule": self._schedule,
+            "audition": self._audition,
         }.get(body.kind)
         if handler is None:
             raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
@@ -166,6 +173,13 @@ class Garden:
     async def _marker(self, value: dict[str, Any]) -> Body:
         self.transport.marker(value)
         return Body("ack")
+
+    async def _schedule(self, value: dict[str, Any]) -> Body:
+        await self.player.schedule(value)
+        return Body("ack")
+
+    async def _audition(self, value: dict[str, Any]) -> Body:
+        return Body("auditionReply", await self.player.audition(value))
 
     def _running(self, uri: str) -> CaptureStream:
         stream = self.streams.get(uri)

@@ -1,0 +1,169 @@
+"""Timeline playback through a real chaosgarden: audio read back from the ALSA `file` plugin, MIDI from a FIFO.
+
+The playback PCM is the file plugin over `null`, paced by CLOCK_MONOTONIC,
+so byte n of its output file is clock sample n: a region's position can be
+checked exactly. MIDI goes into a FIFO whose other end this test reads and
+timestamps.
+"""
+
+import asyncio
+import os
+import select
+import threading
+import time
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.support.garden import until
+
+RATE = 48000
+PERIOD = 256
+FRAME = 8  # stereo s32
+
+
+@pytest.fixture
+def midi_fifo(short_tmp):
+    path = short_tmp / "midi-out.fifo"
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a reader exists before chaosgarden opens its end
+    yield path, fd
+    os.close(fd)
+
+
+@pytest.fixture
+def garden_env(short_tmp, midi_fifo):
+    home = short_tmp / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text(
+        f'pcm.studioplay {{\n type file\n slave.pcm "null"\n file "{short_tmp / "out.raw"}"\n format "raw"\n}}\n')
+    return {"HOME": str(home), "STUDIO_RT_PLAYBACK_DEVICE": "studioplay", "STUDIO_RT_PLAYBACK_CLOCK": "monotonic",
+            "STUDIO_RT_PLAYBACK_PERIOD_FRAMES": str(PERIOD), "STUDIO_RT_MIDI_OUT": str(midi_fifo[0])}
+
+
+class MidiArrivals(threading.Thread):
+    """The FIFO's reader: every byte with the CLOCK_MONOTONIC time it arrived."""
+
+    def __init__(self, fd):
+        super().__init__(daemon=True)
+        self.fd, self.seen, self.done = fd, [], threading.Event()
+
+    def run(self):
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while not self.done.is_set():
+            if poller.poll(20):
+                try:
+                    data = os.read(self.fd, 64)
+                except BlockingIOError:
+                    continue
+                now = time.monotonic_ns()
+                self.seen += [(now, b) for b in data]
+
+    def messages(self):
+        """(arrival ns, 3-byte message) for note on/off."""
+        out, stream = [], self.seen
+        for i in range(0, len(stream) - 2, 3):
+            out.append((stream[i][0], bytes(b for _t, b in stream[i : i + 3])))
+        return out
+
+
+def write_smf(path, beats, note=60):
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    last = 0
+    for b in beats:
+        on = int(b * 480)
+        track.append(mido.Message("note_on", note=note, velocity=100, time=on - last))
+        track.append(mido.Message("note_off", note=note, velocity=0, time=120))
+        last = on + 120
+    mid.save(path)
+
+
+def out_samples(short_tmp):
+    raw = (short_tmp / "out.raw").read_bytes()
+    return np.frombuffer(raw[: len(raw) // FRAME * FRAME], dtype="<i4").reshape(-1, 2)
+
+
+async def transport(control, verb, arg=None):
+    return (await control.request("transportCommand", {verb: arg}, timeout=10, retries=0)).value
+
+
+async def test_audio_region_plays_at_its_beat_sample_exact(control, short_tmp):
+    burst = (np.cos(np.arange(4800) / 10) * 0.5).astype(np.float32)  # non-zero from its first sample
+    sf.write(short_tmp / "burst.wav", np.stack([burst, -burst], axis=1), RATE, subtype="FLOAT")
+    await transport(control, "tempo", 240.0)  # a beat is 12000 samples
+    await control.request("timelineSchedule", {"id": "r1", "contentPath": str(short_tmp / "burst.wav"),
+                                               "mime": "audio/wav", "atBeat": 2.0, "durationBeats": 0.0,
+                                               "gain": 0.5}, timeout=30, retries=0)
+    played = await transport(control, "play")
+    start = played["samplePosition"] + 2 * 12000
+    await until(lambda: len(out_samples(short_tmp)) > start + 6000)
+    out = out_samples(short_tmp)
+    first = int(np.flatnonzero(out[:, 0])[0])
+    assert abs(first - start) <= 1
+    assert np.allclose(out[first : first + 4800] / (2**31 - 1), np.stack([burst, -burst], axis=1) * 0.5, atol=1e-6)
+    assert not out[first + 4800 : first + 6000].any()  # the region ends with its audio
+    await transport(control, "stop")
+
+
+async def test_resampled_mono_region_is_decoded_outside_and_fills_both_channels(control, short_tmp):
+    sf.write(short_tmp / "mono.wav", np.full(4410, 0.25, dtype=np.float32), 44100, subtype="FLOAT")
+    await transport(control, "tempo", 240.0)
+    await control.request("timelineSchedule", {"id": "r2", "contentPath": str(short_tmp / "mono.wav"),
+                                               "mime": "audio/wav", "atBeat": 1.0, "durationBeats": 0.0,
+                                               "gain": 1.0}, timeout=30, retries=0)
+    played = await transport(control, "play")
+    start = played["samplePosition"] + 12000
+    await until(lambda: len(out_samples(short_tmp)) > start + 6000)
+    region = out_samples(short_tmp)[start + 2 : start + 4798] / (2**31 - 1)
+    assert np.allclose(region, 0.25, atol=1e-6)  # 0.1 s at 44.1 kHz became 4800 frames at 48 kHz, on both channels
+    await transport(control, "stop")
+
+
+async def test_scheduled_midi_leaves_at_its_sample_within_one_period(control, short_tmp, midi_fifo):
+    reader = MidiArrivals(midi_fifo[1])
+    reader.start()
+    write_smf(short_tmp / "four.mid", [0, 1, 2, 3])
+    await transport(control, "tempo", 300.0)  # 0.2 s a beat
+    await control.request("timelineSchedule", {"id": "m1", "contentPath": str(short_tmp / "four.mid"),
+                                               "mime": "audio/midi", "atBeat": 1.0, "durationBeats": 0.0,
+                                               "gain": 1.0}, timeout=30, retries=0)
+    await asyncio.sleep(0.6)  # chaosgarden has opened the FIFO
+    played = await transport(control, "play")
+    await until(lambda: len(reader.messages()) >= 8)
+    reader.done.set()
+    ons = [(t, m) for t, m in reader.messages() if m[0] == 0x90]
+    assert [m for _t, m in ons] == [bytes((0x90, 60, 100))] * 4
+    period_ns = PERIOD * 1_000_000_000 // RATE
+    for n, (arrived, _m) in enumerate(ons):
+        due = played["monotonicNs"] + int((1 + n) * 0.2e9)
+        assert abs(arrived - due) < period_ns, (n, arrived - due)
+    await transport(control, "stop")
+
+
+async def test_audition_plays_now_without_the_transport(control, short_tmp, midi_fifo):
+    reader = MidiArrivals(midi_fifo[1])
+    reader.start()
+    sf.write(short_tmp / "click.wav", np.full((480, 2), 0.5, dtype=np.float32), RATE, subtype="FLOAT")
+    write_smf(short_tmp / "one.mid", [0])
+    await asyncio.sleep(0.6)
+    audio = (await control.request("audition", {"contentPath": str(short_tmp / "click.wav"), "mime": "audio/wav",
+                                                "durationSeconds": 0.0, "gain": 1.0, "midiOut": ""},
+                                    timeout=30, retries=0)).value
+    assert audio["durationSeconds"] == 0.01
+    await until(lambda: len(out_samples(short_tmp)) > audio["startSample"] + 1000)
+    first = int(np.flatnonzero(out_samples(short_tmp)[:, 0])[0])
+    assert first == audio["startSample"]
+    midi = (await control.request("audition", {"contentPath": str(short_tmp / "one.mid"), "mime": "audio/midi",
+                                               "durationSeconds": 0.0, "gain": 1.0, "midiOut": ""},
+                                   timeout=30, retries=0)).value
+    await until(lambda: len(reader.messages()) >= 2)
+    reader.done.set()
+    arrived, message = reader.messages()[0]
+    assert message == bytes((0x90, 60, 100))
+    assert abs(arrived - midi["startMonotonicNs"]) < PERIOD * 1_000_000_000 // RATE
+    assert (await transport(control, "status"))["state"] == "stopped"
