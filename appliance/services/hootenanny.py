@@ -34,6 +34,7 @@ from appliance.services.session_tools import add_session_tools
 from appliance.services.sessions import SessionService
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import ToolRegistry
+from appliance.services.request_response import RequestResponse, add_request_response_tools
 from appliance.services.transport_tools import GardenTimeline, add_transport_tools
 from appliance.services.worker_hub import WorkerHub
 
@@ -71,7 +72,10 @@ class Hootenanny:
         add_job_tools(self.registry, self.jobs, self.artifacts)
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
-        add_transport_tools(self.registry, GardenTimeline(self.garden, self.artifacts))
+        timeline = GardenTimeline(self.garden, self.artifacts)
+        add_transport_tools(self.registry, timeline)
+        add_request_response_tools(self.registry, RequestResponse(self.sessions, self.streams, self.artifacts,
+                                                                  self.store, timeline))
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.live = LiveResources(self.streams.status)  # sessions and transport join through live.use_state
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)

@@ -1,0 +1,204 @@
+"""Request/response sessions: play MIDI to the hardware, record its audio answer, keep both as linked artifacts.
+
+The MIDI goes out through chaosgarden (an audition on the session's
+`midi_out`, started a short lead ahead so its first event is on time);
+chaosgarden answers with the CLOCK_REALTIME its first event leaves at. The
+answer is cut from the session's `audio_in` stream from that moment for the
+MIDI's length plus a tail, and stored with the MIDI artifact as its parent.
+The round-trip latency is the time from the first note-on to the first
+sample of the answer that rises above the noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import mido
+import numpy as np
+import soundfile as sf
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from appliance.cas import ContentStore
+from appliance.services.artifacts import Artifact, ArtifactStore
+from appliance.services.service_error import ServiceError
+from appliance.services.sessions import SessionService
+from appliance.services.slicer import MIME_MIDI, SliceError, slice_stream
+from appliance.services.streams import StreamService
+from appliance.services.timepoints import TimePointError, sample_at_realtime
+from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.transport_tools import GardenTimeline
+
+ONSET_RATIO = 0.25  # the answer starts where it first reaches this share of its peak
+NOISE_FLOOR = 0.01  # below this peak (full scale 1.0) nothing answered
+HEAD_WAIT_S = 10.0  # how long the recording may lag behind the end of the window
+CALIBRATION_NOTE = (60, 100, 0.1)  # note, velocity, seconds
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MidiEvent(_Args):
+    at: float = Field(ge=0, le=3600, description="seconds from the start")
+    message: list[int] = Field(min_length=1, max_length=3, description="MIDI bytes, e.g. [144, 60, 100]")
+
+
+class RequestArgs(_Args):
+    session: str = Field(description="a request_response session from session_create")
+    artifact_id: str | None = Field(None, description="a Standard MIDI File artifact to send")
+    events: list[MidiEvent] | None = Field(None, min_length=1, description="or MIDI events to send")
+    tail_seconds: float = Field(1.0, ge=0, le=60, description="recording kept after the MIDI ends")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RequestArgs":
+        if (self.artifact_id is None) == (self.events is None):
+            raise ValueError("give exactly one of artifact_id or events")
+        return self
+
+
+class CalibrateArgs(_Args):
+    session: str = Field(description="a request_response session whose midi_out is patched to its audio_in")
+
+
+class RequestResponse:
+    def __init__(self, sessions: SessionService, streams: StreamService, artifacts: ArtifactStore,
+                 store: ContentStore, timeline: GardenTimeline) -> None:
+        self.sessions, self.streams, self.artifacts, self.store, self.timeline = (
+            sessions, streams, artifacts, store, timeline)
+
+    async def request(self, args: RequestArgs, tags: list[str]) -> dict[str, Any]:
+        status = self._session(args.session)
+        midi = self._midi_artifact(args, tags)
+        first_note = _first_note_seconds(self.store.path(midi.content_hash))
+        rec = self.streams.recorder(status["audio_in"])
+        if not rec.recording:
+            raise ServiceError("conflict", f"session {args.session}: audio_in {rec.definition.uri} is not recording "
+                                           "(session_play starts it)")
+        reply = await self.timeline.request("audition", {
+            "contentPath": str(self.store.path(midi.content_hash)), "mime": MIME_MIDI, "durationSeconds": 0.0,
+            "gain": 1.0, "midiOut": status["midi_out"]}, timeout=30.0)
+        sent_ns = reply["startRealtimeNs"]
+        end_ns = sent_ns + int((reply["durationSeconds"] + args.tail_seconds) * 1e9)
+        await asyncio.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
+        start, end = await self._window(rec.definition.uri, sent_ns, end_ns)
+        path, info = await self._cut(rec.definition.uri, start, end)
+        onset = await asyncio.to_thread(_onset_seconds, path)
+        latency = None if onset is None else onset - first_note
+        audio = self.artifacts.add_file(path, mime=info.mime, tags=["response", *tags], parent_id=midi.id,
+                                        chunks=info.source_chunks, metadata={
+            "session": args.session, "round_trip_latency_seconds": latency, "midi_artifact": midi.id,
+            "lineage": {"stream": info.stream, "sample_range": list(info.sample_range),
+                        "source_chunks": info.source_chunks, "sent_realtime_ns": sent_ns,
+                        "sample_rate": rec.definition.sample_rate}})
+        return {"session": args.session, "midi_artifact_id": midi.id, "audio_artifact_id": audio.id,
+                "round_trip_latency_seconds": latency, "sample_range": list(info.sample_range),
+                "download_url": f"/artifacts/{audio.id}"}
+
+    def _session(self, session: str) -> dict[str, Any]:
+        status = self.sessions.status(session)
+        if status["mode"] != "request_response":
+            raise ServiceError("badRequest", f"session: {session} is {status['mode']}; session_request needs a "
+                                             "request_response session (with midi_out and audio_in)")
+        return status
+
+    def _midi_artifact(self, args: RequestArgs, tags: list[str]) -> Artifact:
+        if args.artifact_id is not None:
+            artifact, _path = self.artifacts.content_path(args.artifact_id)
+            if artifact.mime != MIME_MIDI:
+                raise ServiceError("badRequest", f"artifact_id: {artifact.id} is {artifact.mime}, not {MIME_MIDI}")
+            return artifact
+        digest = self.store.put(events_to_smf(args.events))
+        return self.artifacts.add(content_hash=digest, mime=MIME_MIDI, tags=["request", *tags],
+                                  metadata={"session": args.session, "events": len(args.events)})
+
+    async def _window(self, uri: str, start_ns: int, end_ns: int) -> tuple[int, int]:
+        """The window in stream samples, once the recording has passed its end."""
+        rec = self.streams.recorder(uri)
+        deadline = time.monotonic() + HEAD_WAIT_S
+        while True:
+            try:
+                start, end = sample_at_realtime(rec.manifest, start_ns), sample_at_realtime(rec.manifest, end_ns)
+            except TimePointError as exc:
+                raise ServiceError("unavailable", str(exc)) from None
+            if rec.manifest.head_sample >= end:
+                return start, end
+            if time.monotonic() > deadline or not rec.recording:
+                raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.manifest.head_sample}, "
+                                                  f"the answer ends at {end}")
+            await asyncio.sleep(0.05)
+
+    async def _cut(self, uri: str, start: int, end: int) -> tuple[Path, Any]:
+        manifest = self.streams.recorder(uri).manifest.model_copy(deep=True)
+        staging = self.store.create_staging()
+        try:
+            info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
+                                           "materialize", None)
+        except SliceError as exc:
+            self.store.release(staging.path)
+            raise ServiceError("unavailable", str(exc)) from None
+        return staging.path, info
+
+
+def events_to_smf(events: list[MidiEvent]) -> bytes:
+    """Events at seconds as a one-track Standard MIDI File at 120 bpm (a beat is half a second)."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    last = 0
+    for event in sorted(events, key=lambda e: e.at):
+        tick = round(event.at * 960)
+        try:
+            message = mido.Message.from_bytes(event.message)
+        except ValueError as exc:
+            raise ServiceError("badRequest", f"events: {event.message} is not a MIDI message: {exc}") from None
+        track.append(message.copy(time=tick - last))
+        last = tick
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
+
+
+def _first_note_seconds(path: Path) -> float:
+    elapsed = 0.0
+    for message in mido.MidiFile(str(path)):
+        elapsed += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            return elapsed
+    raise ServiceError("badRequest", "the MIDI has no note-on: nothing to measure an answer against")
+
+
+def _onset_seconds(path: Path) -> float | None:
+    """Seconds into the recording where the answer starts, or None when it stays below the noise floor."""
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    level = np.abs(data).max(axis=1)
+    peak = float(level.max()) if len(level) else 0.0
+    if peak < NOISE_FLOOR:
+        return None
+    return int(np.argmax(level >= peak * ONSET_RATIO)) / rate
+
+
+def add_request_response_tools(registry: ToolRegistry, rr: RequestResponse) -> None:
+    async def session_request(args: RequestArgs) -> ToolOutput:
+        result = await rr.request(args, [])
+        latency = result["round_trip_latency_seconds"]
+        heard = "no answer above the noise" if latency is None else f"round trip {latency * 1000:.1f} ms"
+        return ToolOutput(result, f"{result['midi_artifact_id']} -> {result['audio_artifact_id']} ({heard})")
+
+    async def session_calibrate(args: CalibrateArgs) -> ToolOutput:
+        note, velocity, seconds = CALIBRATION_NOTE
+        ping = [MidiEvent(at=0, message=[0x90, note, velocity]), MidiEvent(at=seconds, message=[0x80, note, 0])]
+        result = await rr.request(RequestArgs(session=args.session, events=ping, tail_seconds=1.0), ["calibration"])
+        if result["round_trip_latency_seconds"] is None:
+            raise ServiceError("unavailable", f"session {args.session}: nothing came back on audio_in above "
+                                              f"{NOISE_FLOOR} full scale; is midi_out patched to audio_in?")
+        return ToolOutput(result, f"{args.session}: round trip {result['round_trip_latency_seconds'] * 1000:.1f} ms")
+
+    registry.add(Tool("session_request", "Request/response: send a MIDI artifact (or events) to the session's "
+                      "midi_out, record its audio_in for the MIDI's length plus tail_seconds, return both as linked "
+                      "artifacts with the measured round-trip latency.", RequestArgs, session_request))
+    registry.add(Tool("session_calibrate", "Loopback calibration: send one note to the session's midi_out and "
+                      "measure how long until it is heard on audio_in.", CalibrateArgs, session_calibrate))
