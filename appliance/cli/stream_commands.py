@@ -1,0 +1,98 @@
+"""`studio streams` and `studio slice`: what is recording, and any moment of it as a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Column, Table
+
+from appliance.cas import ContentStore
+from appliance.cli.context import EXIT_FAILURE, EXIT_USAGE, box, box_errors, config_or_exit, console, errors, print_json
+
+SLICE_TIMEOUT_S = 600.0
+COPY_BLOCK = 1 << 20
+TIME_POINT_HELP = ('"now", or JSON as in MCP: {"seconds_ago": 10}, {"wall_time": "2026-11-21T10:00:00Z"}, '
+                   '{"sample": 123456}, {"session_start": {"session": "<id>"}}')
+
+
+def streams(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every stream: state, head sample, chunks, bytes, xruns, device and last error."""
+    with box_errors():
+        rows = box().call("stream_status")["streams"]
+    if as_json:
+        print_json(rows)
+    elif rows:
+        console.print(stream_table(rows))
+    else:
+        console.print("no streams defined")
+
+
+def stream_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(Column("stream", overflow="fold"), "state", "head", "chunks", "bytes", "xruns", "device",
+                  Column("last error", overflow="fold"), box=None)
+    for r in rows:
+        state = r["state"] if r["state"] in ("recording", "stopped", "defined") else f"[red]{r['state']}[/]"
+        device = r["device"] if r["device_connected"] else f"[yellow]{r['device']} (gone)[/]"
+        table.add_row(r["uri"], state, str(r["head_sample"]), str(r["chunks_sealed"]), str(r["bytes"]),
+                      str(r["xruns"]) if not r["xruns"] else f"[yellow]{r['xruns']}[/]", device,
+                      f"[red]{r['last_error']}[/]" if r["last_error"] else "")
+    return table
+
+
+def slice_(
+    uri: str = typer.Argument(..., help="the stream, e.g. stream://sim/audio"),
+    start: str = typer.Option(..., "--start", help=f"where the slice begins: {TIME_POINT_HELP}"),
+    end: str = typer.Option("now", "--end", help="where it ends (exclusive), same forms"),
+    output: Path = typer.Option(..., "-o", "--output", help="file to write (WAV for audio, .mid for MIDI)"),
+    force: bool = typer.Option(False, "--force", help="overwrite the output file"),
+    as_json: bool = typer.Option(False, "--json", help="Print the slice's details as JSON."),
+) -> None:
+    """Cut [start, end) of a stream into a file, sample-exact, as stream_slice does for agents."""
+    if output.exists() and not force:
+        errors.print(f"[red]studio:[/] {output} exists; use --force to overwrite it")
+        raise typer.Exit(EXIT_USAGE)
+    arguments = {"uri": uri, "start": time_point("--start", start), "end": time_point("--end", end)}
+    config = config_or_exit()
+    with box_errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors,
+                                transient=True, disable=as_json) as progress:
+        progress.add_task(f"slicing {uri}", total=None)
+        result = box().call("stream_slice", arguments, timeout=SLICE_TIMEOUT_S)
+    source = ContentStore(config.data_dir / "cas").path(result["content_hash"])
+    try:
+        copy_with_progress(source, output, as_json)
+    except OSError as exc:
+        errors.print(f"[red]studio:[/] cannot copy {source} to {output}: {exc.strerror or exc} (the box's data "
+                     "is readable by root and the studio user: sudo studio slice ...)")
+        raise typer.Exit(EXIT_FAILURE) from None
+    if as_json:
+        print_json({**result, "path": str(output)})
+        return
+    first, last = result["sample_range"]
+    console.print(f"wrote {output}: {result['seconds']:.3f} s, samples {first}..{last}, "
+                  f"artifact {result['artifact_id']}")
+
+
+def time_point(option: str, text: str) -> Any:
+    """`now` or a JSON time point; exit 2 naming the option otherwise."""
+    if text == "now":
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        errors.print(f"[red]studio:[/] {option}: {text!r} is not a time point ({exc.msg}); use {TIME_POINT_HELP}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def copy_with_progress(source: Path, target: Path, quiet: bool) -> None:
+    """Copy the sealed content out of the CAS (read-only there) into a file of the user's."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with source.open("rb") as src, target.open("wb") as dst, \
+            Progress(*columns, console=errors, transient=True, disable=quiet) as progress:
+        task = progress.add_task(f"writing {target.name}", total=source.stat().st_size)
+        while block := src.read(COPY_BLOCK):
+            dst.write(block)
+            progress.advance(task, len(block))
