@@ -112,10 +112,10 @@ class SessionService:
         if row["status"] != "Recording":
             raise ServiceError("conflict", f"session {session_id} is not recording (play it first)")
         stamp = time.time_ns()
-        self._close_open_segment(session_id, stamp)
         for uri in sorted(self._started_by.pop(session_id, set())):
             if self.streams.recorder(uri).recording:
                 await self.streams.stop(uri)
+        self._close_open_segment(session_id, stamp)
         artifact = self._store_artifact(session_id, row["artifact_id"])
         self.db.execute("UPDATE sessions SET status='Stopped', stopped_ns=?, artifact_id=? WHERE id=?",
                         (stamp, artifact.id, session_id))
@@ -179,9 +179,11 @@ class SessionService:
         """Where `realtime_ns` falls on the stream: from its clocks, else its head (a stream just started)."""
         rec: Recorder = self.streams.recorder(uri)
         try:
-            return max(sample_at_realtime(rec.manifest, realtime_ns), 0)
+            sample = max(sample_at_realtime(rec.manifest, realtime_ns), 0)
         except TimePointError:
             return rec.manifest.head_sample
+        # A stream that stopped ends where it stopped, even if the clock says a moment later.
+        return sample if rec.recording else min(sample, rec.manifest.head_sample)
 
     def _close_open_segment(self, session_id: str, stamp: int) -> None:
         open_seg = self.db.execute("SELECT number FROM segments WHERE session_id=? AND stopped_ns IS NULL",
