@@ -26,7 +26,7 @@ from appliance.services.devices import DeviceRegistry
 from appliance.services.garden_link import GardenLink
 from appliance.services.jobs import JobService, add_job_tools
 from appliance.services.http_app import routes
-from appliance.services.live_resources import LiveResources
+from appliance.services.live_resources import LiveResources, ServiceState
 from appliance.services.mcp_endpoint import StudioMCP
 from appliance.services.retention import Retention, add_retention_tool
 from appliance.services.service_error import ServiceError
@@ -77,7 +77,9 @@ class Hootenanny:
         add_request_response_tools(self.registry, RequestResponse(self.sessions, self.streams, self.artifacts,
                                                                   self.store, timeline))
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
-        self.live = LiveResources(self.streams.status)  # sessions and transport join through live.use_state
+        self.live = LiveResources(self.streams.status)
+        self.live_state = ServiceState(self.sessions.list)
+        self.live.use_state(self.live_state)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
 
@@ -90,6 +92,8 @@ class Hootenanny:
             "tags": artifact.tags, "parentId": artifact.parent_id or ""})
 
     async def _garden_event(self, event: Broadcast) -> None:
+        if event.body.kind == "transportStateChanged":
+            self.live_state.heard(event.body.value)
         await self.streams.on_event(event)
 
     async def _device_notice(self, event: dict[str, Any]) -> None:

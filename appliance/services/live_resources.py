@@ -50,6 +50,24 @@ class IdleState:
         return {"state": "stopped", "beat": 0, "tempo_bpm": 120}
 
 
+class ServiceState:
+    """Sessions from the session service; transport as chaosgarden last announced it."""
+
+    def __init__(self, sessions: Callable[[], list[dict[str, Any]]]) -> None:
+        self._sessions = sessions
+        self._transport: dict[str, Any] = IdleState().transport()
+
+    def heard(self, changed: dict[str, Any]) -> None:
+        """A TransportStateChanged broadcast from chaosgarden."""
+        self._transport = {"state": changed["state"], "beat": changed["beat"], "tempo_bpm": changed["tempoBpm"]}
+
+    def sessions(self) -> dict[str, Any]:
+        return {"sessions": self._sessions()}
+
+    def transport(self) -> dict[str, Any]:
+        return dict(self._transport)
+
+
 class LiveResources:
     """Reads the live documents and tells `announce` which ones changed."""
 
