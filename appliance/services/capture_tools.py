@@ -125,8 +125,7 @@ def _live_edge_moved(manifest: Manifest) -> bool:
 
 
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
-                      devices: DeviceRegistry, store: ContentStore) -> None:
-    slicer = Slicer(streams, artifacts, store)
+                      devices: DeviceRegistry, slicer: Slicer) -> None:
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
         result = streams.create(args.model_dump(mode="json"))
         return ToolOutput(result, f"defined {args.uri} on {args.device}")
