@@ -12,10 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.proto.stream_definition import SampleFormat, StreamKind
 from appliance.cas import ContentStore
-from appliance.services.artifacts import ArtifactStore
+from appliance.services.artifacts import Artifact, ArtifactStore
 from appliance.services.manifest import Manifest
 from appliance.services.service_error import ServiceError
-from appliance.services.slicer import MIME_WAV, SliceError, SliceInfo, slice_stream
+from appliance.services.slicer import (
+    MIME_VIRTUAL,
+    MIME_WAV,
+    SliceError,
+    SliceInfo,
+    VirtualSlice,
+    materialize_virtual,
+    slice_stream,
+)
 from appliance.services.timepoints import TimePointError, resolve_window
 from appliance.services.devices import DeviceRegistry
 from appliance.services.streams import StreamService
@@ -47,6 +55,8 @@ class StreamStatusArgs(_Args):
 
 class ArtifactGetArgs(_Args):
     artifact_id: str
+    materialize: bool = Field(False, description="for a virtual slice: cut the audio/MIDI file it describes "
+                                                 "and return that new artifact (its parent is the virtual one)")
 
 
 class ArtifactListArgs(_Args):
@@ -99,6 +109,20 @@ class Slicer:
             return self._keep(args, manifest, staging.path, info)
         raise AssertionError("unreachable")
 
+    async def materialize(self, virtual: Artifact) -> Artifact:
+        """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""
+        staging = self.store.create_staging()
+        try:
+            info = await asyncio.to_thread(materialize_virtual, _virtual(virtual, self.store), self.store,
+                                           staging.path)
+        except SliceError as exc:
+            self.store.release(staging.path)
+            raise ServiceError("unavailable", str(exc)) from None
+        return self.artifacts.add_file(staging.path, mime=info.mime, tags=virtual.tags, parent_id=virtual.id,
+                                       metadata={"lineage": {**virtual.metadata.get("lineage", {}),
+                                                             "output": "materialize"}},
+                                       chunks=info.source_chunks)
+
     def _keep(self, args: StreamSliceArgs, manifest: Manifest, path: Path, info: SliceInfo) -> dict[str, Any]:
         lineage = {
             "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
@@ -118,6 +142,13 @@ def _picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
     """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
     _artifact, path = artifacts.content_path(result["artifact_id"])
     return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
+
+
+def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
+    try:
+        return VirtualSlice.model_validate_json(store.path(artifact.content_hash).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ServiceError("unavailable", f"{artifact.id}: its virtual slice cannot be read: {exc}") from None
 
 
 def _live_edge_moved(manifest: Manifest) -> bool:
@@ -145,6 +176,11 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
 
     async def artifact_get(args: ArtifactGetArgs) -> ToolOutput:
         item = artifacts.get(args.artifact_id)
+        if args.materialize:
+            if item.mime != MIME_VIRTUAL:
+                raise ServiceError("badRequest", f"materialize: {item.id} is {item.mime}, not a virtual slice; "
+                                                 "only virtual slices can be materialized")
+            item = await slicer.materialize(item)
         return ToolOutput(item.public(), f"{item.id}: {item.mime}, {item.bytes} bytes")
 
     async def artifact_list(args: ArtifactListArgs) -> ToolOutput:

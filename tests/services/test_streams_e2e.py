@@ -138,3 +138,22 @@ async def test_alsa_file_plugin_through_hootenanny_slices_sample_exact(short_tmp
     finally:
         tools.close()
         stack.stop_all()
+
+
+async def test_virtual_slice_materializes_later_byte_for_byte(stack, tools):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/main"
+    await tools.call("stream_create", uri=uri, device="sim", sample_format="f32", chunk_samples=4000)
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["chunks_sealed"] >= 6)
+    window = {"start": {"sample": 1234}, "end": {"sample": 17000}}
+    virtual = await tools.call("stream_slice", uri=uri, output="virtual", **window)
+    assert virtual["mime"] == "application/vnd.studio.virtual-slice+json"
+    direct = await tools.call("stream_slice", uri=uri, **window)
+    made = await tools.call("artifact_get", artifact_id=virtual["artifact_id"], materialize=True)
+    assert made["parent_id"] == virtual["artifact_id"] and made["mime"] == "audio/wav"
+    assert made["content_hash"] == direct["content_hash"]  # the same file, so the same digest
+    with pytest.raises(ToolFailed, match=r"materialize: .* is audio/wav, not a virtual slice"):
+        await tools.call("artifact_get", artifact_id=direct["artifact_id"], materialize=True)
+    await tools.call("stream_stop", uri=uri)
