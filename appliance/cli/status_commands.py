@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def _probe(link: BoxLink, report: dict[str, Any]) -> dict[str, str | None]:
     return answers
 
 
-def _attempt(probe: Any) -> str | None:
+def _attempt(probe: Callable[[], object]) -> str | None:
     try:
         probe()
     except (BoxUnreachable, ToolError) as exc:
