@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.config import load_config
 from tests.box.unit_files import ALL_UNITS, INSTALLED_STUDIO, SERVICES, UNIT_DIR, parse_unit, value, values
 
 HARDENING = {
@@ -127,3 +128,11 @@ def test_device_unit_name_matches_what_systemd_derives_from_the_node():
         out = subprocess.run(["systemd-escape", "--path", "--suffix=device", f"/dev/snd/{node}"],
                              capture_output=True, text=True, check=True)
         assert out.stdout.strip() == f"dev-snd-{node}.device"
+
+
+def test_the_shipped_config_points_the_cli_where_the_units_point():
+    config = load_config(files=(UNIT_DIR / "studio.toml",), environ={})
+    unit = parse_unit(UNIT_DIR / "hootenanny.service")
+    env = dict(v.split("=", 1) for v in values(unit, "Service", "Environment"))
+    assert str(config.data_dir) == env["STUDIO_DATA_DIR"] and str(config.runtime_dir) == env["STUDIO_RUN_DIR"]
+    assert config.mcp.bind == env["STUDIO_MCP_BIND"]
