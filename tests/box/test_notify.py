@@ -6,10 +6,12 @@ import asyncio
 import os
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from appliance import notify
+from appliance.rt.garden import Garden
 from tests.support.stack import make_stack
 
 WAIT_S = 60.0  # a hang guard, not a threshold
@@ -104,3 +106,11 @@ def test_each_process_says_ready_then_pings_the_watchdog(short_tmp: Path, proces
         assert "STOPPING=1" in messages_until(sock, {"STOPPING=1"})
     finally:
         stack.stop_all()
+
+
+def test_chaosgarden_is_unhealthy_when_a_recording_streams_capture_thread_died():
+    alive = SimpleNamespace(running=True, thread=SimpleNamespace(is_alive=lambda: True))
+    dead = SimpleNamespace(running=True, thread=SimpleNamespace(is_alive=lambda: False))
+    stopped = SimpleNamespace(running=False, thread=SimpleNamespace(is_alive=lambda: False))
+    assert Garden.healthy(SimpleNamespace(streams={"a": alive, "s": stopped}))
+    assert not Garden.healthy(SimpleNamespace(streams={"a": alive, "d": dead}))
