@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from appliance.cli.context import (EXIT_FAILURE, EXIT_USAGE, box, box_errors, config_or_exit, console, errors,
                                    print_json)
@@ -24,7 +25,8 @@ def eval_(
     """Run a cell (globals persist; top-level await works); exit 1 when it raises."""
     source = _source(code, file)
     timeout = config_or_exit().weave.cell_timeout_seconds + REPLY_MARGIN_S
-    with box_errors():
+    with box_errors(), Progress(SpinnerColumn(), TextColumn("running the cell"), console=errors, transient=True,
+                                disable=as_json):
         result = box().call("weave_eval", {"code": source}, timeout=timeout)
     if as_json:
         print_json(result)
