@@ -1,0 +1,234 @@
+"""The amd64 image booted under qemu, reachable from the host like a box on the LAN.
+
+Each boot runs on a sparse copy of the image made a little larger, so every
+boot is a first boot (host keys, token, data partition grown) and the built
+image stays pristine. studio-setup.toml goes onto the copy's boot partition
+with mtools, exactly as an owner would put it on a freshly flashed card.
+The kernel is started directly (no firmware or bootloader needed). User
+networking forwards the MCP and SSH ports to 127.0.0.1; the monitor socket
+hot-plugs USB devices. KVM is used when it really runs a guest, else TCG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+
+QEMU = "qemu-system-x86_64"
+GROW_BYTES = 1 << 30
+BOOT_PARTITION_OFFSET = 1 << 20
+SSH_USER = "studio"
+_accel_cache: list[str] = []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.5) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout:.0f} s: {what}")
+        time.sleep(every)
+
+
+def accelerator(kernel: Path, workdir: Path) -> list[str]:
+    """`-accel kvm -cpu host` if KVM boots a kernel to its first console line within 20 s, else TCG.
+
+    Opening /dev/kvm can succeed on hosts where running a guest then fails
+    ("internal error") and leaves qemu paused, so only a real boot proves it.
+    """
+    if _accel_cache:
+        return _accel_cache
+    tcg = ["-accel", "tcg", "-cpu", "max"]
+    if os.environ.get("STUDIO_VM_ACCEL") == "tcg" or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        _accel_cache.extend(tcg)
+        return tcg
+    console = workdir / "kvm-probe.log"
+    probe = subprocess.Popen([QEMU, "-accel", "kvm", "-cpu", "host", "-m", "256", "-display", "none",
+                              "-no-reboot", "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1",
+                              "-serial", f"file:{console}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: console.exists() and b"Linux version" in console.read_bytes() or probe.poll() is not None,
+                   20, "KVM probe")
+        works = probe.poll() is None and b"Linux version" in console.read_bytes()
+    except TimeoutError:
+        works = False
+    finally:
+        probe.kill()
+        probe.wait()
+    _accel_cache.extend(["-accel", "kvm", "-cpu", "host"] if works else tcg)
+    return _accel_cache
+
+
+class BootedBox:
+    """One qemu run of the image: start it, talk to it (HTTP, SSH, monitor), stop it."""
+
+    def __init__(self, record: dict, workdir: Path, setup_toml: str, ssh_key: Path | None = None,
+                 extra_cmdline: str = "", memory_mib: int = 1536) -> None:
+        self.record = record
+        self.workdir = workdir
+        self.setup_toml = setup_toml
+        self.ssh_key = ssh_key
+        self.extra_cmdline = extra_cmdline
+        self.memory_mib = memory_mib
+        self.mcp_port = free_port()
+        self.ssh_port = free_port()
+        self.console = workdir / "console.log"
+        self.monitor_path = workdir / "monitor.sock"
+        self.pidfile = workdir / "qemu.pid"
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.mcp_port}"
+
+    def prepare_disk(self) -> Path:
+        """A sparse copy of the image, 1 GiB larger (first boot grows data), with studio-setup.toml on boot."""
+        disk = self.workdir / "disk.raw"
+        subprocess.run(["cp", "--sparse=always", self.record["image"], str(disk)], check=True)
+        with disk.open("r+b") as fh:
+            fh.truncate(os.path.getsize(disk) + GROW_BYTES)
+        # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
+        subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True)
+        setup = self.workdir / "studio-setup.toml"
+        setup.write_text(self.setup_toml)
+        subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{BOOT_PARTITION_OFFSET}", str(setup), "::/studio-setup.toml"],
+                       check=True)
+        return disk
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.console, self.monitor_path, self.pidfile):
+            stale.unlink(missing_ok=True)
+        disk = self.prepare_disk()
+        accel = accelerator(Path(self.record["kernel"]), self.workdir)
+        forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+        argv = ["nice", "-n", "10", QEMU, *accel, "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
+                "-no-reboot", "-kernel", self.record["kernel"], "-initrd", self.record["initrd"],
+                "-append", f"{self.record['cmdline']} panic=-1 {self.extra_cmdline}".strip(),
+                "-drive", f"file={disk},format=raw,if=virtio,discard=unmap",
+                "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
+                "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci", "-audiodev", "none,id=snd0",
+                "-serial", f"file:{self.console}", "-monitor", f"unix:{self.monitor_path},server,nowait",
+                "-pidfile", str(self.pidfile)]
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "qemu.err", "wb"))
+
+    def stop(self) -> None:
+        """Kill qemu by its pidfile (a paused qemu ignores everything else), then reap our child."""
+        if self.pidfile.exists():
+            try:
+                os.kill(int(self.pidfile.read_text().strip()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def __enter__(self) -> BootedBox:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def since_start(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def _alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"qemu exited {self.process.returncode}: "
+                               f"{(self.workdir / 'qemu.err').read_text()[-2000:]}\n{self.console_tail()}")
+
+    def console_tail(self, lines: int = 40) -> str:
+        text = self.console.read_text(errors="replace") if self.console.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def healthz(self) -> dict | None:
+        """hootenanny's /healthz answer; slirp accepts connections before the guest listens, so only a body counts."""
+        try:
+            response = httpx2.get(f"{self.base_url}/healthz", timeout=3)
+            return response.json() if response.status_code == 200 else None
+        except (httpx2.HTTPError, json.JSONDecodeError, ValueError):
+            return None
+
+    def wait_for_http(self, timeout: float) -> float:
+        """Seconds from qemu's start to hootenanny answering over the forwarded port."""
+        def answered() -> dict | None:
+            self._alive()
+            return self.healthz()
+        wait_until(answered, timeout, f"no /healthz answer\n{self.console_tail()}")
+        return self.since_start()
+
+    def wait_for_console(self, pattern: str, timeout: float) -> float:
+        """Seconds from qemu's start to `pattern` (a regex) on the serial console."""
+        regex = re.compile(pattern)
+
+        def seen() -> bool:
+            self._alive()
+            return bool(self.console.exists() and regex.search(self.console.read_text(errors="replace")))
+        wait_until(seen, timeout, f"console never showed {pattern!r}\n{self.console_tail()}", every=0.2)
+        return self.since_start()
+
+    def ssh(self, command: str, input: bytes | None = None, timeout: float = 120, check: bool = True) -> str:
+        """Run `command` as studio over the forwarded SSH port with the key given in studio-setup.toml."""
+        assert self.ssh_key is not None, "no SSH key was given for this boot"
+        argv = ["ssh", "-i", str(self.ssh_key), "-p", str(self.ssh_port), "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                "-o", "ConnectTimeout=20", f"{SSH_USER}@127.0.0.1", command]
+        done = subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"ssh {command!r}: exit {done.returncode}: {done.stderr.decode(errors='replace')}")
+        return done.stdout.decode(errors="replace")
+
+    def wait_for_ssh(self, timeout: float) -> None:
+        def answers() -> bool:
+            self._alive()
+            try:
+                return self.ssh("echo ok", timeout=30, check=False).strip() == "ok"
+            except subprocess.TimeoutExpired:
+                return False
+        wait_until(answers, timeout, f"SSH never answered\n{self.console_tail()}", every=2)
+
+    def monitor(self, command: str) -> str:
+        """One human-monitor command over the unix socket; returns qemu's answer."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(self.monitor_path))
+            reply = b""
+            while not reply.endswith(b"(qemu) "):
+                reply += sock.recv(4096)
+            sock.sendall(command.encode() + b"\n")
+            reply = b""
+            while not reply.endswith(b"(qemu) "):
+                reply += sock.recv(4096)
+        # The monitor echoes the command with terminal escapes; the answer is what follows it.
+        return re.sub(rb"\x1b\[[0-9;]*[A-Za-z]", b"", reply).decode(errors="replace").split("\n", 1)[-1]
+
+
+def ssh_keypair(workdir: Path) -> tuple[Path, str]:
+    """A throwaway ed25519 key for the test user; returns the private key path and the public key line."""
+    key = workdir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "studio-vm-test", "-f", str(key)],
+                       check=True)
+    return key, key.with_suffix(".pub").read_text().strip()
+

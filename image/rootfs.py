@@ -1,0 +1,96 @@
+"""The root filesystem: Debian trixie by mmdebstrap, with the project and its settings provisioned inside.
+
+Everything comes from Debian's mirror and PyPI. The project goes in as a wheel
+built here; its dependencies are installed by the guest's own pip (Python 3.13
+in trixie, 3.11 on the build host), so compiled ones build for the guest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+MIRROR = "http://deb.debian.org/debian"
+SUITE = "trixie"
+IMAGE_DIR = Path(__file__).resolve().parent
+REPO = IMAGE_DIR.parent
+
+COMMON = [
+    "systemd-sysv", "udev", "kmod", "dbus", "initramfs-tools", "e2fsprogs",
+    "cloud-guest-utils", "fdisk", "alsa-utils", "libasound2t64", "libsndfile1", "python3", "python3-venv",
+    "openssh-server", "avahi-daemon", "libnss-mdns", "chrony", "ca-certificates", "sudo", "wpasupplicant",
+    "iproute2", "less", "procps",
+]
+# Only to compile pyalsaaudio for the guest's Python; provision.sh purges them.
+BUILD_ONLY = ["gcc", "libc6-dev", "python3-dev", "libasound2-dev"]
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What differs between the NUC and the Pi: kernel, firmware, archive components."""
+
+    arch: str
+    packages: tuple[str, ...]
+    components: str
+    essential_hooks: tuple[str, ...] = ()
+
+
+FLAVOURS = {
+    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot-efi"), "main"),
+    # The Pi's boot firmware, its DTBs and the Wi-Fi firmware are in non-free-firmware.
+    "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211"), "main,non-free-firmware",
+                     # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.
+                     (f'mkdir -p "$1/etc/default" && cp {IMAGE_DIR}/raspi-firmware.default "$1/etc/default/raspi-firmware"',)),
+}
+
+
+def build_wheel(into: Path, python: str) -> Path:
+    """`pip wheel . --no-deps`: the project exactly as this checkout has it."""
+    into.mkdir(parents=True, exist_ok=True)
+    for old in into.glob("studio_appliance-*.whl"):
+        old.unlink()
+    subprocess.run([python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(into),
+                    str(REPO)], check=True)
+    (wheel,) = into.glob("studio_appliance-*.whl")
+    return wheel
+
+
+def stage_build_files(stage: Path, wheel: Path) -> Path:
+    """What provision.sh reads from /tmp/studio-build inside the chroot."""
+    build = stage / "studio-build"
+    if build.exists():
+        shutil.rmtree(build)
+    build.mkdir(parents=True)
+    shutil.copy2(wheel, build)
+    shutil.copy2("/etc/ssl/certs/ca-certificates.crt", build / "ca-bundle.crt")
+    shutil.copy2(REPO / "README.md", build / "README.md")
+    shutil.copy2(IMAGE_DIR / "provision.sh", build / "provision.sh")
+    return build
+
+
+def mmdebstrap_command(flavour: Flavour, target: Path, build: Path) -> list[str]:
+    """The whole rootfs in one mmdebstrap run; hooks place the overlay, the units and the rules, then provision."""
+    units = " ".join(str(p) for p in sorted((REPO / "systemd").glob("*.service")) + [REPO / "systemd/studio.target"])
+    hooks = [
+        *(f"--essential-hook={hook}" for hook in flavour.essential_hooks),
+        '--essential-hook=mkdir -p "$1/boot/firmware"',
+        f"--customize-hook=sync-in {IMAGE_DIR}/overlay /",
+        f'--customize-hook=cp {units} "$1/usr/lib/systemd/system/"',
+        f'--customize-hook=mkdir -p "$1/etc/studio" "$1/var/lib/studio" && cp {REPO}/systemd/studio.toml "$1/etc/studio/"',
+        f'--customize-hook=cp {REPO}/udev/90-studio.rules "$1/usr/lib/udev/rules.d/"',
+        f'--customize-hook=cp -r {build} "$1/tmp/"',
+        '--customize-hook=chroot "$1" sh /tmp/studio-build/provision.sh',
+    ]
+    return ["nice", "-n", "10", "mmdebstrap", "--variant=minbase", f"--architectures={flavour.arch}",
+            f"--components={flavour.components}", "--include=" + ",".join(COMMON + BUILD_ONLY + list(flavour.packages)),
+            *hooks, SUITE, str(target), MIRROR]
+
+
+def build_rootfs(arch: str, target: Path, wheel: Path, stage: Path) -> None:
+    """Build into the directory `target` (replaced); mmdebstrap's own progress goes to the terminal."""
+    if target.exists():
+        shutil.rmtree(target)
+    build = stage_build_files(stage, wheel)
+    subprocess.run(mmdebstrap_command(FLAVOURS[arch], target, build), check=True)
