@@ -35,6 +35,7 @@ from appliance.services.transport_tools import GardenTimeline
 ONSET_RATIO = 0.25  # the answer starts where it first reaches this share of its peak
 NOISE_FLOOR = 0.01  # below this peak (full scale 1.0) nothing answered
 HEAD_WAIT_S = 10.0  # how long the recording may lag behind the end of the window
+PREROLL_NS = 100_000_000
 CALIBRATION_NOTE = (60, 100, 0.1)  # note, velocity, seconds
 
 
@@ -84,13 +85,18 @@ class RequestResponse:
         sent_ns = reply["startRealtimeNs"]
         end_ns = sent_ns + int((reply["durationSeconds"] + args.tail_seconds) * 1e9)
         await asyncio.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
-        start, end = await self._window(rec.definition.uri, sent_ns, end_ns)
+        # A little audio from before the send: where a loaded box maps the send time a few ms late,
+        # the answer still starts inside the cut, and an answer already sounding is told apart.
+        start, end = await self._window(rec.definition.uri, sent_ns - PREROLL_NS, end_ns)
+        sent = sample_at_realtime(rec.manifest, sent_ns)
         path, info = await self._cut(rec.definition.uri, start, end)
         onset = await asyncio.to_thread(_onset_seconds, path)
-        latency = None if onset is None else onset - first_note
+        preroll = (sent - start) / rec.definition.sample_rate
+        latency = None if onset is None or onset == 0 else onset - preroll - first_note
         audio = self.artifacts.add_file(path, mime=info.mime, tags=["response", *tags], parent_id=midi.id,
                                         chunks=info.source_chunks, metadata={
             "session": args.session, "round_trip_latency_seconds": latency, "midi_artifact": midi.id,
+            "preroll_seconds": preroll,
             "lineage": {"stream": info.stream, "sample_range": list(info.sample_range),
                         "source_chunks": info.source_chunks, "sent_realtime_ns": sent_ns,
                         "sample_rate": rec.definition.sample_rate}})

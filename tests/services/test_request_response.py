@@ -24,8 +24,11 @@ PERIOD = 1024  # the stream's default period
 URI = "stream://rr/in"
 
 
+SYNTH_DELAY_S = 0.06  # like a real module, the synth answers a little after the note (and clear of timing noise)
+
+
 class Synth(threading.Thread):
-    """Answers a note-on with a click at the frame where it heard the note, in the next period it writes.
+    """Answers a note-on with a click SYNTH_DELAY_S after it heard the note, in the period that covers that time.
 
     A period written at time W stands for the sound of the period before W,
     as a sound card's would; a period is only written into an empty pipe, so
@@ -51,8 +54,8 @@ class Synth(threading.Thread):
 
     def _period(self, written_at):
         period = np.zeros((PERIOD, 2), dtype="<i2")
-        if self.heard_at is not None:
-            at = max(0, PERIOD - round((written_at - self.heard_at) * RATE))
+        if self.heard_at is not None and self.heard_at + SYNTH_DELAY_S <= written_at:
+            at = max(0, PERIOD - round((written_at - self.heard_at - SYNTH_DELAY_S) * RATE))
             period[at : at + 64] = 26000
             self.heard_at = None
         return period.tobytes()
