@@ -67,3 +67,25 @@ hil: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache build *.egg-info
+
+# The flashable image (image/README.md). Minutes each and root only, so
+# none of these is part of `make test`; CI does not run them.
+IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs
+IMAGE_ARM64_DEBS := qemu-user-static binfmt-support arch-test
+IMAGE_TEST_DEBS := qemu-system-x86 openssh-client mtools fdisk
+
+.PHONY: image-arm64
+
+image: $(STAMP)
+	$(call ensure_debs,$(IMAGE_DEBS))
+	$(BIN)/python -m image.build --arch amd64 --out image/out
+
+image-arm64: $(STAMP)
+	$(call ensure_debs,$(IMAGE_DEBS) $(IMAGE_ARM64_DEBS))
+	$(BIN)/python -m image.build --arch arm64 --out image/out
+
+# Boots image/out/studio-amd64.img under qemu (built first when missing).
+image-test: $(STAMP)
+	$(call ensure_debs,$(IMAGE_TEST_DEBS))
+	test -f image/out/studio-amd64.json || $(MAKE) --no-print-directory image
+	$(PYTEST) -q -s -m vm --run-vm tests/vm

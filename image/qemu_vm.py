@@ -94,6 +94,7 @@ class BootedBox:
         self.pidfile = workdir / "qemu.pid"
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
+        self.accel: list[str] = []
 
     @property
     def base_url(self) -> str:
@@ -118,7 +119,7 @@ class BootedBox:
         for stale in (self.console, self.monitor_path, self.pidfile):
             stale.unlink(missing_ok=True)
         disk = self.prepare_disk()
-        accel = accelerator(Path(self.record["kernel"]), self.workdir)
+        self.accel = accel = accelerator(Path(self.record["kernel"]), self.workdir)
         forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
         argv = ["nice", "-n", "10", QEMU, *accel, "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
                 "-no-reboot", "-kernel", self.record["kernel"], "-initrd", self.record["initrd"],

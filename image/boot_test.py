@@ -1,0 +1,80 @@
+"""`python -m image.boot_test` (`make image-test`): boot the amd64 image under qemu and check the box from outside.
+
+The owner's part is played as on a real card: studio-setup.toml on the boot
+partition gives an SSH key and the MCP token. Then: MCP answers on the
+forwarded port, the three services are active, a waveform played into
+snd-aloop comes back sample-exact through MCP, and a USB sound card
+hot-plugged through the qemu monitor reaches device_list. Prints each step
+with its time since qemu started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from image import box_checks
+from image.build import DEFAULT_OUT
+from image.qemu_vm import BootedBox, ssh_keypair
+
+BOOT_TIMEOUT = 420
+HOTPLUG_ID = "studio-hotplug"
+
+
+def load_record(out: Path, arch: str = "amd64") -> dict:
+    """What `python -m image.build` wrote about the image; tells how to build it when missing."""
+    path = out / f"studio-{arch}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no image; build it with `make image` (python -m image.build)")
+    return json.loads(path.read_text())
+
+
+def setup_toml(public_key: str, token: str) -> str:
+    return f'authorized_keys = ["{public_key}"]\nmcp_token = "{token}"\n'
+
+
+def run_checks(record: dict, workdir: Path, say=print) -> dict:
+    """Boot once and run every check; returns the measured times and results, raises on the first failure."""
+    key, public = ssh_keypair(workdir)
+    token = "vm-" + secrets.token_urlsafe(24)
+    results: dict = {}
+    with BootedBox(record, workdir / "boot", setup_toml(public, token), key) as box:
+        say(f"qemu started ({' '.join(box.accel)}); MCP on {box.base_url}, SSH on port {box.ssh_port}")
+        results["mcp_ready_s"] = box.wait_for_http(BOOT_TIMEOUT)
+        say(f"[{box.since_start():6.1f}s] hootenanny answers /healthz")
+        box.wait_for_ssh(120)
+        results["services"] = box_checks.services_active(box.ssh)
+        say(f"[{box.since_start():6.1f}s] services active: {results['services']}")
+        results["hostname"] = box.ssh("hostname").strip()
+        say(f"[{box.since_start():6.1f}s] hostname {results['hostname']}; data partition "
+            f"{box.ssh('df -h --output=size /var/lib/studio | tail -1').strip()}")
+        results["loopback"] = asyncio.run(box_checks.loopback_recording_is_exact(
+            box.base_url, token, box.ssh, lambda m: say(f"[{box.since_start():6.1f}s] {m}")))
+        say(f"[{box.since_start():6.1f}s] loopback recording sample-exact: {results['loopback']}")
+        results["hotplug_device"] = asyncio.run(box_checks.hotplug_reaches_device_list(
+            box.base_url, token,
+            lambda: box.monitor(f"device_add usb-audio,id={HOTPLUG_ID},audiodev=snd0,bus=xhci.0"),
+            lambda: box.monitor(f"device_del {HOTPLUG_ID}")))
+        say(f"[{box.since_start():6.1f}s] hot-plugged USB audio reached device_list as "
+            f"{results['hotplug_device']!r}, and its removal too")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m image.boot_test", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where `image.build` put the image")
+    args = parser.parse_args(argv)
+    record = load_record(args.out)
+    with tempfile.TemporaryDirectory(prefix="studio-vm-", dir="/var/tmp") as workdir:
+        results = run_checks(record, Path(workdir))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

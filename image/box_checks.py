@@ -1,0 +1,153 @@
+"""What makes a studio box work, checked from outside as an agent and a maintainer see it.
+
+Shared by the qemu boot test (`image.boot_test`, tests/vm) and the
+hardware-in-loop tests (tests/hil): the three services are active, a known
+waveform played into the ALSA loopback comes back sample-exact through the
+real MCP endpoint (stream_create, stream_start, stream_slice, then the
+`/artifacts/<id>` download), and a sound card plugged in reaches
+hootenanny's device_list (and its removal, too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import httpx2
+import numpy as np
+import soundfile as sf
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+SERVICES = ("chaosgarden", "hootenanny", "vibeweaver")
+RATE = 48000
+CHANNELS = 2
+FRAME_BYTES = 4 * CHANNELS  # s32 stereo
+PLAYBACK_PCM = "hw:Loopback,0"
+CAPTURE_PCM = "hw:Loopback,1"
+
+
+class Shell(Protocol):
+    """A command on the box as the studio user (SSH); returns stdout."""
+
+    def __call__(self, command: str, input: bytes | None = None, timeout: float = 120, check: bool = True) -> str: ...
+
+
+class BoxCheckFailed(AssertionError):
+    """A check saw the box misbehave; the message says what it saw."""
+
+
+@asynccontextmanager
+async def mcp_session(base_url: str, token: str) -> AsyncIterator[Client]:
+    """The official SDK client over real HTTP with the bearer token, as an agent connects."""
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
+            yield client
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    if result.is_error:
+        raise BoxCheckFailed(f"{tool}: {' '.join(getattr(c, 'text', '') for c in result.content)}")
+    return result.structured_content or {}
+
+
+async def poll(probe: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Await `probe()` (a coroutine function) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BoxCheckFailed(f"after {timeout:.0f} s: {what}")
+        await asyncio.sleep(every)
+
+
+def services_active(shell: Shell) -> dict[str, str]:
+    """`systemctl is-active` of the three services and studio.target; raises unless all are active."""
+    units = [*SERVICES, "studio.target"]
+    states = dict(zip(units, shell("systemctl is-active " + " ".join(units), check=False).split()))
+    if set(states.values()) != {"active"} or len(states) != len(units):
+        raise BoxCheckFailed(f"not all active: {states}")
+    return states
+
+
+def known_waveform(seconds: float = 2.0) -> bytes:
+    """Stereo s32 noise from a fixed seed: every frame differs, so there is exactly one place it can match."""
+    return random.Random(9).randbytes(int(seconds * RATE) * FRAME_BYTES)
+
+
+def find_exactly(recording: bytes, wave: bytes) -> int:
+    """The frame where `wave` starts in `recording`, checked byte for byte; raises if it is not all there."""
+    at = recording.find(wave[:256])
+    if at < 0:
+        raise BoxCheckFailed(f"the waveform's first frames are nowhere in {len(recording)} recorded bytes")
+    if at % FRAME_BYTES:
+        raise BoxCheckFailed(f"the waveform starts {at} bytes in, not on a frame boundary")
+    got = recording[at : at + len(wave)]
+    if got != wave:
+        first_bad = next((i for i, (a, b) in enumerate(zip(got, wave)) if a != b), len(got))
+        raise BoxCheckFailed(f"the waveform differs from byte {first_bad} of {len(wave)} (got {len(got)} bytes)")
+    return at // FRAME_BYTES
+
+
+async def loopback_recording_is_exact(base_url: str, token: str, shell: Shell, say: Callable[[str], None],
+                                      uri: str = "stream://boxcheck/loopback") -> dict[str, Any]:
+    """Play a known waveform into snd-aloop on the box and get it back sample-exact over MCP."""
+    shell("sudo modprobe snd-aloop && for i in $(seq 50); do grep -q Loopback /proc/asound/cards && exit 0; "
+          "sleep 0.2; done; exit 1")
+    wave = known_waveform()
+    shell("cat > /tmp/studio-wave.raw", input=wave)
+    async with mcp_session(base_url, token) as client:
+        await call(client, "stream_create", uri=uri, device=CAPTURE_PCM, sample_rate=RATE, channels=CHANNELS,
+                   sample_format="s32", chunk_samples=16384)
+        await call(client, "stream_start", uri=uri)
+
+        async def head(at_least: int) -> int:
+            status = (await call(client, "stream_status", uri=uri))["streams"][0]
+            return status["head_sample"] if status["head_sample"] >= at_least else 0
+        recording_from = await poll(lambda: head(RATE // 2), 60, f"{uri} never recorded half a second")
+        say(f"recording {CAPTURE_PCM}; playing {len(wave) // FRAME_BYTES} frames into {PLAYBACK_PCM}")
+        # The capture side is open, so aloop makes aplay take its rate, format and channels.
+        await asyncio.to_thread(shell, f"aplay -q -D {PLAYBACK_PCM} -t raw -f S32_LE -c {CHANNELS} -r {RATE} "
+                                       "/tmp/studio-wave.raw", None, 120)
+        played_to = await poll(lambda: head(0), 10, "no head")
+        await poll(lambda: head(played_to + RATE // 2), 60, f"{uri} stopped advancing after the playback")
+        sliced = await call(client, "stream_slice", uri=uri, start={"sample": 0}, end="now")
+        await call(client, "stream_stop", uri=uri)
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+        response = await http.get(f"{base_url}{sliced['download_url']}")
+    if response.status_code != 200:
+        raise BoxCheckFailed(f"GET {sliced['download_url']}: {response.status_code} {response.text[:200]}")
+    samples, rate = sf.read(io.BytesIO(response.content), dtype="int32")
+    if rate != RATE or samples.ndim != 2 or samples.shape[1] != CHANNELS:
+        raise BoxCheckFailed(f"slice is {rate} Hz, shape {samples.shape}")
+    frame = find_exactly(np.ascontiguousarray(samples).tobytes(), wave)
+    return {"artifact_id": sliced["artifact_id"], "frames": samples.shape[0], "waveform_at_frame": frame,
+            "recording_from": recording_from}
+
+
+async def hotplug_reaches_device_list(base_url: str, token: str, plug: Callable[[], None],
+                                      unplug: Callable[[], None], timeout: float = 120) -> str:
+    """A sound card plugged in shows up connected in device_list, and unplugged shows up gone; returns its id."""
+    async with mcp_session(base_url, token) as client:
+        async def connected() -> set[str]:
+            return {d["id"] for d in (await call(client, "device_list"))["devices"] if d["connected"]}
+        before = await connected()
+        await asyncio.to_thread(plug)
+
+        async def arrived() -> set[str]:
+            return await connected() - before
+        (device, *_) = sorted(await poll(arrived, timeout, f"no new device in device_list (had {sorted(before)})", 1))
+        await asyncio.to_thread(unplug)
+
+        async def departed() -> bool:
+            return device not in await connected()
+        await poll(departed, timeout, f"{device} still connected after the unplug", 1)
+    return device
