@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from pathlib import Path
@@ -31,6 +32,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, why in OPT_IN_MARKERS.items():
             if marker in item.keywords and not enabled[marker]:
                 item.add_marker(pytest.mark.skip(reason=why))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Run leftover finalizers (sockets, event loops) now, not inside the summary's module imports.
+
+    CPython 3.11 raises "AST constructor recursion depth mismatch" when a
+    finalizer runs in the middle of compiling a module, which pytest's
+    summary does when it first imports hypothesis.
+    """
+    gc.collect()
 
 
 @pytest.fixture

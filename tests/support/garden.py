@@ -79,6 +79,7 @@ class ControlPlane:
         self.events = Subscriber(sub, ["stream."])
         self.streams: dict[str, Recorded] = {}
         self.failure: Exception | None = None
+        self.sealed_paths: set[str] = set()
         self._tasks = [asyncio.ensure_future(self.channel.run()), asyncio.ensure_future(self._listen())]
 
     async def request(self, kind: str, value: Any = None, **kw):
@@ -104,8 +105,17 @@ class ControlPlane:
             await asyncio.sleep(0.02)
 
     async def stop(self, uri: str):
+        """Stop, then take the chunks the stop reply lists as unacknowledged, as hootenanny does.
+
+        A broadcast published before our SUB's subscription reached chaosgarden is lost
+        (ZMQ's slow joiner); the reply's list is the reliable record.
+        """
         reply = await self.request("streamStop", {"uri": uri}, timeout=20, retries=0)
-        await until(lambda: self.streams[uri].final, plane=self)
+        rec = self.streams[uri]
+        for state in reply.value:
+            for full in sorted(state["unacknowledged"], key=lambda f: f["firstSample"]):
+                await self._seal(rec, full)
+            rec.final = rec.final or not state["running"]
         return reply
 
     async def _listen(self) -> None:
@@ -128,6 +138,9 @@ class ControlPlane:
                 await self._seal(rec, value)
 
     async def _seal(self, rec: Recorded, full: dict[str, Any]) -> None:
+        if full["path"] in self.sealed_paths:
+            return
+        self.sealed_paths.add(full["path"])
         if full["path"]:
             digest = self.store.seal(Path(full["path"]), full["bytesWritten"])
             rec.sealed.append((full["firstSample"], full["samplesWritten"], digest))
