@@ -2,7 +2,9 @@
 
 Spaces here: `capture` (slice a stream: prompt names the stream, inference
 gives `start`/`end` time points) and `pattern` (the built-in MIDI pattern
-generator: inference holds `appliance.patterns.PatternSpec` fields). A job
+generator: inference holds `appliance.patterns.PatternSpec` fields; with a
+`session` that is in request_response mode, the pattern is played to the
+hardware and the job's artifact is the recorded answer, child of the MIDI). A job
 runs as a task; its artifact is announced on `artifact.` before the job's
 `complete` event, so a waiter that sees completion can find the artifact.
 """
@@ -22,6 +24,7 @@ from appliance.patterns import PatternError, PatternSpec, render
 from appliance.services.artifacts import ArtifactStore
 from appliance.services.capture_tools import Slicer, StreamSliceArgs
 from appliance.services.catalog import now_ns
+from appliance.services.request_response import RequestArgs, RequestResponse
 from appliance.services.service_error import ServiceError
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
@@ -38,7 +41,8 @@ class SampleArgs(BaseModel):
     space: str = Field(description=f"one of {', '.join(SPACES)}")
     prompt: str = Field("", description="capture: the stream uri (default: the first recording audio stream)")
     inference: dict[str, Any] = Field(default_factory=dict,
-                                      description="capture: start/end time points; pattern: PatternSpec fields")
+                                      description="capture: start/end time points; pattern: PatternSpec fields, "
+                                                  "and optionally session (request_response) and tail_seconds")
     tags: list[str] = Field(default_factory=list)
 
 
@@ -50,8 +54,9 @@ class JobArgs(BaseModel):
 
 class JobService:
     def __init__(self, db: sqlite3.Connection, publish: Publish, artifacts: ArtifactStore, streams: StreamService,
-                 slicer: Slicer) -> None:
+                 slicer: Slicer, request_response: RequestResponse) -> None:
         self.db, self.publish, self.artifacts, self.streams, self.slicer = db, publish, artifacts, streams, slicer
+        self.request_response = request_response
         self._tasks: set[asyncio.Task[None]] = set()
         self.db.execute("UPDATE jobs SET state='failed', error='hootenanny restarted while it ran'"
                         " WHERE state IN ('pending', 'running')")
@@ -78,11 +83,18 @@ class JobService:
         if args.space == "capture":
             return self._capture_work(args)
         if args.space == "pattern":
+            fields = dict(args.inference)
+            session = fields.pop("session", None)
+            tail = fields.pop("tail_seconds", 1.0)
             try:
-                spec = PatternSpec.from_inference(args.inference)
+                spec = PatternSpec.from_inference(fields)
             except (PatternError, TypeError) as exc:
                 raise ServiceError("badRequest", f"inference: {exc}") from None
-            return lambda: self._pattern(spec, args)
+            if session is not None:  # checked now, so a wrong session fails the call instead of the job
+                if not isinstance(tail, int | float) or not 0 <= tail <= 60:
+                    raise ServiceError("badRequest", f"inference: tail_seconds must be from 0 to 60; got {tail!r}")
+                self.request_response.check_session(str(session))
+            return lambda: self._pattern(spec, args, session, tail)
         raise ServiceError("badRequest", f"space: {args.space!r} is not a box space; spaces here: {', '.join(SPACES)}")
 
     def _capture_work(self, args: SampleArgs) -> Callable[[], Awaitable[str]]:
@@ -102,12 +114,16 @@ class JobService:
 
         return capture
 
-    async def _pattern(self, spec: PatternSpec, args: SampleArgs) -> str:
+    async def _pattern(self, spec: PatternSpec, args: SampleArgs, session: str | None, tail: float) -> str:
         data = render(spec)
         digest = await asyncio.to_thread(self.artifacts.store.put, data)
         artifact = self.artifacts.add(content_hash=digest, mime="audio/midi", tags=["pattern", *args.tags],
                                       metadata={"pattern": {**args.inference}, "prompt": args.prompt})
-        return artifact.id
+        if session is None:
+            return artifact.id
+        answer = await self.request_response.request(
+            RequestArgs(session=session, artifact_id=artifact.id, tail_seconds=tail), ["pattern", *args.tags])
+        return answer["audio_artifact_id"]
 
     async def _run(self, job_id: str, space: str, work: Callable[[], Awaitable[str]]) -> None:
         self._set(job_id, "running")

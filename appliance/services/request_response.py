@@ -104,6 +104,10 @@ class RequestResponse:
                 "round_trip_latency_seconds": latency, "sample_range": list(info.sample_range),
                 "download_url": f"/artifacts/{audio.id}"}
 
+    def check_session(self, session: str) -> None:
+        """Raise ServiceError unless `session` is a request_response session."""
+        self._session(session)
+
     def _session(self, session: str) -> dict[str, Any]:
         status = self.sessions.status(session)
         if status["mode"] != "request_response":

@@ -138,3 +138,20 @@ async def test_request_needs_a_request_response_session_and_one_source(session, 
         await tools.call("session_request", session=passive, events=[{"at": 0, "message": [0x90, 60, 1]}])
     with pytest.raises(ToolFailed, match="exactly one of artifact_id or events"):
         await tools.call("session_request", session=session)
+
+
+async def test_pattern_sample_in_a_request_response_session_records_the_answer(session, tools, loop):
+    job = await tools.call("job_sample", space="pattern", inference={
+        "pulses": 2, "steps": 8, "bars": 1, "tempo_bpm": 240, "session": session, "tail_seconds": 0.3})
+    for _ in range(400):
+        status = await tools.call("job_status", job_id=job["job_id"])
+        if status["state"] in ("complete", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert status["state"] == "complete", status
+    answer = await tools.call("artifact_get", artifact_id=status["artifact_id"])
+    pattern = await tools.call("artifact_get", artifact_id=answer["parent_id"])
+    assert answer["mime"] == "audio/wav" and pattern["mime"] == "audio/midi"
+    assert loop[0].notes >= 1  # the synth heard the pattern
+    with pytest.raises(ToolFailed, match="tail_seconds must be from 0 to 60"):
+        await tools.call("job_sample", space="pattern", inference={"session": session, "tail_seconds": -1})
