@@ -69,13 +69,22 @@ async def poll(probe: Callable[[], Any], timeout: float, what: str, every: float
         await asyncio.sleep(every)
 
 
-def services_active(shell: Shell) -> dict[str, str]:
-    """`systemctl is-active` of the three services and studio.target; raises unless all are active."""
+def services_active(shell: Shell, timeout: float = 180) -> dict[str, str]:
+    """`systemctl is-active` of the three services and studio.target, waited for until all are active.
+
+    vibeweaver comes up last (it registers with hootenanny), so a box whose
+    MCP already answers may still be activating it; a failed unit is left
+    failed by its start limit, and then the wait ends with its state.
+    """
     units = [*SERVICES, "studio.target"]
-    states = dict(zip(units, shell("systemctl is-active " + " ".join(units), check=False).split()))
-    if set(states.values()) != {"active"} or len(states) != len(units):
-        raise BoxCheckFailed(f"not all active: {states}")
-    return states
+    deadline = time.monotonic() + timeout
+    while True:
+        states = dict(zip(units, shell("systemctl is-active " + " ".join(units), check=False).split()))
+        if set(states.values()) == {"active"} and len(states) == len(units):
+            return states
+        if time.monotonic() > deadline:
+            raise BoxCheckFailed(f"not all active after {timeout:.0f} s: {states}")
+        time.sleep(2)
 
 
 def known_waveform(seconds: float = 2.0) -> bytes:

@@ -39,12 +39,15 @@ class Progress:
 def build(arch: str, out: Path, reuse_rootfs: bool = False) -> dict:
     """Build `studio-<arch>.img` in `out`; return (and store as studio-<arch>.json) what was made."""
     say = Progress()
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = out / f"work-{arch}"
     tree, boot = work / "rootfs", work / "boot"
     reused = reuse_rootfs and tree.is_dir() and boot.is_dir()
     if reused:
-        say(f"reusing {tree}")
+        # The overlay is plain files, so a reused rootfs still gets the current ones.
+        shutil.copytree(rootfs.IMAGE_DIR / "overlay", tree, dirs_exist_ok=True, symlinks=True)
+        say(f"reusing {tree}, overlay re-applied")
     else:
         if arch != host_arch():
             say(f"{arch} on {host_arch()}: qemu-user through binfmt_misc (the rootfs takes 12-20 min)")
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(rootfs.FLAVOURS), default="amd64")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--reuse-rootfs", action="store_true",
-                        help="keep the rootfs of the last build; only remake the disk (seconds, not minutes)")
+                        help="keep the rootfs of the last build (re-applying overlay/); remake the disk (seconds)")
     args = parser.parse_args(argv)
     build(args.arch, args.out, args.reuse_rootfs)
     return 0

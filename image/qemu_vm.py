@@ -107,7 +107,7 @@ class BootedBox:
         with disk.open("r+b") as fh:
             fh.truncate(os.path.getsize(disk) + GROW_BYTES)
         # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
-        subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True)
+        subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True, capture_output=True)
         setup = self.workdir / "studio-setup.toml"
         setup.write_text(self.setup_toml)
         subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{BOOT_PARTITION_OFFSET}", str(setup), "::/studio-setup.toml"],
