@@ -143,8 +143,15 @@ async def loopback_recording_is_exact(base_url: str, token: str, shell: Shell, s
 
 
 async def hotplug_reaches_device_list(base_url: str, token: str, plug: Callable[[], None],
-                                      unplug: Callable[[], None], timeout: float = 120) -> str:
-    """A sound card plugged in shows up connected in device_list, and unplugged shows up gone; returns its id."""
+                                      unplug: Callable[[], None], timeout: float = 120, settle: float = 10) -> str:
+    """A sound card plugged in shows up connected in device_list, and unplugged shows up gone; returns its id.
+
+    The card stays in for `settle` seconds after it is listed, as a person's
+    would: pulled while its studio-device@ instance is still finishing its
+    start, systemd deactivates the instance without running ExecStop, and
+    hootenanny is never told of the removal (seen under TCG, where the
+    instance's start takes seconds).
+    """
     async with mcp_session(base_url, token) as client:
         async def connected() -> set[str]:
             return {d["id"] for d in (await call(client, "device_list"))["devices"] if d["connected"]}
@@ -154,6 +161,7 @@ async def hotplug_reaches_device_list(base_url: str, token: str, plug: Callable[
         async def arrived() -> set[str]:
             return await connected() - before
         (device, *_) = sorted(await poll(arrived, timeout, f"no new device in device_list (had {sorted(before)})", 1))
+        await asyncio.sleep(settle)
         await asyncio.to_thread(unplug)
 
         async def departed() -> bool:
