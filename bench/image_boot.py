@@ -63,8 +63,9 @@ def main() -> None:
         print("image_boot: no image yet; building it (python -m image.build)", flush=True)
         record = build("amd64", DEFAULT_OUT)
     print(f"image_boot: image {record['image_bytes'] / 2**20:.0f} MiB "
-          f"({record['allocated_bytes'] / 2**20:.0f} MiB allocated), built in {record['build_seconds']:.0f} s"
-          f"{' (rootfs reused)' if record.get('reused_rootfs') else ''}", flush=True)
+          f"({record['allocated_bytes'] / 2**20:.0f} MiB allocated), disk made in {record['build_seconds']:.0f} s, "
+          f"rootfs (mmdebstrap + provisioning) {record.get('rootfs_seconds') or 'unknown'} s"
+          f"{' (reused)' if record.get('reused_rootfs') else ''}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-image-", dir="/var/tmp") as tmp:
         started = time.monotonic()
         shipped = boot(record, Path(tmp), masked=False)
