@@ -19,6 +19,7 @@ import zmq
 import zmq.asyncio
 
 from appliance import notify
+from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
 from appliance.proto.channel import Channel, Incoming, RequestError
@@ -113,7 +114,7 @@ class Garden:
         if existing is not None and existing.running:
             raise RequestError("conflict", f"{definition.uri} is already recording")
         paths = [_absolute(value["chunkPath"], "chunkPath")] + [_absolute(p, "sparePaths") for p in value["sparePaths"]]
-        stream = CaptureStream(definition, self.config.rt, value["startSample"])
+        stream = CaptureStream(definition, self.config.rt, self._staging_path, value["startSample"])
         try:
             await asyncio.to_thread(stream.start, paths[0], paths[1:])
         except FormatRefused as exc:
@@ -180,6 +181,10 @@ class Garden:
 
     async def _audition(self, value: dict[str, Any]) -> Body:
         return Body("auditionReply", await self.player.audition(value))
+
+    def _staging_path(self) -> Path:
+        """A staging file in the shared CAS, for chunks hootenanny did not hand out (see CaptureStream.stop)."""
+        return ContentStore(self.config.data_dir / "cas").create_staging().path
 
     def _running(self, uri: str) -> CaptureStream:
         stream = self.streams.get(uri)

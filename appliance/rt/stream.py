@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[s
 
 
 class CaptureStream:
-    def __init__(self, definition: StreamDefinition, config: RtConfig, start_frame: int = 0) -> None:
+    def __init__(self, definition: StreamDefinition, config: RtConfig, emergency_chunk: Callable[[], Path],
+                 start_frame: int = 0) -> None:
         self.definition = definition
         self.config = config
+        self.emergency_chunk = emergency_chunk  # a fresh staging path, for a ring that must empty at stop
         self.start_frame = start_frame
         self.running = False
         self.last_error = ""
@@ -106,11 +109,12 @@ class CaptureStream:
         await asyncio.to_thread(self.thread.join)
         self.thread.source.close()
         self.running = False
-        # The capture thread is gone, so this thread may touch the writer: empty the ring.
+        # The capture thread is gone, so this thread may touch the writer: empty the ring,
+        # into chunk files of our own making when hootenanny's spares are used up.
         self.writer.drain(1 << 62)
-        if not self.writer.ring.empty:
-            log.error("%s: stopped with %d bytes in the RAM ring and no chunk to hold them: dropped",
-                      self.uri, self.writer.ring.used)
+        while not self.writer.ring.empty:
+            self.writer.spares.append(self._prepare(self.emergency_chunk()))
+            self.writer.drain(1 << 62)
         out = self.collect()
         final = self.writer.finish()
         if final is not None:

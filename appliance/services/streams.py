@@ -186,6 +186,10 @@ class StreamService:
     async def _chunk_full(self, rec: Recorder, full: dict[str, Any]) -> None:
         path = full["path"]
         row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone() if path else None
+        if row is None and path and self._made_by_garden(path):
+            self.db.execute("INSERT INTO chunks_in_flight (path, stream_uri, handed_ns) VALUES (?, ?, ?)",
+                            (path, rec.definition.uri, now_ns()))
+            row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone()
         if path and row is not None:
             if row["digest"] is None:
                 self._seal_into_manifest(rec, full)
@@ -224,6 +228,11 @@ class StreamService:
             return full["firstSample"], full["samplesWritten"]
         frames = [r.frame for r in iter_records(self.store.path(digest).read_bytes())]
         return (frames[0], frames[-1] - frames[0] + 1) if frames else (full["clock"]["samplePosition"], 0)
+
+    def _made_by_garden(self, path: str) -> bool:
+        """A chunk chaosgarden made itself in our staging area (it ran out of spares at a stop)."""
+        candidate = Path(path)
+        return candidate.is_relative_to(self.store.staging_dir) and candidate.is_file()
 
     async def _acknowledge(self, rec: Recorder, path: str) -> None:
         try:

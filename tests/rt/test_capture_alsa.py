@@ -76,3 +76,20 @@ async def test_head_reports_position_and_chunk(control, fifo):
     await asyncio.sleep(0.2)
     fifo.close()
     await stopping
+
+
+async def test_ring_is_emptied_into_chunks_of_its_own_at_stop(control, fifo):
+    """No spare comes back; what waits in the RAM ring at stop still ends up in sealed chunks."""
+    control.hand_spares = False
+    uri = "stream://alsa/ring"
+    await control.start(audio_definition(uri, PCM_NAME, "s16", period=PERIOD), spares=1)  # two chunks in all
+    wave = waveform(SampleFormat.S16, PERIODS * PERIOD)  # five chunks' worth
+    await asyncio.to_thread(fifo.write_periods, wave, PERIOD * CHANNELS * 2, wait_until)
+    await control.until_captured(uri, PERIODS * PERIOD)
+    stopping = asyncio.ensure_future(control.stop(uri))
+    await asyncio.sleep(0.2)
+    fifo.close()
+    await stopping
+    recorded = control.recording(uri)
+    assert recorded[: len(wave)] == wave
+    assert len(control.streams[uri].sealed) >= 5
