@@ -1,5 +1,6 @@
 import pytest
 
+from tests.support.mcp_client import mcp_url
 from tests.support.stack import ToolClient, make_stack
 
 
@@ -20,3 +21,11 @@ async def tools(stack):
     client = ToolClient(stack.run_dir)
     yield client
     client.close()
+
+
+@pytest.fixture
+def url(stack):
+    """The MCP URL of a running chaosgarden and hootenanny."""
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    return mcp_url(stack.env["STUDIO_MCP_PORT"])

@@ -7,7 +7,6 @@ import signal
 import httpx2
 import pytest
 
-from tests.support.garden import wait_until
 from tests.support.mcp_client import mcp_session
 
 TOKEN = "test-token-0123456789abcdef"
@@ -16,22 +15,6 @@ TOKEN = "test-token-0123456789abcdef"
 @pytest.fixture
 def stack_env():
     return {"STUDIO_MCP_TOKEN": TOKEN}
-
-
-@pytest.fixture
-def url(stack):
-    stack.start("chaosgarden")
-    stack.start("hootenanny")
-    port = stack.env["STUDIO_MCP_PORT"]
-    wait_until(lambda: _up(port))
-    return f"http://127.0.0.1:{port}/mcp"
-
-
-def _up(port) -> bool:
-    try:
-        return httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx2.HTTPError:
-        return False
 
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",

@@ -16,7 +16,6 @@ from PIL import Image
 
 from appliance.services.live_resources import LiveResources
 from appliance.services.mcp_endpoint import ProgressRelay
-from tests.support.garden import wait_until
 from tests.support.mcp_client import mcp_session
 
 TOKEN = "test-token-live-0123456789abcdef"
@@ -28,22 +27,6 @@ HANG_GUARD_S = 60
 @pytest.fixture
 def stack_env():
     return {"STUDIO_MCP_TOKEN": TOKEN}
-
-
-@pytest.fixture
-def url(stack):
-    stack.start("chaosgarden")
-    stack.start("hootenanny")
-    port = stack.env["STUDIO_MCP_PORT"]
-    wait_until(lambda: _up(port))
-    return f"http://127.0.0.1:{port}/mcp"
-
-
-def _up(port) -> bool:
-    try:
-        return httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx2.HTTPError:
-        return False
 
 
 async def _read(client, uri: str) -> dict:

@@ -16,3 +16,17 @@ async def mcp_session(url: str, token: str | None, headers: dict[str, str] | Non
     async with httpx2.AsyncClient(headers={**auth, **(headers or {})}, timeout=60) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             yield client
+
+
+def mcp_url(port: str | int) -> str:
+    """Wait until hootenanny answers /healthz on `port`; return its MCP URL."""
+    from tests.support.garden import wait_until
+
+    def up() -> bool:
+        try:
+            return httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx2.HTTPError:
+            return False
+
+    wait_until(up)
+    return f"http://127.0.0.1:{port}/mcp"
