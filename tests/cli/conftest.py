@@ -32,7 +32,8 @@ def box() -> Iterator[Stack]:
 def _answers(link: BoxLink) -> bool:
     try:
         link.call("weave_help")
-        return all(s["state"] == "recording" for s in link.call("stream_status")["streams"])
+        states = {s["uri"]: s["state"] for s in link.call("stream_status")["streams"]}
+        return states == {"stream://sim/audio": "recording", "stream://sim/midi": "recording"}
     except ToolError:
         return False
 
