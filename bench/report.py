@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def figure(name: str, ours: float, peer: float, peer_name: str, unit: str, higher_is_better: bool,
@@ -24,3 +29,19 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
         run()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def require(tool: str, bench: str, install: str) -> None:
+    """Stop this benchmark (not the others) with a clear line when its peer program is missing."""
+    if shutil.which(tool) is None:
+        raise SystemExit(f"{bench}: {tool} is missing ({install})")
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A directory on disk (not tmpfs, so fsync costs what it costs) removed afterwards; BENCH_DIR moves it."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("BENCH_DIR", "/var/tmp")))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

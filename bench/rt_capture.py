@@ -16,10 +16,8 @@ import fcntl
 import os
 import resource
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from array import array
 from pathlib import Path
@@ -31,8 +29,8 @@ from appliance.rt.capture import AudioCapture
 from appliance.rt.chunk_writer import ChunkWriter, MappedChunk
 from appliance.rt.overflow_ring import OverflowRing
 from appliance.rt.sim_source import SimAudioSource
-from appliance.rt.sources import NS, AlsaPcmSource, AudioSpec
-from bench.report import figure
+from appliance.rt.sources import AlsaPcmSource, AudioSpec
+from bench.report import figure, require, scratch_dir
 
 RATE = 48000
 SECONDS = 120
@@ -46,15 +44,11 @@ def asoundrc(home: Path, infile: Path) -> None:
 
 
 def main() -> None:
-    if shutil.which("arecord") is None:
-        raise SystemExit("rt_capture: arecord is missing (make bench installs alsa-utils)")
-    root = Path(tempfile.mkdtemp(prefix="bench-rt-", dir="/var/tmp"))
-    try:
+    require("arecord", "rt_capture", "make bench installs alsa-utils")
+    with scratch_dir("bench-rt-") as root:
         cpu_figure(root)
         channels_figure(root)
         jitter_figure(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- 1. CPU per second of audio ------------------------------------------

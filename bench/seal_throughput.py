@@ -10,15 +10,13 @@ staging name. The issue's target is 0.8x of b3sum.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from appliance.cas import ContentStore
 from appliance.cas.digest import hash_file
-from bench.report import figure, median_seconds
+from bench.report import figure, median_seconds, require, scratch_dir
 
 CHUNK = 512 * 1024
 CHUNKS = 128
@@ -26,13 +24,9 @@ REPEATS = 5
 
 
 def main() -> None:
-    if shutil.which("b3sum") is None:
-        raise SystemExit("seal_throughput: b3sum is missing (make bench installs it)")
-    root = Path(tempfile.mkdtemp(prefix="bench-seal-", dir=os.environ.get("BENCH_DIR", "/var/tmp")))
-    try:
+    require("b3sum", "seal_throughput", "make bench installs it")
+    with scratch_dir("bench-seal-") as root:
         run(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def run(root: Path) -> None:

@@ -8,10 +8,7 @@ same directory. The issue's target: at least as fast as sox.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ from appliance.cas import ContentStore
 from appliance.proto.stream_definition import StreamDefinition
 from appliance.services.manifest import ChunkRef, Manifest
 from appliance.services.slicer import slice_stream
-from bench.report import figure, median_seconds
+from bench.report import figure, median_seconds, require, scratch_dir
 
 RATE = 48000
 CHANNELS = 2
@@ -32,13 +29,9 @@ REPEATS = 7
 
 
 def main() -> None:
-    if shutil.which("sox") is None:
-        raise SystemExit("slice_vs_sox: sox is missing (apt-get install sox)")
-    root = Path(tempfile.mkdtemp(prefix="bench-slice-", dir=os.environ.get("BENCH_DIR", "/var/tmp")))
-    try:
+    require("sox", "slice_vs_sox", "make bench installs it")
+    with scratch_dir("bench-slice-") as root:
         run(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def run(root: Path) -> None:
