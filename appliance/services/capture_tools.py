@@ -90,9 +90,7 @@ class Slicer:
         self.streams, self.artifacts, self.store = streams, artifacts, store
 
     async def slice(self, args: StreamSliceArgs, progress: Progress | None = None) -> dict[str, Any]:
-        rec = self.streams.recorder(args.uri)
-        for attempt in range(2):
-            manifest = rec.manifest.model_copy(deep=True)  # a stable view while the recording goes on
+        with self.streams.snapshot(args.uri) as manifest:
             try:
                 start, end = resolve_window(args.start, args.end, manifest, session_edge=self.streams.session_edge)
             except TimePointError as exc:
@@ -103,11 +101,8 @@ class Slicer:
                                                args.output, progress)
             except SliceError as exc:
                 self.store.release(staging.path)
-                if attempt == 0 and _live_edge_moved(manifest):
-                    continue  # the live chunk was sealed while we read it: cut again from the new manifest
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
             return self._keep(args, manifest, staging.path, info)
-        raise AssertionError("unreachable")
 
     async def materialize(self, virtual: Artifact) -> Artifact:
         """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""
@@ -149,10 +144,6 @@ def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
         return VirtualSlice.model_validate_json(store.path(artifact.content_hash).read_bytes())
     except (OSError, ValueError) as exc:
         raise ServiceError("unavailable", f"{artifact.id}: its virtual slice cannot be read: {exc}") from None
-
-
-def _live_edge_moved(manifest: Manifest) -> bool:
-    return manifest.live is not None and not Path(manifest.live.path).exists()
 
 
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,

@@ -142,14 +142,14 @@ class RequestResponse:
             await asyncio.sleep(0.05)
 
     async def _cut(self, uri: str, start: int, end: int) -> tuple[Path, Any]:
-        manifest = self.streams.recorder(uri).manifest.model_copy(deep=True)
-        staging = self.store.create_staging()
-        try:
-            info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
-                                           "materialize", None)
-        except SliceError as exc:
-            self.store.release(staging.path)
-            raise ServiceError("unavailable", str(exc)) from None
+        with self.streams.snapshot(uri) as manifest:
+            staging = self.store.create_staging()
+            try:
+                info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
+                                               "materialize", None)
+            except SliceError as exc:
+                self.store.release(staging.path)
+                raise ServiceError("unavailable", str(exc)) from None
         return staging.path, info
 
 

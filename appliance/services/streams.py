@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -419,6 +421,30 @@ class StreamService:
         ids = {Path(r["path"]).name for r in self.db.execute("SELECT path FROM chunks_in_flight")}
         ids |= {rec.manifest_path.name for rec in self.recorders.values() if rec.manifest_path}
         return ids
+
+    @contextmanager
+    def snapshot(self, uri: str) -> Iterator[Manifest]:
+        """A copy of the manifest that stays readable while the recording goes on.
+
+        The live chunk is opened here, in the event loop, where no seal can run
+        in between, and the copy names it through /proc/self/fd: when the chunk
+        is sealed meanwhile its staging name goes, but the open file keeps the
+        bytes (sealing links them into content/ first).
+        """
+        manifest = self.recorder(uri).manifest.model_copy(deep=True)
+        fd = None
+        if manifest.live is not None:
+            try:
+                fd = os.open(manifest.live.path, os.O_RDONLY)
+            except FileNotFoundError:
+                manifest.live = None  # sealed a moment ago: its chunk is in the manifest's next version
+            else:
+                manifest.live.path = f"/proc/self/fd/{fd}"
+        try:
+            yield manifest
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def use_session_edges(self, lookup: Callable[[str, int | None, str, str], int]) -> None:
         """Let time points name session edges (the session service provides them)."""
