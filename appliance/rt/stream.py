@@ -27,7 +27,9 @@ from appliance.rt.sources import AlsaPcmSource, AudioSpec, RawMidiSource
 log = logging.getLogger(__name__)
 
 MIDI_RING_BYTES_PER_SECOND = 64 * 1024
-ERROR_KINDS = {"xrun": "xrun", "deviceLost": "deviceLost", "deviceBack": "deviceBack", "ringOverflow": "ringOverflow"}
+# Capture event kinds that are also StreamErrorKind / ClockReason names on the wire.
+ERROR_KINDS = frozenset({"xrun", "deviceLost", "deviceBack", "ringOverflow"})
+CLOCK_REASONS = frozenset({"xrun", "deviceLost", "deviceBack"})
 
 
 def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[str, Any]:
@@ -173,7 +175,7 @@ class CaptureStream:
         return ("stream.chunk", "streamChunkFull", value)
 
     def _error(self, event: CaptureEvent) -> tuple[str, str, dict[str, Any]]:
-        reason = {"deviceLost": "deviceLost", "deviceBack": "deviceBack", "xrun": "xrun"}.get(event.kind, "periodic")
+        reason = event.kind if event.kind in CLOCK_REASONS else "periodic"
         snapshot = clock(event.frame, event.monotonic_ns, reason)
         self.clocks.append(snapshot)
         if event.kind != "deviceBack":
@@ -182,7 +184,7 @@ class CaptureStream:
         log.log(level, "%s: %s", self.uri, event.message)
         value = {
             "streamUri": self.uri, "error": event.message, "recoverable": True,
-            "kind": ERROR_KINDS.get(event.kind, "other"), "clock": snapshot,
+            "kind": event.kind if event.kind in ERROR_KINDS else "other", "clock": snapshot,
             "lostSamples": event.lost_frames, "xruns": getattr(self.thread, "xruns", 0),
         }
         return ("stream.error", "streamError", value)
