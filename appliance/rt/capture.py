@@ -60,6 +60,7 @@ class CaptureThread(threading.Thread):
         self.events: deque[CaptureEvent] = deque()
         self.stopping = threading.Event()
         self.device_hint = threading.Event()  # set by udev news or stop: look again now
+        self.unplugged = threading.Event()  # set by udev's removal: the device is gone until it is added again
         self.connected = True
         self.realtime = False
         self.xruns = 0
@@ -79,6 +80,18 @@ class CaptureThread(threading.Thread):
         self.stopping.set()
         self.device_hint.set()
 
+    def unplug(self) -> None:
+        """udev says the device left: stop reading it until udev says it is back.
+
+        Some drivers (and the ALSA file plugin) go on returning periods after
+        the device is gone; those would be stale audio at the wrong time.
+        """
+        self.unplugged.set()
+
+    def plug(self) -> None:
+        self.unplugged.clear()
+        self.device_hint.set()
+
     def timeline_frame(self) -> int:
         """Where the stream's timeline is now (counting what waits in the RAM ring)."""
         return self.writer.frames_captured
@@ -93,6 +106,8 @@ class CaptureThread(threading.Thread):
         self._event("deviceLost", reason)
 
     def _try_reopen(self) -> bool:
+        if self.unplugged.is_set():
+            return False
         now = time.monotonic_ns()
         if not self.device_hint.is_set() and now < self._next_reopen_ns:
             return False
@@ -128,9 +143,13 @@ class AudioCapture(CaptureThread):
         source, writer, ring = self.source, self.writer, self.writer.ring
         # Bound once: attribute lookups are a measurable share of a period's work.
         read, write, store_head, stopped = source.read, writer.write, self._store_head, self.stopping.is_set
+        unplugged = self.unplugged.is_set
         while not stopped():
             if not self.connected:
                 self._absent()
+                continue
+            if unplugged():
+                self._lose("device removed (udev)")
                 continue
             try:
                 data = read()
@@ -206,6 +225,9 @@ class MidiCapture(CaptureThread):
                 self.device_hint.wait(ABSENT_POLL_S)
                 self._try_reopen()
                 self._store_head(time.monotonic_ns())
+                continue
+            if self.unplugged.is_set():
+                self._lose("device removed (udev)")
                 continue
             try:
                 data = self.source.read()

@@ -162,10 +162,15 @@ class Garden:
         return Body("streamStatusReply", [s.state() for s in self.streams.values()])
 
     async def _device(self, value: dict[str, Any]) -> Body:
-        if value["action"] == "added":
-            for stream in self.streams.values():
-                if stream.running and not stream.thread.connected:
-                    stream.thread.device_hint.set()
+        """udev news: a removed device stops being read at once; an added one is tried again now."""
+        for stream in self.streams.values():
+            if not stream.running:
+                continue
+            if value["action"] == "removed" and stream.uses_device(value):
+                stream.thread.unplug()
+                log.warning("%s: %s removed; recording silence until it is back", stream.uri, value["deviceId"])
+            elif value["action"] == "added" and (stream.uses_device(value) or not stream.thread.connected):
+                stream.thread.plug()
         return Body("ack")
 
     async def _transport_command(self, value: dict[str, Any]) -> Body:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,7 @@ MIDI_RING_BYTES_PER_SECOND = 64 * 1024
 # Capture event kinds that are also StreamErrorKind / ClockReason names on the wire.
 ERROR_KINDS = frozenset({"xrun", "deviceLost", "deviceBack", "ringOverflow"})
 CLOCK_REASONS = frozenset({"xrun", "deviceLost", "deviceBack"})
+_CARD = re.compile(r"^(?:plug)?hw:(?:CARD=)?([^,]+)")  # the card id in hw:CARD=ES9,DEV=0 / plughw:ES9
 
 
 def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[str, Any]:
@@ -81,6 +83,14 @@ class CaptureStream:
         source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
         return AudioCapture(name, source, self.writer, d.sample_rate, d.frame_bytes, d.period,
                             self.config.priority)
+
+    def uses_device(self, event: dict[str, Any]) -> bool:
+        """Whether a udev device event is about this stream's device (by ALSA name or card id)."""
+        device = self.definition.device
+        if device == event["alsaName"]:
+            return True
+        card = _CARD.search(device)
+        return card is not None and card.group(1) == event["deviceId"]
 
     # -- lifecycle (control thread) --------------------------------------
     def start(self, first: Path, spares: list[Path]) -> None:
