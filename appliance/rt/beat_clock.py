@@ -24,6 +24,7 @@ from dataclasses import dataclass
 NS = 1_000_000_000
 STOPPED, PLAYING, PAUSED = 0, 1, 2
 STATE_NAMES = {STOPPED: "stopped", PLAYING: "playing", PAUSED: "paused"}
+STATE_CODES = {name: code for code, name in STATE_NAMES.items()}
 
 _SEQ, _SAMPLE, _MONO = range(3)
 # Transport array: sequence, jump count, then the current and previous segments.
@@ -102,6 +103,10 @@ class Transport:
     def tempo(self, at: float, bpm: float) -> None:
         """A tempo change is not a jump: beats continue from where they are at `at`."""
         self._set(self._a[_STATE], at, self.beat_at(at), bpm, jump=False)
+
+    def restore(self, at: float, state: str, beat: float, bpm: float) -> None:
+        """Put back a saved transport (after a restart): `state` from `beat` at `bpm`, as one jump at `at`."""
+        self._set(STATE_CODES[state], at, beat, bpm, jump=True)
 
     def _set(self, state: float, at: float, beat: float, bpm: float, jump: bool) -> None:
         a = self._a

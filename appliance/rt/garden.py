@@ -30,9 +30,8 @@ from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.realtime import lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
 from appliance.rt.beat_clock import SampleClock
-from appliance.rt.player import Player
 from appliance.rt.stream import CaptureStream
-from appliance.rt.transport import TransportControl
+from appliance.rt.timekeeper import Timekeeper
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +53,12 @@ class Garden:
         self.channel = Channel(router, name="chaosgarden", handler=self.handle)
         self.publisher = Publisher(pub, "chaosgarden")
         self.memory_locked = False
-        clock = SampleClock(config.capture.sample_rate)
-        self.transport = TransportControl(clock, config.rt.beat_resolution, config.rt.priority)
-        self.player = Player(config.rt, clock, self.transport.transport)
-        self.transport.horizon_frames = self.player.horizon_frames
+        self.timekeeper = Timekeeper(config, SampleClock(config.capture.sample_rate))
 
     async def run(self) -> None:
         self.memory_locked = lock_memory()
         quiet_garbage_collector()
-        self.transport.start()
-        self.player.start()
+        await self.timekeeper.start()
         log.info("chaosgarden ready (pid %d, memory locked: %s)", os.getpid(), self.memory_locked)
         notify.ready(f"serving; memory locked: {self.memory_locked}")
         try:
@@ -77,8 +72,7 @@ class Garden:
         return all(s.thread.is_alive() for s in self.streams.values() if s.running)
 
     async def shutdown(self) -> None:
-        self.transport.stop()
-        self.player.stop()
+        self.timekeeper.stop()
         for stream in list(self.streams.values()):
             if stream.running:
                 self._publish_all(await stream.stop())
@@ -94,10 +88,12 @@ class Garden:
             "streamChunkSealed": self._sealed,
             "streamStatusRequest": self._status,
             "deviceNotice": self._device,
-            "transportCommand": self._transport_command,
-            "marker": self._marker,
-            "timelineSchedule": self._schedule,
-            "audition": self._audition,
+            "transportCommand": self.timekeeper.transport_command,
+            "marker": self.timekeeper.marker,
+            "timelineSchedule": self.timekeeper.schedule,
+            "timelineRemove": self.timekeeper.remove,
+            "timelineList": self.timekeeper.contents,
+            "audition": self.timekeeper.audition,
         }.get(body.kind)
         if handler is None:
             raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
@@ -173,20 +169,6 @@ class Garden:
                 stream.thread.plug()
         return Body("ack")
 
-    async def _transport_command(self, value: dict[str, Any]) -> Body:
-        return Body("transportReply", self.transport.command(value))
-
-    async def _marker(self, value: dict[str, Any]) -> Body:
-        self.transport.marker(value)
-        return Body("ack")
-
-    async def _schedule(self, value: dict[str, Any]) -> Body:
-        await self.player.schedule(value)
-        return Body("ack")
-
-    async def _audition(self, value: dict[str, Any]) -> Body:
-        return Body("auditionReply", await self.player.audition(value))
-
     def _staging_path(self) -> Path:
         """A staging file in the shared CAS, for chunks hootenanny did not hand out (see CaptureStream.stop)."""
         return ContentStore(self.config.data_dir / "cas").create_staging().path
@@ -205,7 +187,7 @@ class Garden:
         next_gc = time.monotonic()
         while True:
             await asyncio.sleep(PUMP_INTERVAL_S)
-            self._publish_all(self.transport.collect())
+            self._publish_all(self.timekeeper.collect())
             for stream in list(self.streams.values()):
                 if stream.running:
                     self._publish_all(stream.collect())

@@ -43,6 +43,7 @@ class MidiOutThread(threading.Thread):
         self.path, self.clock, self.view, self.priority = path, clock, view, priority
         self.schedule = MidiSchedule()  # replaced by the control thread
         self.bursts: deque[MidiBurst] = deque()  # appended by the control thread
+        self.at_once: deque[bytes] = deque()  # note-offs of a removed region: sent before anything else
         self.stopping = threading.Event()
         self.realtime = False
         self.dropped = 0
@@ -66,6 +67,8 @@ class MidiOutThread(threading.Thread):
                 continue
             due = min(self._next_timeline_ns(), self._next_burst_ns())
             now = time.monotonic_ns()
+            while self.at_once:
+                self._send(self.at_once.popleft())
             if due > now:
                 time.sleep(min((due - now) / NS, MAX_SLEEP_S))
                 continue

@@ -9,7 +9,12 @@ CLOCK_MONOTONIC, a few periods ahead (for unpaced PCMs such as the ALSA
 n * frame size).
 
 The mix buffers are preallocated; numpy works in place. Regions and
-auditions are handed over as immutable tables (see timeline.py).
+auditions are handed over as immutable tables (see timeline.py). A removed
+region that was sounding fades out over FADE_FRAMES instead of stopping
+with a click.
+
+A PCM that cannot be opened (or fails while playing) is tried again every
+REOPEN_S; `error` says why meanwhile, and the control thread reports it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ CHANNELS = 2
 PERIODS = 4  # the device buffer, in periods
 LEAD_PERIODS = 4  # how far ahead of the clock the monotonic-paced loop renders
 FULL_SCALE = 2**31 - 1
+FADE_FRAMES = 256  # about 5 ms: long enough not to click, short enough to sound like a stop
+REOPEN_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,8 @@ class PlaybackThread(threading.Thread):
         self._mix = np.zeros((period, CHANNELS), dtype=np.float32)
         self._out = np.zeros((period, CHANNELS), dtype="<i4")
         self._bytes = memoryview(self._out).cast("B")
+        self._tail = np.zeros((period, CHANNELS), dtype=np.float32)
+        self._ramp = np.linspace(1.0, 0.0, FADE_FRAMES, endpoint=False, dtype=np.float32).reshape(-1, 1)
         self._playing: list[AudioAudition] = []
 
     def horizon_frames(self) -> int:
@@ -72,15 +81,21 @@ class PlaybackThread(threading.Thread):
 
     def run(self) -> None:
         self.realtime = self.priority > 0 and set_fifo(self.priority)
-        try:
-            pcm = self.open()
-        except alsaaudio.ALSAAudioError as exc:
-            self.error = f"cannot open playback PCM {self.device!r}: {exc}"
-            return
-        try:
-            self._loop(pcm)
-        finally:
-            pcm.close()
+        while not self.stopping.is_set():
+            try:
+                pcm = self.open()
+            except alsaaudio.ALSAAudioError as exc:
+                self.error = f"cannot open playback PCM {self.device!r}: {exc}"
+                self.stopping.wait(REOPEN_S)
+                continue
+            self.error = ""
+            try:
+                self._loop(pcm)
+            except alsaaudio.ALSAAudioError as exc:
+                self.error = f"playback PCM {self.device!r} failed: {exc}"
+                self.stopping.wait(REOPEN_S)
+            finally:
+                pcm.close()
 
     def _loop(self, pcm: alsaaudio.PCM) -> None:
         period, clock, stopped = self.period, self.clock, self.stopping.is_set
@@ -129,7 +144,24 @@ class PlaybackThread(threading.Thread):
             limit = len(region.audio)
             if region.end_beat != math.inf:
                 limit = min(limit, round((region.end_beat - region.at_beat) * per_beat))
-            _add(mix, region.audio, offset, limit, period)
+            if region.fade_from == math.inf:
+                _add(mix, region.audio, offset, limit, period)
+            elif region.run == view.jumps:
+                fade = round((region.fade_from - region.at_beat) * per_beat)
+                self._add_fading(region.audio, offset, min(limit, fade + FADE_FRAMES), fade)
+
+    def _add_fading(self, audio: np.ndarray, offset: int, limit: int, fade: int) -> None:
+        """As _add, with the frames from `fade` on ramped down to silence (a removed region's tail)."""
+        lo, hi = max(offset, 0), min(offset + self.period, limit)
+        if lo >= hi:
+            return
+        tail = self._tail[: hi - lo]
+        np.copyto(tail, audio[lo:hi])
+        a = max(lo, fade)
+        if a < hi:
+            np.multiply(tail[a - lo :], self._ramp[a - fade : hi - fade], out=tail[a - lo :])
+        target = self._mix[lo - offset : hi - offset]
+        np.add(target, tail, out=target)
 
     def _mix_auditions(self, first: int) -> None:
         while self.auditions:

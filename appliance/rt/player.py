@@ -4,12 +4,14 @@ The control thread decodes content in a worker thread (never in a realtime
 loop), then publishes new immutable tables to the threads. Audio goes to the
 playback PCM (`rt.playback_device`; "sim" discards it), MIDI to `rt.midi_out`
 or, for an audition, to the port it names (a request/response session's
-`midi_out`), each port with its own realtime thread.
+`midi_out`), each port with its own realtime thread. An output that cannot
+be opened is logged and broadcast (`transport.output`) from here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from pathlib import Path
@@ -22,8 +24,15 @@ from appliance.rt.midi_out import AUDITION_LEAD_S, MidiBurst, MidiOutThread
 from appliance.rt.playback import CHANNELS, AudioAudition, PlaybackThread
 from appliance.rt.timeline import (
     MIME_MIDI, MIME_WAV, AudioRegion, AudioRegions, ContentError, MidiEvents, MidiSchedule, cut_midi, load_audio,
-    load_midi,
+    load_midi, sounding_at,
 )
+
+log = logging.getLogger(__name__)
+
+Broadcasts = list[tuple[str, str, dict[str, Any]]]
+Prepared = AudioRegion | tuple[float, MidiEvents]
+OUTPUT_REPEAT_S = 2.0  # a standing output error is broadcast again this often, for subscribers that joined late
+REGIONS_NAMED = 20  # an unknown region id's error lists at most this many of the placed ones
 
 
 class Player:
@@ -35,8 +44,11 @@ class Player:
                                            config.playback_period_frames, config.playback_clock == "device",
                                            config.priority)
         self.midi_outs: dict[str, MidiOutThread] = {}
+        self.placed: dict[str, dict[str, Any]] = {}  # the timeline as asked for: TimelineRegion values by id
         self.audio_regions: dict[str, AudioRegion] = {}
         self.midi_regions: dict[str, tuple[float, MidiEvents]] = {}
+        self._fading: list[AudioRegion] = []
+        self._reported: dict[tuple[str, str], tuple[str, float]] = {}  # output -> (error, when last broadcast)
 
     def start(self) -> None:
         if self.playback is not None:
@@ -64,24 +76,126 @@ class Player:
 
     async def schedule(self, value: dict[str, Any]) -> None:
         """Place a region; a region id scheduled again is replaced."""
+        prepared = await self._prepare_region(value)
+        self.placed[value["id"]] = value
+        self._install(value["id"], prepared)
+
+    async def restore(self, regions: list[dict[str, Any]]) -> list[str]:
+        """Put saved regions back (chaosgarden restarted); returns why each one that could not be was dropped.
+
+        They are listed at once and sound as each is decoded; one removed or
+        replaced meanwhile is left as the newer command made it.
+        """
+        dropped = []
+        for value in regions:
+            self.placed[value["id"]] = value
+        for value in regions:
+            try:
+                prepared = await self._prepare_region(value)
+            except RequestError as exc:
+                if self.placed.get(value["id"]) is value:
+                    del self.placed[value["id"]]
+                    dropped.append(f"{value['id']} ({value['artifactId'] or value['contentPath']}): {exc.message}")
+                continue
+            if self.placed.get(value["id"]) is value:
+                self._install(value["id"], prepared)
+        return dropped
+
+    def remove(self, region_id: str) -> dict[str, Any]:
+        """Take a region off the timeline: sounding audio fades out within a period, sounding MIDI notes get their
+        note-offs now. Returns the region as it was placed."""
+        value = self.placed.pop(region_id, None)
+        if value is None:
+            raise RequestError("notFound", f"no region {region_id!r} on the timeline; {self._placed_ids()}")
+        self._uninstall(region_id, fade=True)
+        return value
+
+    def regions(self) -> list[dict[str, Any]]:
+        """The placed regions in beat order."""
+        return sorted(self.placed.values(), key=lambda v: (v["atBeat"], v["id"]))
+
+    async def _prepare_region(self, value: dict[str, Any]) -> Prepared:
         path, mime, at = _content_path(value["contentPath"]), value["mime"], value["atBeat"]
         end = at + value["durationBeats"] if value["durationBeats"] > 0 else math.inf
         if not at >= 0:
             raise RequestError("badRequest", f"timelineSchedule: atBeat must be >= 0; got {at}")
         if mime == MIME_WAV:
             audio = await self._prepare(load_audio, path, self.clock.sample_rate, CHANNELS, value["gain"])
-            self.audio_regions[value["id"]] = AudioRegion(value["id"], at, end, audio)
-            if self.playback is not None:
-                self.playback.regions = AudioRegions(tuple(self.audio_regions.values()))
-        elif mime == MIME_MIDI:
-            out = self._configured_midi_out()
+            return AudioRegion(value["id"], at, end, audio)
+        if mime == MIME_MIDI:
+            self._configured_midi_out()
             events = await self._prepare(load_midi, path)
             if end != math.inf:
                 events = cut_midi(events, end - at, by_beats=True)
-            self.midi_regions[value["id"]] = (at, events)
-            out.schedule = MidiSchedule.of(list(self.midi_regions.values()))
+            return at, events
+        raise RequestError("badRequest", f"mime: {mime!r} cannot be played; playable are {MIME_WAV}, {MIME_MIDI}")
+
+    def _install(self, region_id: str, prepared: Prepared) -> None:
+        """Hand a prepared region to its thread, in place of whatever had its id (perhaps of the other kind)."""
+        self._uninstall(region_id, fade=False)
+        if isinstance(prepared, AudioRegion):
+            self.audio_regions[region_id] = prepared
+            self._publish_audio()
         else:
-            raise RequestError("badRequest", f"mime: {mime!r} cannot be played; playable are {MIME_WAV}, {MIME_MIDI}")
+            self.midi_regions[region_id] = prepared
+            self._configured_midi_out().schedule = MidiSchedule.of(list(self.midi_regions.values()))
+
+    def _uninstall(self, region_id: str, fade: bool) -> None:
+        """Take a region from its thread; `fade`: let sounding audio fade out (a replaced region just stops, so its
+        successor does not sound twice); sounding MIDI notes are always ended."""
+        view = TransportView(self.transport)
+        if region_id in self.audio_regions:
+            region = self.audio_regions.pop(region_id)
+            beat = view.beat_at(self.clock.now_sample() + self.horizon_frames())
+            if fade and view.playing() and region.at_beat <= beat < region.end_beat:
+                self._fading.append(region.fading(beat, view.jumps))
+            self._publish_audio()
+        if region_id in self.midi_regions:
+            at, events = self.midi_regions.pop(region_id)
+            out = self._configured_midi_out()
+            out.schedule = MidiSchedule.of(list(self.midi_regions.values()))
+            out.at_once.extend(sounding_at(events, view.beat_at(self.clock.now_sample()) - at))
+
+    def _publish_audio(self) -> None:
+        """A new region table for the playback thread; fades of an earlier transport run are dropped."""
+        runs = TransportView(self.transport).jumps
+        self._fading = [r for r in self._fading if r.run == runs]
+        if self.playback is not None:
+            self.playback.regions = AudioRegions((*self.audio_regions.values(), *self._fading))
+
+    def _placed_ids(self) -> str:
+        if not self.placed:
+            return "the timeline has no regions"
+        ids = [v["id"] for v in self.regions()]
+        more = f" and {len(ids) - REGIONS_NAMED} more" if len(ids) > REGIONS_NAMED else ""
+        return f"placed: {', '.join(ids[:REGIONS_NAMED])}{more}"
+
+    # -- outputs ---------------------------------------------------------------
+    def outputs(self) -> list[dict[str, Any]]:
+        """Every output timeline content goes to, with why it cannot play (empty error: it can)."""
+        out = []
+        if self.playback is not None:
+            out.append({"kind": "audio", "device": self.playback.device, "error": self.playback.error})
+        out += [{"kind": "midi", "device": path, "error": t.error} for path, t in self.midi_outs.items()]
+        return out
+
+    def collect(self) -> Broadcasts:
+        """OutputStatus for each output whose error changed (logged), or still stands after OUTPUT_REPEAT_S."""
+        broadcasts: Broadcasts = []
+        now = time.monotonic()
+        for status in self.outputs():
+            key, error = (status["kind"], status["device"]), status["error"]
+            last, when = self._reported.get(key, ("", 0.0))
+            if error != last:
+                if error:
+                    log.error("%s output %s: %s", status["kind"], status["device"], error)
+                else:
+                    log.info("%s output %s is playing again", status["kind"], status["device"])
+            elif not error or now - when < OUTPUT_REPEAT_S:
+                continue
+            self._reported[key] = (error, now)
+            broadcasts.append(("transport.output", "outputStatus", status))
+        return broadcasts
 
     async def audition(self, value: dict[str, Any]) -> dict[str, Any]:
         """Play content now, outside the timeline; answer when and for how long it sounds."""

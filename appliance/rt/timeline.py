@@ -8,6 +8,7 @@ threads read a consistent table without a lock.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,14 @@ class AudioRegion:
     at_beat: float
     end_beat: float  # inf: until the audio ends
     audio: np.ndarray  # float32 (frames, channels), gain applied
+    # A removed region that was sounding keeps playing a short fade from this beat, and only within
+    # the transport run (jump count) it was removed in, so a later seek back does not bring it back.
+    fade_from: float = math.inf
+    run: float = -1.0
+
+    def fading(self, beat: float, run: float) -> "AudioRegion":
+        """This region as the tail of its removal: faded out from `beat`, in transport run `run`."""
+        return AudioRegion(self.id, self.at_beat, self.end_beat, self.audio, beat, run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +120,27 @@ def cut_midi(events: MidiEvents, end: float, by_beats: bool) -> MidiEvents:
     """Events before `end` (beats or seconds), plus a note-off at `end` for every note still sounding."""
     times = events.beats if by_beats else events.seconds
     kept = [i for i, t in enumerate(times) if t < end]
+    offs = _note_offs([events.messages[i] for i in kept])
+    beats = [events.beats[i] for i in kept] + [end if by_beats else _beat_of(events, end)] * len(offs)
+    seconds = [events.seconds[i] for i in kept] + [_second_of(events, end) if by_beats else end] * len(offs)
+    return MidiEvents(tuple(beats), tuple(seconds), tuple([events.messages[i] for i in kept] + offs))
+
+
+def sounding_at(events: MidiEvents, beat: float) -> list[bytes]:
+    """Note-offs for the notes the events leave sounding at `beat` (what removing them mid-note must send)."""
+    return _note_offs([m for b, m in zip(events.beats, events.messages, strict=True) if b <= beat])
+
+
+def _note_offs(messages: list[bytes]) -> list[bytes]:
     sounding: dict[tuple[int, int], None] = {}
-    for i in kept:
-        status, data = events.messages[i][0], events.messages[i][1:]
+    for message in messages:
+        status, data = message[0], message[1:]
         kind, channel = status & 0xF0, status & 0x0F
         if kind == 0x90 and data[1] > 0:
             sounding[(channel, data[0])] = None
         elif kind in (0x80, 0x90):
             sounding.pop((channel, data[0]), None)
-    offs = [bytes((0x80 | ch, note, 0)) for ch, note in sounding]
-    beats = [events.beats[i] for i in kept] + [end if by_beats else _beat_of(events, end)] * len(offs)
-    seconds = [events.seconds[i] for i in kept] + [_second_of(events, end) if by_beats else end] * len(offs)
-    return MidiEvents(tuple(beats), tuple(seconds), tuple([events.messages[i] for i in kept] + offs))
+    return [bytes((0x80 | ch, note, 0)) for ch, note in sounding]
 
 
 def _beat_of(events: MidiEvents, second: float) -> float:

@@ -29,6 +29,7 @@ class TransportControl:
         self.transport = Transport(clock.sample_rate)
         self.ticker = BeatTicker(clock, self.transport, resolution, priority)
         self.horizon_frames = horizon_frames
+        self.outputs: Callable[[], list[dict[str, Any]]] = list  # the Player's, once there is one
         self.markers: dict[str, Marker] = {}
         self.changes: Broadcasts = []
 
@@ -73,7 +74,20 @@ class TransportControl:
         s = self.transport.state(at)
         mono = self.clock.mono_at(at)
         return {"state": s.state, "beat": s.beat, "tempoBpm": s.tempo_bpm, "samplePosition": max(s.sample, 0),
-                "monotonicNs": mono, "realtimeNs": mono + _realtime_offset()}
+                "monotonicNs": mono, "realtimeNs": mono + _realtime_offset(), "outputs": self.outputs()}
+
+    def resume(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """Put back a saved TransportStateChanged: tempo and state as they were, and a transport that was playing
+        at the beat it would have reached by now (the music went on while chaosgarden was away)."""
+        at = self.horizon()
+        beat = saved["beat"]
+        if saved["state"] == "playing":
+            away_s = max(0, self.clock.mono_at(at) + _realtime_offset() - saved["realtimeNs"]) / 1e9
+            beat += away_s * saved["tempoBpm"] / 60.0
+        self.transport.restore(at, saved["state"], beat, saved["tempoBpm"])
+        state = self.state(at)
+        self.changes.append(("transport.changed", "transportStateChanged", state))
+        return state
 
     def marker(self, value: dict[str, Any]) -> None:
         """Add or replace the marker `name`; the clock thread sees the new table on its next pass."""
@@ -83,6 +97,11 @@ class TransportControl:
             raise RequestError("badRequest", f"marker: beat must be >= 0; got {value['beat']}")
         self.markers[value["name"]] = Marker(value["name"], value["beat"], value["metadataJson"] or "{}")
         self.ticker.markers = MarkerTable.of(list(self.markers.values()))
+
+    def marker_list(self) -> list[dict[str, Any]]:
+        """The markers as Marker values, in beat order."""
+        return [{"name": m.name, "beat": m.beat, "metadataJson": m.metadata_json}
+                for m in sorted(self.markers.values(), key=lambda m: (m.beat, m.name))]
 
     def view(self) -> TransportView:
         return TransportView(self.transport)

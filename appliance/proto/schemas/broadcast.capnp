@@ -48,5 +48,6 @@ struct Broadcast {
     jobEvent @6 :JobEvent;
     artifactCreated @7 :ArtifactCreated;
     deviceEvent @8 :DeviceEvent;
+    outputStatus @9 :Garden.OutputStatus;   # topic transport.output
   }
 }

@@ -64,5 +64,9 @@ struct Envelope {
     deviceNotice @15 :Broadcast.DeviceEvent;
     streamChunkSealed @16 :Streams.StreamChunkSealed;
     auditionReply @17 :Garden.AuditionReply;
+    timelineList @18 :Void;
+    timelineContents @19 :Garden.TimelineContents;
+    timelineRemove @20 :Text;                # a region id
+    timelineRemoved @21 :Garden.TimelineRegion;
   }
 }

@@ -14,6 +14,15 @@ struct TransportStateChanged {
   samplePosition @3 :UInt64;
   monotonicNs @4 :Int64;
   realtimeNs @5 :Int64;
+  outputs @6 :List(OutputStatus);   # where timeline content goes, and why it cannot (transport status)
+}
+
+# One output chaosgarden plays to. Broadcast when its error changes, and again
+# now and then while it stands, so subscribers that join later see it too.
+struct OutputStatus {
+  kind @0 :Text;             # "audio" (rt.playback_device) or "midi" (a raw MIDI port)
+  device @1 :Text;           # the ALSA PCM name or rawmidi path
+  error @2 :Text;            # why it cannot be opened or written; empty: it plays
 }
 
 struct BeatTick {
@@ -48,6 +57,20 @@ struct TimelineRegion {
   atBeat @3 :Float64;
   durationBeats @4 :Float64;
   gain @5 :Float32;
+  artifactId @6 :Text;       # what the region plays, as hootenanny names it (for listings)
+}
+
+# Everything on the timeline, regions and markers each in beat order.
+struct TimelineContents {
+  regions @0 :List(TimelineRegion);
+  markers @1 :List(Marker);
+}
+
+# What chaosgarden saves after every change (<data>/chaosgarden/timeline.bin)
+# and resumes from when it starts again.
+struct SavedTimeline {
+  transport @0 :TransportStateChanged;   # as of the last transport command
+  timeline @1 :TimelineContents;
 }
 
 struct Marker {

@@ -1,0 +1,60 @@
+"""chaosgarden's memory across a restart: transport, regions and markers in one small Cap'n Proto file.
+
+`<data>/chaosgarden/timeline.bin` holds a `SavedTimeline` message. It is
+replaced whole by an atomic rename after every change, so a kill -9 at any
+moment leaves either the old or the new version, never half of one. Writes
+run in a worker thread, in the order their snapshots were taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from appliance.proto import codec
+
+log = logging.getLogger(__name__)
+
+
+class SavedTimeline:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved SavedTimeline value; None when there is none. An unreadable file is moved aside and logged."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return codec.unpack(codec.garden.SavedTimeline, data)
+        except codec.BodyError as exc:
+            aside = self.path.with_suffix(".unreadable")
+            os.replace(self.path, aside)
+            log.error("%s: %s; starting with an empty timeline (the file is kept as %s)", self.path, exc, aside.name)
+            return None
+
+    async def save(self, value: dict[str, Any]) -> None:
+        """Replace the file with `value` (taken by the caller before awaiting, so later snapshots win)."""
+        data = codec.pack(codec.garden.SavedTimeline, value)
+        async with self._lock:
+            await asyncio.to_thread(_write_atomically, self.path, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

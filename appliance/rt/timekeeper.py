@@ -1,0 +1,106 @@
+"""The beat clock, markers and timeline as chaosgarden's control thread serves them, kept across restarts.
+
+Each command that changes them (transport, tempo, marker, region placed or
+removed) is saved before it is answered (see saved_timeline.py); at start
+the saved tempo, markers and regions come back, and a transport that was
+playing plays on from the beat it would have reached. chaosgarden keeps this
+itself because it alone knows the tempo map exactly and must come back
+playing whether or not hootenanny is there to tell it what it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from appliance.config import Config
+from appliance.proto.codec import Body
+from appliance.rt.beat_clock import SampleClock
+from appliance.rt.player import Broadcasts, Player
+from appliance.rt.saved_timeline import SavedTimeline
+from appliance.rt.transport import TransportControl
+
+log = logging.getLogger(__name__)
+
+SAVED_FILE = "chaosgarden/timeline.bin"
+
+
+class Timekeeper:
+    def __init__(self, config: Config, clock: SampleClock) -> None:
+        self.transport = TransportControl(clock, config.rt.beat_resolution, config.rt.priority)
+        self.player = Player(config.rt, clock, self.transport.transport)
+        self.transport.horizon_frames = self.player.horizon_frames
+        self.transport.outputs = self.player.outputs
+        self.saved = SavedTimeline(config.data_dir / SAVED_FILE)
+        self._transport_saved = self.transport.state()
+        self._restoring: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the clock and output threads, then put back what was saved: regions decode in the background."""
+        self.transport.start()
+        self.player.start()
+        saved = self.saved.load()
+        if saved is None:
+            return
+        self._transport_saved = self.transport.resume(saved["transport"])
+        for marker in saved["timeline"]["markers"]:
+            self.transport.marker(marker)
+        regions = saved["timeline"]["regions"]
+        log.info("resumed the timeline: %s at beat %.3f, %g bpm, %d markers, %d regions",
+                 self._transport_saved["state"], self._transport_saved["beat"], self._transport_saved["tempoBpm"],
+                 len(saved["timeline"]["markers"]), len(regions))
+        if regions:
+            self._restoring = asyncio.create_task(self._restore(regions))
+
+    async def _restore(self, regions: list[dict[str, Any]]) -> None:
+        dropped = await self.player.restore(regions)
+        for why in dropped:
+            log.warning("saved region not restored: %s", why)
+        if dropped:
+            await self._save()
+
+    def stop(self) -> None:
+        if self._restoring is not None:
+            self._restoring.cancel()
+        self.transport.stop()
+        self.player.stop()
+
+    # -- commands ------------------------------------------------------------
+    async def transport_command(self, value: dict[str, Any]) -> Body:
+        state = self.transport.command(value)
+        if "status" not in value:
+            self._transport_saved = state
+            await self._save()
+        return Body("transportReply", state)
+
+    async def marker(self, value: dict[str, Any]) -> Body:
+        self.transport.marker(value)
+        await self._save()
+        return Body("ack")
+
+    async def schedule(self, value: dict[str, Any]) -> Body:
+        await self.player.schedule(value)
+        await self._save()
+        return Body("ack")
+
+    async def remove(self, region_id: str) -> Body:
+        removed = self.player.remove(region_id)
+        await self._save()
+        return Body("timelineRemoved", removed)
+
+    async def contents(self, _value: None) -> Body:
+        return Body("timelineContents", self._contents())
+
+    async def audition(self, value: dict[str, Any]) -> Body:
+        return Body("auditionReply", await self.player.audition(value))
+
+    # -- events and saving -----------------------------------------------------
+    def collect(self) -> Broadcasts:
+        return self.transport.collect() + self.player.collect()
+
+    def _contents(self) -> dict[str, Any]:
+        return {"regions": self.player.regions(), "markers": self.transport.marker_list()}
+
+    async def _save(self) -> None:
+        await self.saved.save({"transport": self._transport_saved, "timeline": self._contents()})
