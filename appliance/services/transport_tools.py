@@ -48,6 +48,10 @@ class ScheduleArgs(_Args):
     gain: float = Field(1.0, ge=0, le=4, description="linear gain, 0 to 4")
 
 
+class RemoveArgs(_Args):
+    region_id: str = Field(min_length=1, description="a region id from timeline_schedule or timeline_list")
+
+
 class AuditionArgs(_Args):
     artifact_id: str = Field(description="a WAV or Standard MIDI File artifact")
     duration: float | None = Field(None, gt=0, description="seconds it plays for (default: all of it)")
@@ -87,9 +91,17 @@ class GardenTimeline:
         return str(path), artifact.mime
 
 
+def region_output(region: dict[str, Any]) -> dict[str, Any]:
+    """A TimelineRegion as the tools show it (the same fields timeline_schedule returns)."""
+    return {"region_id": region["id"], "artifact_id": region["artifactId"], "at": region["atBeat"],
+            "duration": region["durationBeats"] or None, "gain": round(region["gain"], 6), "mime": region["mime"]}
+
+
 def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
     def state_output(state: dict[str, Any]) -> ToolOutput:
-        return ToolOutput(state, f"{state['state']} at beat {state['beat']:.3f}, {state['tempoBpm']:g} bpm")
+        failing = [f"; {o['kind']} output {o['device']}: {o['error']}" for o in state["outputs"] if o["error"]]
+        return ToolOutput(state, f"{state['state']} at beat {state['beat']:.3f}, {state['tempoBpm']:g} bpm"
+                                 + "".join(failing))
 
     async def transport_play(_args: NoArgs) -> ToolOutput:
         return state_output(await timeline.transport("play"))
@@ -114,10 +126,29 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
         region_id = "reg-" + secrets.token_hex(6)
         await timeline.request("timelineSchedule", {
             "id": region_id, "contentPath": path, "mime": mime, "atBeat": args.at,
-            "durationBeats": args.duration or 0.0, "gain": args.gain}, timeout=PREPARE_TIMEOUT_S)
+            "durationBeats": args.duration or 0.0, "gain": args.gain, "artifactId": args.artifact_id},
+            timeout=PREPARE_TIMEOUT_S)
         result = {"region_id": region_id, "artifact_id": args.artifact_id, "at": args.at, "duration": args.duration,
                   "gain": args.gain, "mime": mime}
         return ToolOutput(result, f"{region_id}: {args.artifact_id} at beat {args.at:g}")
+
+    async def timeline_remove(args: RemoveArgs) -> ToolOutput:
+        try:
+            removed = region_output(await timeline.request("timelineRemove", args.region_id))
+        except ServiceError as exc:
+            if exc.code != "notFound":
+                raise
+            raise ServiceError("notFound", f"region_id: {exc.message} (timeline_list shows the timeline)") from None
+        return ToolOutput(removed, f"removed {removed['region_id']} ({removed['artifact_id']} at beat "
+                                   f"{removed['at']:g})")
+
+    async def timeline_list(_args: NoArgs) -> ToolOutput:
+        contents = await timeline.request("timelineList")
+        regions = [region_output(r) for r in contents["regions"]]
+        markers = [{"name": m["name"], "beat": m["beat"], "metadata": json.loads(m["metadataJson"] or "{}")}
+                   for m in contents["markers"]]
+        return ToolOutput({"regions": regions, "markers": markers},
+                          f"{len(regions)} regions, {len(markers)} markers")
 
     async def timeline_audition(args: AuditionArgs) -> ToolOutput:
         path, mime = timeline.playable(args.artifact_id)
@@ -137,7 +168,8 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
         Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, transport_play),
         Tool("transport_pause", "Hold the beat clock where it is.", NoArgs, transport_pause),
         Tool("transport_stop", "Stop the beat clock and return to beat 0.", NoArgs, transport_stop),
-        Tool("transport_status", "The transport's state, beat, tempo and sample position.", NoArgs,
+        Tool("transport_status", "The transport's state, beat, tempo and sample position, and the outputs it plays "
+             "to with why one cannot play (error).", NoArgs,
              transport_status, read_only=True, idempotent=True),
         Tool("transport_seek", "Move the transport to a beat (playing on if it was playing).", SeekArgs,
              transport_seek, idempotent=True),
@@ -145,6 +177,11 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
              TempoArgs, transport_tempo, idempotent=True),
         Tool("timeline_schedule", "Place a WAV or MIDI artifact on the timeline at a beat, for a duration in beats, "
              "with a gain (0 to 4). Returns region_id.", ScheduleArgs, timeline_schedule),
+        Tool("timeline_remove", "Take a region off the timeline by region_id; if it is sounding it stops at once "
+             "(audio fades out in a few ms, MIDI notes are released).", RemoveArgs, timeline_remove,
+             destructive=True),
+        Tool("timeline_list", "Every region (region_id, artifact_id, at, duration, gain) and marker on the timeline, "
+             "in beat order.", NoArgs, timeline_list, read_only=True, idempotent=True),
         Tool("timeline_audition", "Play a WAV or MIDI artifact now, outside the timeline, for a duration in seconds.",
              AuditionArgs, timeline_audition),
         Tool("timeline_marker", "Set a named marker at a beat; MarkerReached is broadcast when the transport "

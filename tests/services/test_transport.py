@@ -1,11 +1,15 @@
 """Transport and timeline tools through the real hootenanny and chaosgarden, with the broadcasts they cause."""
 
 import asyncio
+import io
 
+import numpy as np
 import pytest
+import soundfile as sf
 import zmq
 import zmq.asyncio
 
+from appliance.cas import ContentStore
 from appliance.proto import endpoints
 from appliance.proto.pubsub import Subscriber
 from tests.support.garden import until
@@ -104,3 +108,45 @@ async def test_chaosgarden_away_is_unavailable(stack, tools):
     with pytest.raises(ToolFailed) as failed:
         await tools.call("transport_play")
     assert "unavailable" in failed.value.text
+
+
+def wav_in_cas(stack):
+    """A short WAV put into the box's CAS, for registering as an artifact."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full((4800, 2), 0.25, dtype=np.float32), 48000, format="WAV", subtype="FLOAT")
+    return str(ContentStore(stack.data_dir / "cas").put(buffer.getvalue()))
+
+
+async def test_regions_are_listed_and_removed_by_id(box, stack):
+    tools, _events = box
+    wav = await tools.call("artifact_register", content_hash=wav_in_cas(stack), mime="audio/wav")
+    late = await tools.call("timeline_schedule", artifact_id=wav["artifact_id"], at=8, duration=2, gain=0.5)
+    early = await tools.call("timeline_schedule", artifact_id=wav["artifact_id"], at=4)
+    await tools.call("timeline_marker", name="verse", beat=6, metadata={"n": 1})
+    listed = await tools.call("timeline_list")
+    assert [r["region_id"] for r in listed["regions"]] == [early["region_id"], late["region_id"]]  # beat order
+    assert listed["regions"][1] == {"region_id": late["region_id"], "artifact_id": wav["artifact_id"], "at": 8.0,
+                                    "duration": 2.0, "gain": 0.5, "mime": "audio/wav"}
+    assert listed["markers"] == [{"name": "verse", "beat": 6.0, "metadata": {"n": 1}}]
+    removed = await tools.call("timeline_remove", region_id=late["region_id"])
+    assert removed == listed["regions"][1]
+    assert [r["region_id"] for r in (await tools.call("timeline_list"))["regions"]] == [early["region_id"]]
+    with pytest.raises(ToolFailed) as failed:
+        await tools.call("timeline_remove", region_id=late["region_id"])
+    text = failed.value.text
+    assert "region_id" in text and late["region_id"] in text and early["region_id"] in text  # what exists instead
+    assert "timeline_list" in text
+
+
+@pytest.mark.parametrize("stack_env", [{"STUDIO_RT_PLAYBACK_DEVICE": "studio-no-such-pcm"}])
+async def test_a_playback_device_that_cannot_open_is_logged_broadcast_and_in_the_status(box, stack):
+    tools, events = box
+    await until(lambda: events.of("outputStatus"))  # repeated while it stands, so a late subscriber hears it
+    heard = events.of("outputStatus")[0]
+    assert heard["kind"] == "audio" and heard["device"] == "studio-no-such-pcm"
+    assert heard["error"].startswith("cannot open playback PCM 'studio-no-such-pcm': ")
+    status = await tools.call("transport_status")
+    assert status["outputs"] == [heard]
+    assert f"audio output studio-no-such-pcm: {heard['error']}" in stack.log("chaosgarden")  # with ALSA's reason
+    played = await tools.call("transport_play")  # the beat clock runs on without the device
+    assert played["state"] == "playing" and played["outputs"] == [heard]
