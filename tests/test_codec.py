@@ -1,4 +1,5 @@
 import random
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -78,3 +79,32 @@ def test_random_bytes_are_refused_or_decoded(data):
         assert isinstance(body.kind, str)
     except BodyError:
         pass
+
+
+def zero_sized_structs(count: int) -> bytes:
+    """An Envelope `ready` whose `tools` list holds `count` zero-sized structs: 56 bytes for any count."""
+    words = [
+        struct.pack("<iHH", 0, 1, 1),  # root: Envelope, 1 data word, 1 pointer
+        struct.pack("<H6x", 2),  # discriminant: ready
+        struct.pack("<iHH", 0, 1, 2),  # Ready: 1 data word, 2 pointers
+        bytes(8), bytes(8),  # pid; service (null)
+        struct.pack("<iI", 1, 7),  # tools: a composite list of 0 words
+        struct.pack("<iHH", count << 2, 0, 0),  # its tag: `count` elements of 0 data words, 0 pointers
+    ]
+    segment = b"".join(words)
+    return struct.pack("<II", 0, len(segment) // 8) + segment
+
+
+def test_a_small_body_cannot_decode_into_millions_of_values():
+    """Found by the fuzz scenario: 56 bytes used to decode into 4 million dicts (2 GB, 40 s of a stalled loop)."""
+    assert len(codec.unpack_envelope(zero_sized_structs(3)).value["tools"]) == 3
+    with pytest.raises(BodyError):
+        codec.unpack_envelope(zero_sized_structs(4_000_000))
+
+
+def test_every_real_message_fits_the_traversal_limit():
+    tools = [{"name": f"t{i}", "description": "d" * 300, "inputSchemaJson": "{}", "annotationsJson": ""}
+             for i in range(40)]
+    for kind, value in [("streamStart", stream_start("stream://a/b", ["s"] * 200)), ("ack", None),
+                        ("ready", {"service": "v", "tools": tools, "pid": 1}), ("ready", {"tools": [{}] * 5})]:
+        assert codec.unpack_envelope(codec.pack_envelope(kind, value)).kind == kind

@@ -5,6 +5,10 @@ values (`to_dict(verbose=True)`: every field present, enums as names). Decoding
 walks the whole message once, so a malformed body fails here with `BodyError`
 instead of later, deep inside a handler. (pycapnp aborts the process on some
 malformed pointers when asked for `total_size`; `to_dict` raises instead.)
+A decode may visit no more words than the body holds: Cap'n Proto charges a
+list of zero-sized elements one word each, so without that bound a 56-byte
+body could decode into millions of dicts (seconds of a stalled event loop and
+gigabytes of memory).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ envelope = capnp.load(str(SCHEMA_DIR / "envelope.capnp"))
 
 # Bodies are small control messages; these bound what a hostile one may cost.
 TRAVERSAL_LIMIT_WORDS = 4 * 1024 * 1024
+TRAVERSAL_SLACK_WORDS = 64
 NESTING_LIMIT = 32
 
 
@@ -52,11 +57,16 @@ def unpack(struct: Any, body: bytes) -> dict[str, Any]:
     """Decode and fully validate one `struct` message."""
     try:
         with struct.from_bytes(
-            body, traversal_limit_in_words=TRAVERSAL_LIMIT_WORDS, nesting_limit=NESTING_LIMIT
+            body, traversal_limit_in_words=traversal_limit(body), nesting_limit=NESTING_LIMIT
         ) as reader:
             return reader.to_dict(verbose=True)
     except Exception as exc:  # pycapnp raises KjException, RuntimeError, ValueError… for hostile input
         raise BodyError(f"malformed {struct.schema.node.displayName}: {exc}") from exc
+
+
+def traversal_limit(body: bytes) -> int:
+    """Words a decode of `body` may visit: a well-formed message visits each of its words once."""
+    return min(TRAVERSAL_LIMIT_WORDS, len(body) // 8 + TRAVERSAL_SLACK_WORDS)
 
 
 def _pack_union(struct: Any, body: Body) -> bytes:
