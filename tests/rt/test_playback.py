@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from appliance.proto.channel import RequestError
 from tests.support.garden import until
 
 RATE = 48000
@@ -168,3 +169,49 @@ async def test_audition_plays_now_without_the_transport(control, short_tmp, midi
     assert message == bytes((0x90, 60, 100))
     assert abs(arrived - midi["startMonotonicNs"]) < PERIOD * 1_000_000_000 // RATE
     assert (await transport(control, "status"))["state"] == "stopped"
+
+
+async def test_removing_a_sounding_region_fades_it_out_instead_of_clicking(control, short_tmp):
+    sf.write(short_tmp / "dc.wav", np.full((48000, 2), 0.5, dtype=np.float32), RATE, subtype="FLOAT")
+    await transport(control, "tempo", 240.0)
+    region = {"id": "dc", "contentPath": str(short_tmp / "dc.wav"), "mime": "audio/wav", "atBeat": 1.0,
+              "durationBeats": 0.0, "gain": 1.0, "artifactId": "art-dc"}
+    await control.request("timelineSchedule", region, timeout=30, retries=0)
+    played = await transport(control, "play")
+    start = played["samplePosition"] + 12000
+    await until(lambda: len(out_samples(short_tmp)) > start + 100)  # it sounds (its 48000 frames last a second)
+    removed = (await control.request("timelineRemove", "dc", timeout=10, retries=0)).value
+    assert removed == region
+    await until(lambda: len(out_samples(short_tmp)) > start + 48000 + 1000)
+    out = out_samples(short_tmp)[start + 2 :, 0] / (2**31 - 1)  # from inside the region (its start is +-1)
+    assert out[0] == pytest.approx(0.5)
+    assert int(np.flatnonzero(out)[-1]) < 48000 - 256  # cut short, ...
+    assert np.abs(np.diff(out)).max() <= 0.5 / 256 + 1e-6  # ... by a ramp to silence, not a step
+    with pytest.raises(RequestError) as refused:
+        await control.request("timelineRemove", "dc", timeout=10, retries=0)
+    assert refused.value.code == "notFound" and "'dc'" in refused.value.message
+    assert "the timeline has no regions" in refused.value.message
+    await transport(control, "stop")
+
+
+async def test_removing_a_midi_region_releases_its_sounding_notes(control, short_tmp, midi_fifo):
+    reader = MidiArrivals(midi_fifo[1])
+    reader.start()
+    mid = mido.MidiFile(ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=64, velocity=90, time=0),
+                                      mido.Message("note_off", note=64, velocity=0, time=480 * 1000)]))
+    mid.save(short_tmp / "held.mid")
+    await control.request("timelineSchedule", {"id": "held", "contentPath": str(short_tmp / "held.mid"),
+                                               "mime": "audio/midi", "atBeat": 0.0, "durationBeats": 0.0,
+                                               "gain": 1.0, "artifactId": ""}, timeout=30, retries=0)
+    await asyncio.sleep(0.6)  # chaosgarden has opened the FIFO
+    await transport(control, "play")
+    await until(lambda: reader.messages())
+    listed = (await control.request("timelineList", timeout=10, retries=0)).value
+    assert [r["id"] for r in listed["regions"]] == ["held"]
+    await control.request("timelineRemove", "held", timeout=10, retries=0)
+    await until(lambda: len(reader.messages()) >= 2)  # its own note-off is 1000 beats away
+    reader.done.set()
+    assert [m for _t, m in reader.messages()] == [bytes((0x90, 64, 90)), bytes((0x80, 64, 0))]
+    assert (await control.request("timelineList", timeout=10, retries=0)).value["regions"] == []
+    await transport(control, "stop")
