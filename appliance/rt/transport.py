@@ -8,6 +8,7 @@ regions and MIDI events all agree on where each beat is.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -56,8 +57,8 @@ class TransportControl:
         elif verb == "stop":
             t.stop(at)
         elif verb == "seek":
-            if not arg >= 0:
-                raise RequestError("badRequest", f"seek: beat must be >= 0; got {arg}")
+            if not 0 <= arg < math.inf:  # an infinite beat has no first tick: the clock thread would die on it
+                raise RequestError("badRequest", f"seek: beat must be a finite number >= 0; got {arg}")
             t.seek(at, arg)
         elif verb == "tempo":
             if not MIN_BPM <= arg <= MAX_BPM:

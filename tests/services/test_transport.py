@@ -12,6 +12,7 @@ import zmq.asyncio
 from appliance.cas import ContentStore
 from appliance.proto import endpoints
 from appliance.proto.pubsub import Subscriber
+from tests.services.test_jobs import weave
 from tests.support.garden import until
 from tests.support.stack import ToolFailed
 
@@ -92,6 +93,7 @@ async def test_marker_is_reached_once(box):
     ("transport_tempo", {"bpm": 10}, "bpm"),
     ("transport_tempo", {"bpm": 401}, "bpm"),
     ("transport_seek", {"beat": -1}, "beat"),
+    ("transport_seek", {"beat": float("inf")}, "beat"),  # found by the fuzz scenario: it killed the beat clock
     ("timeline_schedule", {"artifact_id": "art-nope", "at": 0}, "artifact_id"),
     ("timeline_schedule", {"artifact_id": "x", "at": 0, "gain": 5}, "gain"),
     ("timeline_marker", {"name": "", "beat": 1}, "name"),
@@ -136,6 +138,20 @@ async def test_regions_are_listed_and_removed_by_id(box, stack):
     text = failed.value.text
     assert "region_id" in text and late["region_id"] in text and early["region_id"] in text  # what exists instead
     assert "timeline_list" in text
+
+
+async def test_the_kernel_places_and_removes_regions_through_the_same_tools(box, stack):
+    tools, _events = box
+    stack.start("vibeweaver")
+    wav = (await tools.call("artifact_register", content_hash=wav_in_cas(stack), mime="audio/wav"))["artifact_id"]
+    out = await weave(tools, f"a = schedule({wav!r}, at=4)\nb = schedule({wav!r}, at=8, gain=0.5)\n"
+                             "unschedule(a)['region_id'] == a['region_id'], [r['at'] for r in regions()]")
+    assert out["result"] == "(True, [8.0])", out["error"]
+    (region,) = (await tools.call("timeline_list"))["regions"]
+    assert region["artifact_id"] == wav and region["gain"] == 0.5
+    out = await weave(tools, "unschedule(a)")
+    assert not out["success"] and "region_id: no region 'reg-" in out["error"]
+    assert f"placed: {region['region_id']}" in out["error"] and "timeline_list" in out["error"]
 
 
 @pytest.mark.parametrize("stack_env", [{"STUDIO_RT_PLAYBACK_DEVICE": "studio-no-such-pcm"}])
