@@ -93,11 +93,12 @@ class KernelApi:
 
     def __init__(self, weaver: Weaver) -> None:
         self.weaver = weaver
-        self.regions: deque[dict[str, Any]] = deque(maxlen=REGIONS_KEPT)
+        self.scheduled: deque[dict[str, Any]] = deque(maxlen=REGIONS_KEPT)
 
     def names(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
-            "session", "tempo", "sample", "latent", "schedule", "audition", "marker", "play", "pause", "stop",
+            "session", "tempo", "sample", "latent", "schedule", "unschedule", "regions", "audition", "marker", "play",
+            "pause", "stop",
             "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule", "artifacts")} | {
             "Artifact": Artifact, "LatentRef": LatentRef}
 
@@ -105,7 +106,7 @@ class KernelApi:
         state = self.weaver.state
         return {"beat": Beat(state), "transport": Transport(state),
                 "timeline": Timeline(state, lambda: self.weaver.store.markers(self.weaver.session.id),
-                                     lambda: list(self.regions))}
+                                     lambda: list(self.scheduled))}
 
     # -- talking to the I/O loop -------------------------------------------------
     def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -184,10 +185,25 @@ class KernelApi:
             result = await self.weaver.box.schedule(artifact_id, float(at), duration, float(gain))
             region = {"artifact_id": artifact_id, "at": float(at), "duration": duration, "gain": float(gain),
                       **result}
-            self.regions.append(region)
+            self.scheduled.append(region)
             return region
 
         return self._with_content(content, place)
+
+    def unschedule(self, region: dict[str, Any] | str) -> dict[str, Any]:
+        """Take a region off the timeline (what schedule() returned, or its region_id); sounding, it stops at once."""
+        region_id = region.get("region_id") if isinstance(region, dict) else region
+        if not isinstance(region_id, str) or not region_id:
+            raise TypeError("unschedule takes what schedule() returned (await it first when it was given a "
+                            f"LatentRef) or a region_id string; got {region!r}")
+        removed = self._wait(self.weaver.box.unschedule(region_id))
+        for placed in [r for r in self.scheduled if r.get("region_id") == region_id]:
+            self.scheduled.remove(placed)
+        return removed
+
+    def regions(self) -> list[dict[str, Any]]:
+        """Every region on the box's timeline, in beat order: any agent's, and those placed before a restart."""
+        return self._wait(self.weaver.box.timeline())["regions"]
 
     def audition(self, content: Content | LatentRef | Awaitable[Artifact], duration: float | None = None) -> Any:
         """Play an artifact now, outside the timeline, for `duration` seconds (default: all of it)."""

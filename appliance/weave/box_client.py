@@ -63,6 +63,13 @@ class BoxClient:
             arguments["duration"] = duration
         return await self.call("timeline_schedule", arguments)
 
+    async def unschedule(self, region_id: str) -> dict[str, Any]:
+        return await self.call("timeline_remove", {"region_id": region_id})
+
+    async def timeline(self) -> dict[str, Any]:
+        """The box's regions and markers, each in beat order."""
+        return await self.call("timeline_list")
+
     async def audition(self, artifact_id: str, duration: float | None) -> dict[str, Any]:
         arguments: dict[str, Any] = {"artifact_id": artifact_id}
         if duration is not None:

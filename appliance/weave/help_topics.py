@@ -26,6 +26,9 @@ EXAMPLES = (
     Example("Generate a pattern and put it on the timeline",
             "kick = await sample('pattern', 'four on the floor', inference={'pulses': 4, 'steps': 16})\n"
             "schedule(kick, at=16, duration=16)\nkick"),
+    Example("Take a region off the timeline again",
+            "riff = await sample('pattern', 'riff', inference={'pulses': 5, 'steps': 16})\n"
+            "region = schedule(riff, at=32, duration=8)\nunschedule(region)\n[r['region_id'] for r in regions()]"),
     Example("Two samples at once", "hats, clap = await gather(\n"
             "    sample('pattern', 'hats', inference={'pulses': 7, 'steps': 16}),\n"
             "    sample('pattern', 'clap', inference={'pulses': 2, 'steps': 16, 'rotation': 4}),\n)\n"
@@ -64,7 +67,10 @@ latent(space, prompt='', deadline=None, priority='normal', inference=None, tags=
                                        .materialize() (or await it) starts it now; .cancel() drops it
 schedule(content, at=None, duration=None, gain=1.0)
                                        place an Artifact (or id, or LatentRef) at beat `at`
-                                       (default: next bar) for `duration` beats
+                                       (default: next bar) for `duration` beats; returns the region
+unschedule(region)                     take a region off the timeline (what schedule returned, or its
+                                       region_id); if it is sounding it stops at once
+regions()                              every region on the box's timeline (any agent's), in beat order
 audition(content, duration=None)       play an artifact now, outside the timeline
 marker(name, beat=None, metadata=None) name a beat (default: now)
 @on_beat(every, offset=0, priority='normal', one_shot=False)

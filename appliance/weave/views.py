@@ -89,7 +89,7 @@ class Transport:
 
 
 class Timeline:
-    """Markers of the session and what this kernel scheduled, with the current beat."""
+    """Markers of the session and what this kernel scheduled, with the current beat (regions() asks the box)."""
 
     def __init__(self, state: KernelState, markers: Callable[[], list[Any]], regions: Callable[[], list[Any]]) -> None:
         self._state = state

@@ -44,6 +44,7 @@ class HootenannyPeer:
         self.worker: bytes | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.transport = {"state": "stopped", "beat": 0.0, "tempoBpm": 120.0}
+        self.regions: dict[str, dict[str, Any]] = {}
         self.job_delay = 0.01
         self._task: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
@@ -85,7 +86,17 @@ class HootenannyPeer:
         if name.startswith("transport_"):
             return self._transport(name.removeprefix("transport_"), args)
         if name == "timeline_schedule":
-            return {"region_id": f"region-{len(self.calls)}"}
+            region_id = f"region-{len(self.calls)}"
+            self.regions[region_id] = {"region_id": region_id, "artifact_id": args["artifact_id"], "at": args["at"],
+                                       "duration": args.get("duration"), "gain": args["gain"], "mime": "audio/midi"}
+            return {"region_id": region_id}
+        if name == "timeline_remove":
+            if args["region_id"] not in self.regions:
+                raise ValueError(f"region_id: no region {args['region_id']!r} on the timeline; "
+                                 f"placed: {', '.join(self.regions) or 'none'}")
+            return self.regions.pop(args["region_id"])
+        if name == "timeline_list":
+            return {"regions": sorted(self.regions.values(), key=lambda r: r["at"]), "markers": []}
         if name in ("timeline_audition", "timeline_marker"):
             return {}
         if name == "job_sample":

@@ -130,3 +130,17 @@ async def test_schedule_a_latent_when_it_is_ready(weave):
     assert out["result"] == "(32.0, 0.5, True)", out["error"]
     (call,) = [args for name, args in weave.calls if name == "timeline_schedule"]
     assert call["at"] == 32.0 and call["duration"] == 8 and call["gain"] == 0.5
+
+
+async def test_unschedule_by_what_schedule_returned_or_by_id(weave):
+    await synced(weave)
+    out = await weave.eval("a = schedule('art-a', at=4)\nb = schedule('art-b', at=8)\nc = schedule('art-c', at=2)\n"
+                           "gone = unschedule(a)\nunschedule(c['region_id'])\n"
+                           "gone['artifact_id'], [r['artifact_id'] for r in timeline.regions], "
+                           "[r['artifact_id'] for r in regions()]")
+    assert out["result"] == "('art-a', ['art-b'], ['art-b'])", out["error"]
+    out = await weave.eval("unschedule(a)")
+    assert not out["success"] and "timeline_remove: region_id: no region" in out["error"]
+    assert re.search(r"placed: region-\d+", out["error"])  # the error says which regions there are
+    out = await weave.eval("unschedule(schedule(latent('pattern', 'x'), at=1))")
+    assert not out["success"] and "await it first" in out["error"]
