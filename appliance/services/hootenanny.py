@@ -95,6 +95,8 @@ class Hootenanny:
     async def _garden_event(self, event: Broadcast) -> None:
         if event.body.kind == "transportStateChanged":
             self.live_state.heard(event.body.value)
+        elif event.body.kind == "outputStatus":
+            self.live_state.heard_output(event.body.value)
         await self.streams.on_event(event)
 
     async def _device_notice(self, event: dict[str, Any]) -> None:

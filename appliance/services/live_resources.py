@@ -26,7 +26,8 @@ MOVING_KEYS = frozenset({"head_sample", "bytes", "beat"})
 DESCRIPTIONS = {
     STREAMS: "Every stream: state, head sample, chunks sealed, bytes, xruns, device, last error.",
     SESSIONS: "Capture sessions: status, segments and streams.",
-    TRANSPORT: "The beat clock: state (playing/paused/stopped), beat and tempo.",
+    TRANSPORT: "The beat clock: state (playing/paused/stopped), beat and tempo; the outputs it plays to, each "
+               "with why it cannot play (error, empty when it plays).",
 }
 
 Announce = Callable[[str], Awaitable[None]]
@@ -47,25 +48,31 @@ class IdleState:
         return {"sessions": []}
 
     def transport(self) -> dict[str, Any]:
-        return {"state": "stopped", "beat": 0, "tempo_bpm": 120}
+        return {"state": "stopped", "beat": 0, "tempo_bpm": 120, "outputs": []}
 
 
 class ServiceState:
-    """Sessions from the session service; transport as chaosgarden last announced it."""
+    """Sessions from the session service; transport and its outputs as chaosgarden last announced them."""
 
     def __init__(self, sessions: Callable[[], list[dict[str, Any]]]) -> None:
         self._sessions = sessions
         self._transport: dict[str, Any] = IdleState().transport()
+        self._outputs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def heard(self, changed: dict[str, Any]) -> None:
-        """A TransportStateChanged broadcast from chaosgarden."""
+        """A TransportStateChanged broadcast from chaosgarden (it lists every output)."""
         self._transport = {"state": changed["state"], "beat": changed["beat"], "tempo_bpm": changed["tempoBpm"]}
+        self._outputs = {(o["kind"], o["device"]): o for o in changed["outputs"]}
+
+    def heard_output(self, status: dict[str, Any]) -> None:
+        """An OutputStatus broadcast: one output failed, or plays again."""
+        self._outputs[(status["kind"], status["device"])] = status
 
     def sessions(self) -> dict[str, Any]:
         return {"sessions": self._sessions()}
 
     def transport(self) -> dict[str, Any]:
-        return dict(self._transport)
+        return {**self._transport, "outputs": list(self._outputs.values())}
 
 
 class LiveResources:

@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from appliance.proto import endpoints
 from appliance.proto.pubsub import Subscriber
 from tests.services.test_jobs import weave
 from tests.support.garden import until
+from tests.support.mcp_client import mcp_session, mcp_url
 from tests.support.stack import ToolFailed
 
 
@@ -154,7 +156,8 @@ async def test_the_kernel_places_and_removes_regions_through_the_same_tools(box,
     assert f"placed: {region['region_id']}" in out["error"] and "timeline_list" in out["error"]
 
 
-@pytest.mark.parametrize("stack_env", [{"STUDIO_RT_PLAYBACK_DEVICE": "studio-no-such-pcm"}])
+@pytest.mark.parametrize("stack_env", [{"STUDIO_RT_PLAYBACK_DEVICE": "studio-no-such-pcm",
+                                        "STUDIO_MCP_TOKEN": "test-token-outputs-0123456789"}])
 async def test_a_playback_device_that_cannot_open_is_logged_broadcast_and_in_the_status(box, stack):
     tools, events = box
     await until(lambda: events.of("outputStatus"))  # repeated while it stands, so a late subscriber hears it
@@ -166,3 +169,6 @@ async def test_a_playback_device_that_cannot_open_is_logged_broadcast_and_in_the
     assert f"audio output studio-no-such-pcm: {heard['error']}" in stack.log("chaosgarden")  # with ALSA's reason
     played = await tools.call("transport_play")  # the beat clock runs on without the device
     assert played["state"] == "playing" and played["outputs"] == [heard]
+    async with mcp_session(mcp_url(stack.env["STUDIO_MCP_PORT"]), stack.env["STUDIO_MCP_TOKEN"]) as client:
+        resource = json.loads((await client.read_resource("studio://transport")).contents[0].text)
+        assert resource["outputs"] == [heard]  # what an MCP agent sees (and is told of when it changes)
