@@ -1,0 +1,76 @@
+"""What chaosgarden saves of its timeline, and what it makes of a saved file it cannot fully use."""
+
+import logging
+
+import numpy as np
+import soundfile as sf
+
+from appliance.rt.beat_clock import SampleClock
+from appliance.rt.saved_timeline import SavedTimeline
+from appliance.rt.timekeeper import SAVED_FILE, Timekeeper
+
+
+async def started(config):
+    keeper = Timekeeper(config, SampleClock(config.capture.sample_rate))
+    await keeper.start()
+    if keeper._restoring is not None:
+        await keeper._restoring
+    return keeper
+
+
+async def contents(keeper):
+    return (await keeper.contents(None)).value
+
+
+async def test_a_restart_puts_back_tempo_markers_and_regions(config, short_tmp):
+    sf.write(short_tmp / "a.wav", np.zeros((480, 2), dtype=np.float32), 48000)
+    first = await started(config)
+    try:
+        await first.transport_command({"tempo": 90.0})
+        await first.transport_command({"seek": 12.0})
+        await first.marker({"name": "bridge", "beat": 16.0, "metadataJson": "{}"})
+        await first.schedule({"id": "r1", "contentPath": str(short_tmp / "a.wav"), "mime": "audio/wav",
+                              "atBeat": 4.0, "durationBeats": 2.0, "gain": 0.5, "artifactId": "art-1"})
+        saved = await contents(first)
+    finally:
+        first.stop()
+    second = await started(config)
+    try:
+        assert await contents(second) == saved
+        status = (await second.transport_command({"status": None})).value
+        assert (status["state"], status["beat"], status["tempoBpm"]) == ("stopped", 12.0, 90.0)
+    finally:
+        second.stop()
+
+
+async def test_a_region_whose_content_is_gone_is_dropped_and_logged(config, short_tmp, caplog):
+    first = await started(config)
+    try:
+        for region_id, at in (("kept", 1.0), ("lost", 2.0)):
+            path = short_tmp / f"{region_id}.wav"
+            sf.write(path, np.zeros((480, 2), dtype=np.float32), 48000)
+            await first.schedule({"id": region_id, "contentPath": str(path), "mime": "audio/wav", "atBeat": at,
+                                  "durationBeats": 0.0, "gain": 1.0, "artifactId": f"art-{region_id}"})
+    finally:
+        first.stop()
+    (short_tmp / "lost.wav").unlink()
+    with caplog.at_level(logging.WARNING):
+        second = await started(config)
+    second.stop()
+    assert [r["id"] for r in (await contents(second))["regions"]] == ["kept"]
+    assert any("lost (art-lost)" in r.getMessage() and "not a readable file" in r.getMessage()
+               for r in caplog.records)
+    saved = SavedTimeline(config.data_dir / SAVED_FILE).load()
+    assert [r["id"] for r in saved["timeline"]["regions"]] == ["kept"]  # saved again without it
+
+
+async def test_an_unreadable_file_is_kept_aside_and_the_timeline_starts_empty(config, caplog):
+    path = config.data_dir / SAVED_FILE
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00\x01 not cap'n proto")
+    with caplog.at_level(logging.ERROR):
+        keeper = await started(config)
+    keeper.stop()
+    assert await contents(keeper) == {"regions": [], "markers": []}
+    assert path.with_suffix(".unreadable").read_bytes() == b"\x00\x01 not cap'n proto"
+    assert any("timeline.bin" in r.getMessage() and "empty timeline" in r.getMessage() for r in caplog.records)
