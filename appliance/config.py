@@ -53,6 +53,9 @@ class RtConfig(_Section):
                               "(for unpaced PCMs such as the ALSA file plugin over null)")
     playback_period_frames: int = Field(256, ge=32, le=8192)
     midi_out: str | None = Field(None, description="raw MIDI output for timeline MIDI (a rawmidi path or FIFO)")
+    link: Literal["off", "follow", "lead"] = Field(
+        "off", description="Ableton Link tempo (needs the 'link' extra, aalink): 'follow' takes the session's tempo, "
+                           "'lead' imposes the box's on the other peers")
 
 
 class CaptureConfig(_Section):

@@ -158,6 +158,11 @@ class TransportView:
     def bpm(self) -> float:
         return self.snap[_BPM]
 
+    def tempo_now(self) -> float:
+        """The tempo of the newest segment, read fresh (for callers outside the realtime loops)."""
+        self.refresh()
+        return self.snap[_BPM]
+
     @property
     def anchor_sample(self) -> float:
         return self.snap[_ASAMPLE]

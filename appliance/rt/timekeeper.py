@@ -16,10 +16,11 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.proto.codec import Body
-from appliance.rt.beat_clock import SampleClock
+from appliance.rt.beat_clock import SampleClock, TransportView
+from appliance.rt.link_sync import LinkSync
 from appliance.rt.player import Broadcasts, Player
 from appliance.rt.saved_timeline import SavedTimeline
-from appliance.rt.transport import TransportControl
+from appliance.rt.transport import MAX_BPM, MIN_BPM, TransportControl
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,23 @@ class Timekeeper:
         self.transport = TransportControl(clock, config.rt.beat_resolution, config.rt.priority)
         self.player = Player(config.rt, clock, self.transport.transport)
         self.transport.horizon_frames = self.player.horizon_frames
-        self.transport.outputs = self.player.outputs
+        self.link = LinkSync(config.rt.link, TransportView(self.transport.transport).tempo_now, self._follow_link)
+        self.transport.reports = lambda: {"outputs": self.player.outputs(), "link": self.link.status()}
         self.saved = SavedTimeline(config.data_dir / SAVED_FILE)
         self._transport_saved = self.transport.state()
         self._restoring: asyncio.Task[None] | None = None
+        self._saving: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start the clock and output threads, then put back what was saved: regions decode in the background."""
         self.transport.start()
         self.player.start()
         saved = self.saved.load()
-        if saved is None:
-            return
+        if saved is not None:
+            self._resume(saved)
+        self.link.start()  # with the saved tempo: a leader imposes it, a follower soon hears the session's
+
+    def _resume(self, saved: dict[str, Any]) -> None:
         self._transport_saved = self.transport.resume(saved["transport"])
         for marker in saved["timeline"]["markers"]:
             self.transport.marker(marker)
@@ -63,6 +69,7 @@ class Timekeeper:
     def stop(self) -> None:
         if self._restoring is not None:
             self._restoring.cancel()
+        self.link.stop()
         self.transport.stop()
         self.player.stop()
 
@@ -71,8 +78,17 @@ class Timekeeper:
         state = self.transport.command(value)
         if "status" not in value:
             self._transport_saved = state
+            if "tempo" in value:
+                self.link.told(state["tempoBpm"])
             await self._save()
         return Body("transportReply", state)
+
+    def _follow_link(self, bpm: float) -> None:
+        """The Link session's tempo, taken as a tempo command (rt.link = "follow")."""
+        self._transport_saved = self.transport.command({"tempo": min(max(bpm, MIN_BPM), MAX_BPM)})
+        task = asyncio.ensure_future(self._save())
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
 
     async def marker(self, value: dict[str, Any]) -> Body:
         self.transport.marker(value)

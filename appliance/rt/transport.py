@@ -30,7 +30,8 @@ class TransportControl:
         self.transport = Transport(clock.sample_rate)
         self.ticker = BeatTicker(clock, self.transport, resolution, priority)
         self.horizon_frames = horizon_frames
-        self.outputs: Callable[[], list[dict[str, Any]]] = list  # the Player's, once there is one
+        # What the Timekeeper adds to every state: the outputs and Ableton Link.
+        self.reports: Callable[[], dict[str, Any]] = dict
         self.markers: dict[str, Marker] = {}
         self.changes: Broadcasts = []
 
@@ -75,7 +76,7 @@ class TransportControl:
         s = self.transport.state(at)
         mono = self.clock.mono_at(at)
         return {"state": s.state, "beat": s.beat, "tempoBpm": s.tempo_bpm, "samplePosition": max(s.sample, 0),
-                "monotonicNs": mono, "realtimeNs": mono + _realtime_offset(), "outputs": self.outputs()}
+                "monotonicNs": mono, "realtimeNs": mono + _realtime_offset(), **self.reports()}
 
     def resume(self, saved: dict[str, Any]) -> dict[str, Any]:
         """Put back a saved TransportStateChanged: tempo and state as they were, and a transport that was playing

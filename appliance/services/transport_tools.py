@@ -99,9 +99,14 @@ def region_output(region: dict[str, Any]) -> dict[str, Any]:
 
 def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
     def state_output(state: dict[str, Any]) -> ToolOutput:
-        failing = [f"; {o['kind']} output {o['device']}: {o['error']}" for o in state["outputs"] if o["error"]]
-        return ToolOutput(state, f"{state['state']} at beat {state['beat']:.3f}, {state['tempoBpm']:g} bpm"
-                                 + "".join(failing))
+        notes = [f"{o['kind']} output {o['device']}: {o['error']}" for o in state["outputs"] if o["error"]]
+        link = state["link"]
+        if link["error"]:
+            notes.append(f"Link: {link['error']}")
+        elif link["mode"] != "off":
+            notes.append(f"Link: {link['mode']}ing, {link['peers']} peers")
+        return ToolOutput(state, "; ".join([f"{state['state']} at beat {state['beat']:.3f}, "
+                                            f"{state['tempoBpm']:g} bpm", *notes]))
 
     async def transport_play(_args: NoArgs) -> ToolOutput:
         return state_output(await timeline.transport("play"))
@@ -168,8 +173,8 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
         Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, transport_play),
         Tool("transport_pause", "Hold the beat clock where it is.", NoArgs, transport_pause),
         Tool("transport_stop", "Stop the beat clock and return to beat 0.", NoArgs, transport_stop),
-        Tool("transport_status", "The transport's state, beat, tempo and sample position, and the outputs it plays "
-             "to with why one cannot play (error).", NoArgs,
+        Tool("transport_status", "The transport's state, beat, tempo and sample position; the outputs it plays to "
+             "with why one cannot play (error); Ableton Link's mode, peers and error.", NoArgs,
              transport_status, read_only=True, idempotent=True),
         Tool("transport_seek", "Move the transport to a beat (playing on if it was playing).", SeekArgs,
              transport_seek, idempotent=True),

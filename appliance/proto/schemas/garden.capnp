@@ -15,6 +15,14 @@ struct TransportStateChanged {
   monotonicNs @4 :Int64;
   realtimeNs @5 :Int64;
   outputs @6 :List(OutputStatus);   # where timeline content goes, and why it cannot (transport status)
+  link @7 :LinkStatus;
+}
+
+# Ableton Link as chaosgarden runs it (rt.link).
+struct LinkStatus {
+  mode @0 :Text;             # "off", "follow" (take the session's tempo) or "lead" (impose the box's)
+  peers @1 :UInt32;          # other Link apps in the session
+  error @2 :Text;            # why Link is off although asked for (no aalink package, ...); empty otherwise
 }
 
 # One output chaosgarden plays to. Broadcast when its error changes, and again
