@@ -17,6 +17,7 @@ def stream_start(uri: str, spares: list[str]) -> dict:
         "chunkPath": "/data/cas/staging/blake3/ab/cd/" + "ab" * 32,
         "sparePaths": spares,
         "startSample": 0,
+        "startRealtimeNs": 0,
     }
 
 

@@ -131,12 +131,14 @@ class CaptureThread(threading.Thread):
 
 class AudioCapture(CaptureThread):
     def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, frame_bytes: int,
-                 period_frames: int, priority: int) -> None:
+                 period_frames: int, priority: int, start_mono_ns: int = 0) -> None:
         super().__init__(name, source, writer, sample_rate, priority)
         self.frame_bytes = frame_bytes
         self.period_ns = period_frames * NS // sample_rate
-        self.last_end_ns = 0  # monotonic time of the last frame on the timeline
-        self._gap_kind = ""  # set when the next period must first fill a gap: "xrun" or "deviceBack"
+        # Monotonic time of the last frame on the timeline. A stream continuing after a gap
+        # starts at the time of its start frame, so its first period lands where it belongs.
+        self.last_end_ns = start_mono_ns
+        self._gap_kind = "resume" if start_mono_ns else ""  # the next period first fills a gap: "xrun", ...
 
     def run(self) -> None:
         self.realtime = self.priority > 0 and set_fifo(self.priority)
@@ -207,10 +209,10 @@ class MidiCapture(CaptureThread):
     """Raw MIDI bursts as timestamped records; the timeline frame is derived from CLOCK_MONOTONIC."""
 
     def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, start_frame: int,
-                 priority: int) -> None:
+                 priority: int, start_mono_ns: int = 0) -> None:
         super().__init__(name, source, writer, sample_rate, priority)
         self.start_frame = start_frame
-        self.t0_ns = time.monotonic_ns()
+        self.t0_ns = start_mono_ns or time.monotonic_ns()
 
     def frame_at(self, mono_ns: int) -> int:
         return self.start_frame + (mono_ns - self.t0_ns) * self.sample_rate // NS

@@ -110,7 +110,8 @@ class Garden:
         if existing is not None and existing.running:
             raise RequestError("conflict", f"{definition.uri} is already recording")
         paths = [_absolute(value["chunkPath"], "chunkPath")] + [_absolute(p, "sparePaths") for p in value["sparePaths"]]
-        stream = CaptureStream(definition, self.config.rt, self._staging_path, value["startSample"])
+        stream = CaptureStream(definition, self.config.rt, self._staging_path, value["startSample"],
+                               value["startRealtimeNs"])
         try:
             await asyncio.to_thread(stream.start, paths[0], paths[1:])
         except FormatRefused as exc:

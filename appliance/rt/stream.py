@@ -43,11 +43,13 @@ def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[s
 
 class CaptureStream:
     def __init__(self, definition: StreamDefinition, config: RtConfig, emergency_chunk: Callable[[], Path],
-                 start_frame: int = 0) -> None:
+                 start_frame: int = 0, start_realtime_ns: int = 0) -> None:
         self.definition = definition
         self.config = config
         self.emergency_chunk = emergency_chunk  # a fresh staging path, for a ring that must empty at stop
         self.start_frame = start_frame
+        # CLOCK_MONOTONIC of start_frame, when the timeline continues after a gap.
+        self.start_mono_ns = start_realtime_ns - time.time_ns() + time.monotonic_ns() if start_realtime_ns else 0
         self.running = False
         self.last_error = ""
         self.unacknowledged: dict[str, dict[str, Any]] = {}  # path -> StreamChunkFull
@@ -78,11 +80,12 @@ class CaptureStream:
         name = f"capture {d.uri}"
         if d.kind is StreamKind.MIDI:
             source = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
-            return MidiCapture(name, source, self.writer, d.sample_rate, self.start_frame, self.config.priority)
+            return MidiCapture(name, source, self.writer, d.sample_rate, self.start_frame, self.config.priority,
+                               self.start_mono_ns)
         spec = AudioSpec(d.device, d.sample_rate, d.channels, d.sample_format, d.period)
         source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
         return AudioCapture(name, source, self.writer, d.sample_rate, d.frame_bytes, d.period,
-                            self.config.priority)
+                            self.config.priority, self.start_mono_ns)
 
     def uses_device(self, event: dict[str, Any]) -> bool:
         """Whether a udev device event is about this stream's device (by ALSA name or card id)."""
@@ -102,7 +105,7 @@ class CaptureStream:
         except Exception:
             self._release_spares()
             raise
-        self.clocks.append(clock(self.start_frame, time.monotonic_ns(), "start"))
+        self.clocks.append(clock(self.start_frame, self.start_mono_ns or time.monotonic_ns(), "start"))
         self.running = True
         self.thread.start()
 

@@ -121,7 +121,7 @@ class StreamService:
         return self.status_of(rec)
 
     async def _start(self, rec: Recorder, reason: str) -> None:
-        start_sample = self._continue_timeline(rec, reason)
+        start_sample, start_realtime = self._continue_timeline(rec, reason)
         paths = [self._hand_out(rec) for _ in range(1 + self.config.rt.spare_chunks)]
         rec.manifest.state = "recording"
         rec.manifest.live = None
@@ -129,7 +129,8 @@ class StreamService:
         try:
             await self.garden.request("streamStart", {
                 "uri": rec.definition.uri, "definition": rec.definition.to_wire(), "chunkPath": paths[0],
-                "sparePaths": paths[1:], "startSample": start_sample}, retries=0, timeout=10)
+                "sparePaths": paths[1:], "startSample": start_sample, "startRealtimeNs": start_realtime},
+                retries=0, timeout=10)
         except RequestError as exc:
             self._release_in_flight(rec)
             rec.manifest.state = "stopped"
@@ -141,18 +142,24 @@ class StreamService:
         self._set_state(rec, "recording")
         log.info("%s recording from sample %d", rec.definition.uri, start_sample)
 
-    def _continue_timeline(self, rec: Recorder, reason: str) -> int:
-        """Where a (re)start continues: after the last frame, plus a gap as long as the time away."""
+    def _continue_timeline(self, rec: Recorder, reason: str) -> tuple[int, int]:
+        """Where a (re)start continues: after the last frame, plus a gap as long as the time away.
+
+        Returns the start sample and its CLOCK_REALTIME (0 for a first start):
+        chaosgarden lays its first period by its own timestamp against it, so
+        the time the device takes to open is silence, not shifted audio.
+        """
         head = rec.manifest.head_sample
         last = rec.manifest.clocks[-1] if rec.manifest.clocks else None
         if last is None or not (rec.manifest.chunks or rec.manifest.gaps):
-            return head
+            return head, 0
         away = max(0, (time.time_ns() - last.realtime_ns) * rec.definition.sample_rate // NS)
         gap_start = max(head, last.sample)
         frames = max(0, last.sample + away - gap_start)
         if frames:
             rec.manifest.gaps.append(Gap(start_sample=gap_start, samples=frames, reason=reason))
-        return gap_start + frames
+        start = gap_start + frames
+        return start, last.realtime_ns + (start - last.sample) * NS // rec.definition.sample_rate
 
     async def stop(self, uri: str) -> dict[str, Any]:
         rec = self.recorder(uri)
@@ -386,6 +393,12 @@ class StreamService:
             await self._start(rec, reason="chaosgarden restart")
         except ServiceError as exc:
             rec.last_error = exc.message
+            if exc.code == "unavailable":
+                # It went away again before answering: still meant to record, so try when it is back.
+                rec.recording, rec.garden_lost, rec.head_seen = True, True, time.monotonic()
+                log.warning("%s: chaosgarden went away again while restarting the stream; will try again",
+                            rec.definition.uri)
+                return
             self._set_state(rec, "stopped")
             log.error("%s: could not restart after chaosgarden came back: %s", rec.definition.uri, exc.message)
 

@@ -92,6 +92,12 @@ class Recording:
         return sum(max(0, min(g.start_sample + g.samples, after.start) - max(g.start_sample, before.end))
                    for g in self.manifest.gaps)
 
+    def garbage_between(self, before: Run, after: Run) -> int:
+        """Frames between two runs that are neither a recorded gap nor silence: audio that is not the source's."""
+        between = slice(before.end, after.start)
+        sound = np.any(self.timeline[between] != 0, axis=1) & self.covered[between]
+        return int(np.count_nonzero(sound))
+
 
 def ms(frames: int | float) -> float:
     return round(frames * 1000 / RATE, 1)

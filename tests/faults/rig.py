@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.cas import ContentStore
+from appliance.cli.box_link import BoxUnreachable, ToolError
 from tests.faults.box import Box
 from tests.faults.counter_card import CHANNELS, RATE, CounterCard
 from tests.faults.recording import Recording
@@ -28,15 +29,27 @@ class Rig:
         return self.box.call("stream_status", uri=self.uri)["streams"][0]
 
     def wait_recorded(self, seconds: float, timeout: float = 120.0) -> None:
-        """Until the stream's sealed head has moved `seconds` past where it is now."""
-        target = self.status()["head_sample"] + int(seconds * RATE)
-        wait_until(lambda: self._head() >= target, timeout=timeout, interval=0.1)
+        """Until the stream is recording and its head has moved `seconds` of audio past where it is then.
 
-    def _head(self) -> int:
+        A restart moves the head across the gap at once, so the head is read
+        only once chaosgarden itself says it records the stream again.
+        """
+        wait_until(self._recording, timeout=timeout, interval=0.05)
+        target = self.status()["head_sample"] + int(seconds * RATE)
+        wait_until(lambda: self._status().get("head_sample", -1) >= target, timeout=timeout, interval=0.05)
+
+    def _recording(self) -> bool:
         try:
-            return self.status()["head_sample"]
-        except Exception:  # hootenanny restarting: ask again
-            return -1
+            garden = {s["uri"]: s["running"] for s in self.box.link.garden_streams(timeout=2)}
+        except (BoxUnreachable, ToolError):
+            return False
+        return garden.get(self.uri, False) and self._status().get("state") == "recording"
+
+    def _status(self) -> dict:
+        try:
+            return self.status()
+        except (BoxUnreachable, ToolError):  # hootenanny restarting: ask again
+            return {}
 
     def stop_and_read(self) -> Recording:
         self.box.call("stream_stop", uri=self.uri)
@@ -62,6 +75,9 @@ def recording_rig(root: Path, channels: int = CHANNELS, chunk_seconds: float = 1
         rig = Rig(box, card, channels=channels)
         rig.wait_recorded(1.0)
         yield rig
+    except BaseException:
+        print(f"--- the box's log (last 6000 characters) ---\n{box.log()[-6000:]}")
+        raise
     finally:
         box.stop()
         card.stop()

@@ -64,17 +64,20 @@ def test_kill_9_chaosgarden_leaves_gaps_not_shifts(short_tmp, figure):
     runs = recording.runs()
     restarts = [g for g in recording.manifest.gaps if g.reason == "chaosgarden restart"]
     shifts = [ms(b.offset - a.offset) for a, b in zip(runs, runs[1:])]
-    unmarked = [(a.end, b.start) for a, b in zip(runs, runs[1:]) if recording.gap_between(a, b) != b.start - a.end]
+    unmarked = [(a.end, b.start) for a, b in zip(runs, runs[1:]) if not recording.gap_between(a, b)]
+    garbage = sum(recording.garbage_between(a, b) for a, b in zip(runs, runs[1:]))
     gap_s = sum(g.samples for g in restarts) / RATE
     figure("restart gaps", len(restarts), target=str(KILLS), ok=len(restarts) == KILLS)
     figure("time in restart gaps", f"{gap_s:.1f} s")
+    figure("audio shift at each restart (ms, + is late)", " ".join(f"{-s:+.1f}" for s in shifts))
     figure("audio shift at a restart, worst", f"{max(map(abs, shifts), default=0)} ms",
            target=f"< {SHIFT_LIMIT_MS:.0f} ms", ok=all(abs(s) < SHIFT_LIMIT_MS for s in shifts))
     figure("breaks not marked as a gap", len(unmarked), target="0", ok=not unmarked)
+    figure("frames in breaks that are not silence", garbage, target="0", ok=garbage == 0)
     figure("timeline frames in neither chunk nor gap", recording.holes(), target="0", ok=recording.holes() == 0)
     figure("sealed chunks not verifying", len(recording.unverified), target="0", ok=not recording.unverified)
     figure("CAS files not verifying", bad, target="0", ok=bad == 0)
     assert len(runs) == KILLS + 1 and len(restarts) == KILLS, (runs, recording.manifest.gaps)
-    assert not unmarked and recording.holes() == 0
+    assert not unmarked and not garbage and recording.holes() == 0
     assert all(abs(s) < SHIFT_LIMIT_MS for s in shifts), shifts
     assert not recording.unverified and bad == 0

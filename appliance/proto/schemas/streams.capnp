@@ -54,6 +54,8 @@ struct StreamStart {
   chunkPath @2 :Text;
   sparePaths @3 :List(Text);
   startSample @4 :UInt64;    # where this stream's timeline continues
+  startRealtimeNs @5 :Int64; # CLOCK_REALTIME at startSample after a gap (0: none); the first
+                             # period is laid where its own timestamp says, silence before it
 }
 
 struct StreamSwitchChunk {
