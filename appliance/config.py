@@ -24,6 +24,8 @@ CONFIG_FILES = (Path("/etc/studio/studio.toml"), Path("studio.toml"))
 ENV_PREFIX = "STUDIO_"
 # Environment variables with the prefix that are not settings (read by tests and tools).
 NOT_SETTINGS = ("STUDIO_HIL_", "STUDIO_CONFIG_FILES")
+# Settings whose values an error must not repeat: its message goes to the journal.
+SECRETS = {("mcp", "token")}
 
 
 class ConfigError(ValueError):
@@ -175,7 +177,7 @@ def _explain(exc: ValidationError, origin: dict[tuple[str, ...], str]) -> str:
     for err in exc.errors():
         where = tuple(str(p) for p in err["loc"])
         source = origin.get(where) or origin.get(where[:1]) or "defaults"
-        got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
+        got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" and where not in SECRETS else ""
         what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"{source}: {'.'.join(where)}: {what}{got}")
     return "; ".join(lines)
