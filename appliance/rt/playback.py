@@ -13,8 +13,10 @@ auditions are handed over as immutable tables (see timeline.py). A removed
 region that was sounding fades out over FADE_FRAMES instead of stopping
 with a click.
 
-A PCM that cannot be opened (or fails while playing) is tried again every
-REOPEN_S; `error` says why meanwhile, and the control thread reports it.
+A PCM that cannot be opened (or fails while playing) is tried again, first
+after REOPEN_S and then less often, up to REOPEN_MAX_S (libasound prints each
+failed open to stderr: the journal should not fill with them); `error` says
+why meanwhile, and the control thread reports it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ LEAD_PERIODS = 4  # how far ahead of the clock the monotonic-paced loop renders
 FULL_SCALE = 2**31 - 1
 FADE_FRAMES = 256  # about 5 ms: long enough not to click, short enough to sound like a stop
 REOPEN_S = 1.0
+REOPEN_MAX_S = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +84,21 @@ class PlaybackThread(threading.Thread):
 
     def run(self) -> None:
         self.realtime = self.priority > 0 and set_fifo(self.priority)
+        retry = REOPEN_S
         while not self.stopping.is_set():
             try:
                 pcm = self.open()
             except alsaaudio.ALSAAudioError as exc:
                 self.error = f"cannot open playback PCM {self.device!r}: {exc}"
-                self.stopping.wait(REOPEN_S)
+                self.stopping.wait(retry)
+                retry = min(2 * retry, REOPEN_MAX_S)
                 continue
-            self.error = ""
+            self.error, retry = "", REOPEN_S
             try:
                 self._loop(pcm)
             except alsaaudio.ALSAAudioError as exc:
                 self.error = f"playback PCM {self.device!r} failed: {exc}"
-                self.stopping.wait(REOPEN_S)
+                self.stopping.wait(retry)
             finally:
                 pcm.close()
 
