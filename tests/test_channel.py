@@ -179,3 +179,61 @@ def test_runtime_dir_is_private(short_tmp):
 def test_too_long_socket_path_is_explained(tmp_path):
     with pytest.raises(ValueError, match="unix sockets allow 107"):
         ipc(tmp_path / ("x" * 120), "a.sock")
+
+
+async def test_a_flood_of_frames_leaves_the_loop_to_other_tasks(short_tmp):
+    """Found by the fuzz scenario: pyzmq hands back a queued message without yielding, so `run` kept the loop
+    until the socket was empty; chaosgarden's pump stopped and hootenanny declared it gone."""
+    flood = 3000
+    ctx = zmq.asyncio.Context()
+    endpoint = ipc(short_tmp, "flood.sock")
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    router.setsockopt(zmq.RCVHWM, 0)
+    router.bind(endpoint)
+    dealer.setsockopt(zmq.SNDHWM, 0)
+    dealer.connect(endpoint)
+    server = Channel(router, name="server")
+    for _ in range(flood):
+        await dealer.send_multipart([b"garbage"])
+    await asyncio.sleep(0.3)  # all of it waiting at the ROUTER
+    seen = []
+
+    async def another_task():
+        while server.drops.total < flood:
+            seen.append(server.drops.total)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(server.run())
+    try:
+        await asyncio.wait_for(another_task(), 10)
+    finally:
+        task.cancel()
+        ctx.destroy(linger=0)
+    assert len([n for n in seen if 0 < n < flood]) > flood // 2
+
+
+async def test_a_kind_the_handler_does_not_serve_is_refused_unread(short_tmp):
+    ctx = zmq.asyncio.Context()
+    endpoint = ipc(short_tmp, "serves.sock")
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    router.bind(endpoint)
+    dealer.connect(endpoint)
+    calls = []
+
+    async def handle(incoming: Incoming) -> Body:
+        calls.append(incoming.body.kind)
+        return Body("ack")
+
+    server = Channel(router, name="server", handler=handle, serves=("streamStop",))
+    client = Channel(dealer, name="client")
+    tasks = [asyncio.create_task(server.run()), asyncio.create_task(client.run())]
+    try:
+        assert await client.request("streamStop", {"uri": "u"}) == Body("ack")
+        with pytest.raises(RequestError) as info:
+            await client.request("streamStatusReply", [])
+        assert info.value.code == "badRequest" and "streamStatusReply is not served here" in info.value.message
+        assert calls == ["streamStop"] and server.drops.by_reason["body"] == 1
+    finally:
+        for task in tasks:
+            task.cancel()
+        ctx.destroy(linger=0)

@@ -109,3 +109,12 @@ def test_every_real_message_fits_the_traversal_limit():
     for kind, value in [("streamStart", stream_start("stream://a/b", ["s"] * 200)), ("ack", None),
                         ("ready", {"service": "v", "tools": tools, "pid": 1}), ("ready", {"tools": [{}] * 5})]:
         assert codec.unpack_envelope(codec.pack_envelope(kind, value)).kind == kind
+
+
+def test_a_member_the_receiver_does_not_serve_is_refused_before_it_is_decoded():
+    """Within the traversal limit each word of a zero-sized list still becomes a dict of defaults (a 1 MB body:
+    3 s and 260 MB); receivers name what they serve, so such a body is refused by its kind alone."""
+    body = zero_sized_structs(3) + bytes(1 << 20)
+    assert codec.unpack_envelope(body, ("ready",)).kind == "ready"
+    with pytest.raises(BodyError, match="ready is not served here; served: deviceNotice, toolCall"):
+        codec.unpack_envelope(body, ("toolCall", "deviceNotice"))

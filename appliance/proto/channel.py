@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,7 @@ class Channel:
         name: str,
         handler: Handler | None = None,
         on_control: ControlHandler | None = None,
+        serves: Collection[str] | None = None,
     ) -> None:
         self.socket = socket
         self.name = name
@@ -82,6 +83,7 @@ class Channel:
             socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.handler = handler
         self.on_control = on_control
+        self.serves = serves  # the request kinds `handler` takes; others are refused before they are decoded
         self.drops = DropCounter()
         self._pending: dict[bytes, tuple[asyncio.Future[Body], bytes]] = {}  # request id -> (reply, peer)
         self._replies: OrderedDict[tuple[bytes, bytes], list[bytes]] = OrderedDict()
@@ -144,10 +146,16 @@ class Channel:
 
     # -- receiving -------------------------------------------------------
     async def run(self) -> None:
-        """Receive until cancelled."""
+        """Receive until cancelled, giving the loop to other tasks after every message.
+
+        pyzmq hands back a message that is already queued without yielding, so
+        without the `sleep(0)` a flood would hold the loop until the socket is
+        empty: no replies, no heartbeats, no broadcasts in the meantime.
+        """
         while True:
             frames = await self.socket.recv_multipart()
             self.dispatch(frames)
+            await asyncio.sleep(0)
 
     def dispatch(self, frames: list[bytes]) -> None:
         try:
@@ -207,7 +215,7 @@ class Channel:
         if self.handler is None:
             return pack_envelope("error", {"code": "notFound", "message": f"{self.name} serves no requests"})
         try:
-            body = unpack_envelope(message.body)
+            body = unpack_envelope(message.body, self.serves)
         except BodyError as exc:
             self.drops.count("body")
             return pack_envelope("error", {"code": "badRequest", "message": str(exc)})

@@ -8,11 +8,14 @@ malformed pointers when asked for `total_size`; `to_dict` raises instead.)
 A decode may visit no more words than the body holds: Cap'n Proto charges a
 list of zero-sized elements one word each, so without that bound a 56-byte
 body could decode into millions of dicts (seconds of a stalled event loop and
-gigabytes of memory).
+gigabytes of memory). Even so each such word becomes a dict of defaults, so a
+receiver names the members it serves and any other is refused before it is
+expanded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +56,20 @@ def pack(struct: Any, value: dict[str, Any]) -> bytes:
         raise BodyError(f"cannot encode {struct.schema.node.displayName}: {exc}") from exc
 
 
-def unpack(struct: Any, body: bytes) -> dict[str, Any]:
-    """Decode and fully validate one `struct` message."""
+def unpack(struct: Any, body: bytes, kinds: Collection[str] | None = None) -> dict[str, Any]:
+    """Decode and fully validate one `struct` message; with `kinds`, only a union member among them."""
+    name = struct.schema.node.displayName
     try:
         with struct.from_bytes(
             body, traversal_limit_in_words=traversal_limit(body), nesting_limit=NESTING_LIMIT
         ) as reader:
+            if kinds is not None and (kind := reader.which()) not in kinds:
+                raise BodyError(f"{name}: {kind} is not served here; served: {', '.join(sorted(kinds))}")
             return reader.to_dict(verbose=True)
+    except BodyError:
+        raise
     except Exception as exc:  # pycapnp raises KjException, RuntimeError, ValueError… for hostile input
-        raise BodyError(f"malformed {struct.schema.node.displayName}: {exc}") from exc
+        raise BodyError(f"malformed {name}: {exc}") from exc
 
 
 def traversal_limit(body: bytes) -> int:
@@ -73,8 +81,8 @@ def _pack_union(struct: Any, body: Body) -> bytes:
     return pack(struct, {body.kind: body.value})
 
 
-def _unpack_union(struct: Any, data: bytes) -> Body:
-    value = unpack(struct, data)
+def _unpack_union(struct: Any, data: bytes, kinds: Collection[str] | None = None) -> Body:
+    value = unpack(struct, data, kinds)
     if len(value) != 1:
         raise BodyError(f"{struct.schema.node.displayName} must carry exactly one member")
     ((kind, inner),) = value.items()
@@ -86,8 +94,9 @@ def pack_envelope(kind: str, value: Any = None) -> bytes:
     return _pack_union(envelope.Envelope, Body(kind, value))
 
 
-def unpack_envelope(data: bytes) -> Body:
-    return _unpack_union(envelope.Envelope, data)
+def unpack_envelope(data: bytes, kinds: Collection[str] | None = None) -> Body:
+    """Decode a body; with `kinds`, refuse any other member without decoding it."""
+    return _unpack_union(envelope.Envelope, data, kinds)
 
 
 def pack_broadcast(kind: str, value: Any) -> bytes:

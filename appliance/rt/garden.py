@@ -50,10 +50,10 @@ class Garden:
         pub = self.ctx.socket(zmq.PUB)
         pub.setsockopt(zmq.SNDHWM, 100_000)
         pub.bind(endpoints.ipc(run_dir, endpoints.GARDEN_EVENTS))
-        self.channel = Channel(router, name="chaosgarden", handler=self.handle)
         self.publisher = Publisher(pub, "chaosgarden")
         self.memory_locked = False
         self.timekeeper = Timekeeper(config, SampleClock(config.capture.sample_rate))
+        self.channel = Channel(router, name="chaosgarden", handler=self.handle, serves=self._handlers())
 
     async def run(self) -> None:
         self.memory_locked = lock_memory()
@@ -81,7 +81,14 @@ class Garden:
     # -- commands --------------------------------------------------------
     async def handle(self, incoming: Incoming) -> Body:
         body = incoming.body
-        handler = {
+        handler = self._handlers().get(body.kind)
+        if handler is None:
+            raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
+        return await handler(body.value)
+
+    def _handlers(self) -> dict[str, Any]:
+        """The requests chaosgarden serves; the channel refuses any other kind before decoding it."""
+        return {
             "streamStart": self._start,
             "streamSwitchChunk": self._switch,
             "streamStop": self._stop,
@@ -94,10 +101,7 @@ class Garden:
             "timelineRemove": self.timekeeper.remove,
             "timelineList": self.timekeeper.contents,
             "audition": self.timekeeper.audition,
-        }.get(body.kind)
-        if handler is None:
-            raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
-        return await handler(body.value)
+        }
 
     async def _start(self, value: dict[str, Any]) -> Body:
         try:

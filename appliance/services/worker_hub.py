@@ -54,7 +54,8 @@ class WorkerHub:
         router = ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.bind(endpoints.ipc(config.runtime_dir, endpoints.HOOTENANNY_WORKERS))
-        self.channel = Channel(router, name="hootenanny", handler=self._handle, on_control=self._control)
+        self.channel = Channel(router, name="hootenanny", handler=self._handle, on_control=self._control,
+                               serves=("toolCall", "deviceNotice"))
         self.registry = registry
         self.on_device = on_device
         self.on_tools_changed = on_tools_changed or (lambda: None)
@@ -118,11 +119,8 @@ class WorkerHub:
 
     def _register(self, peer: bytes, body: bytes) -> None:
         try:
-            ready = unpack_envelope(body)
+            ready = unpack_envelope(body, ("ready",))
         except BodyError:
-            self.channel.drops.count("ready-body")
-            return
-        if ready.kind != "ready":
             self.channel.drops.count("ready-body")
             return
         service = ready.value["service"]
