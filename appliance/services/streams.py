@@ -295,6 +295,8 @@ class StreamService:
         if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
             rec.manifest.clocks.append(ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
                                                      realtime_ns=head["realtimeNs"], reason="start"))
+        if _stale(rec.manifest, head):
+            return
         live = rec.manifest.live
         if live is not None and live.path != head["chunkPath"]:
             return  # chaosgarden moved on before we sealed the previous chunk: keep its edge until the seal
@@ -492,6 +494,20 @@ class StreamService:
 def _clock(wire: dict[str, Any]) -> ClockSnapshot:
     return ClockSnapshot(sample=wire["samplePosition"], monotonic_ns=wire["monotonicNs"],
                          realtime_ns=wire["realtimeNs"], midi_ticks=wire["midiTicks"], reason=wire["reason"])
+
+
+def _stale(manifest: Manifest, head: dict[str, Any]) -> bool:
+    """A head that arrives after its chunk was sealed, or behind the live edge we have.
+
+    After a stall, catching up by request (reconcile) can seal chunks before
+    the queued head broadcasts about them are read; taking one of those as
+    the live edge would pin the edge to a chunk that is already sealed.
+    """
+    sealed = manifest.chunks[-1].first_sample if manifest.chunks else -1
+    if head["chunkPath"] and head["chunkFirstSample"] <= sealed:
+        return True
+    live = manifest.live
+    return live is not None and live.path == head["chunkPath"] and head["samplePosition"] < live.head_sample
 
 
 def _realtime_of(rec: Recorder, sample: int) -> int:

@@ -8,6 +8,7 @@ restart is a gap in the timeline, never shifted audio.
 
 import asyncio
 import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -130,3 +131,21 @@ async def test_corrupted_chunk_is_named_when_sliced(stack, tools):
         fh.write(b"\xff\xff")
     with pytest.raises(ToolFailed, match=rf"chunk {manifest.chunks[1].digest} is corrupted"):
         await tools.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": manifest.chunks[1].end_sample})
+
+
+async def test_hootenanny_frozen_then_thawed_follows_the_head_again(stack, tools):
+    """Catching up after a stall seals chunks by request before the queued heads about them are read.
+
+    Those late heads must not pin the live edge to a sealed chunk (the head
+    then stood still while recording went on).
+    """
+    await start_recording(stack, tools)
+    stack.procs["hootenanny"].send_signal(signal.SIGSTOP)
+    await asyncio.sleep(4.0)
+    stack.procs["hootenanny"].send_signal(signal.SIGCONT)
+    before = (await tools.call("stream_status", uri=URI))["streams"][0]["head_sample"]
+    status = await wait_for(tools, URI, lambda s: s["head_sample"] > before + RATE)
+    await tools.call("stream_stop", uri=URI)
+    data, manifest = recorded(stack, URI)
+    assert status["xruns"] == 0 and not manifest.gaps
+    assert data == sim_frames(0, len(data) // 4, RATE, 2, SampleFormat.S16)
