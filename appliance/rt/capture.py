@@ -66,6 +66,7 @@ class CaptureThread(threading.Thread):
         self.xruns = 0
         self._next_reopen_ns = 0
         self._dropped_seen = 0
+        self._ring_report_due_ns = 0
         self._offset_ns = 0
         self._offset_due_ns = 0
 
@@ -122,6 +123,11 @@ class CaptureThread(threading.Thread):
         return True
 
     def _check_ring(self) -> None:
+        """Report ring overflow at most once a second (it happens every period while it lasts)."""
+        now = time.monotonic_ns()
+        if now < self._ring_report_due_ns:
+            return
+        self._ring_report_due_ns = now + NS
         dropped = self.writer.ring.dropped_bytes
         if dropped != self._dropped_seen:
             lost = (dropped - self._dropped_seen) // self.writer.frame_bytes

@@ -44,6 +44,13 @@ class OverflowRing:
         self._tail += n
         return True
 
+    def discard(self) -> int:
+        """Empty the ring without writing it anywhere (nowhere is left); return the bytes it held."""
+        held = self.used + sum(n for _, n in self._gaps)
+        self._head = self._tail
+        self._gaps.clear()
+        return held
+
     def push_gap(self, nbytes: int) -> None:
         """Silence of `nbytes` at the current tail (merged with a gap already there)."""
         if self._gaps and self._gaps[-1][0] == self._tail:

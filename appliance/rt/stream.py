@@ -20,7 +20,7 @@ from typing import Any
 from appliance.config import RtConfig
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 from appliance.rt.capture import AudioCapture, CaptureEvent, CaptureThread, MidiCapture
-from appliance.rt.chunk_writer import ChunkWriter, FullChunk, MappedChunk
+from appliance.rt.chunk_writer import ChunkPrepareError, ChunkWriter, FullChunk, MappedChunk
 from appliance.rt.overflow_ring import OverflowRing
 from appliance.rt.sim_source import SimAudioSource, SimMidiSource
 from appliance.rt.sources import AlsaPcmSource, AudioSpec, RawMidiSource
@@ -109,6 +109,12 @@ class CaptureStream:
         self.running = True
         self.thread.start()
 
+    def _lose_ring(self, exc: ChunkPrepareError) -> None:
+        """No chunk file can be made (disk full): what the ring still holds is lost, and said so."""
+        frames = self.writer.ring.discard() // self.definition.frame_bytes
+        self.last_error = f"{exc}; the last {frames} frames held in RAM could not be written and are lost"
+        log.error("%s: %s", self.uri, self.last_error)
+
     def add_spare(self, path: Path) -> None:
         self.writer.spares.append(self._prepare(path))
 
@@ -128,7 +134,11 @@ class CaptureStream:
         # into chunk files of our own making when hootenanny's spares are used up.
         self.writer.drain(1 << 62)
         while not self.writer.ring.empty:
-            self.writer.spares.append(self._prepare(self.emergency_chunk()))
+            try:
+                self.writer.spares.append(self._prepare(self.emergency_chunk()))
+            except ChunkPrepareError as exc:
+                self._lose_ring(exc)
+                break
             self.writer.drain(1 << 62)
         out = self.collect()
         final = self.writer.finish()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 LIVE_PERSIST_INTERVAL_S = 1.0
+MIB = 1 << 20
+FREE_SPACE = "Free space (studio cas gc, stream_retention) and start the stream again"
 Publish = Callable[[str, str, dict[str, Any]], None]
 
 
@@ -55,6 +58,7 @@ class Recorder:
     live_dirty: bool = False
     garden_lost: bool = False
     broken: str = ""  # why the manifest could not be read; the stream is unusable until repaired
+    stopping: bool = False  # a stop of our own (disk full) is on its way
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -67,6 +71,7 @@ class StreamService:
         self.config = config
         self.publish = publish
         self.recorders: dict[str, Recorder] = {}
+        self._stops: set[asyncio.Task] = set()
         self._session_edges: Callable[[str, int | None, str, str], int] | None = None
         self._load()
 
@@ -117,6 +122,9 @@ class StreamService:
         async with rec.lock:
             if rec.recording:
                 raise ServiceError("conflict", f"{uri} is already recording")
+            short = self._disk_short(rec)
+            if short:
+                raise ServiceError("unavailable", f"{uri}: {short}. {FREE_SPACE}")
             await self._start(rec, reason="start")
         return self.status_of(rec)
 
@@ -166,15 +174,49 @@ class StreamService:
         async with rec.lock:
             if not rec.recording:
                 raise ServiceError("conflict", f"{uri} is not recording")
-            try:
-                reply = await self.garden.request("streamStop", {"uri": uri}, timeout=15, retries=1)
-            except RequestError as exc:
-                raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
-            for state in reply.value:
-                await self._take_unacknowledged(rec, state)
-                if rec.recording and not state["running"]:
-                    self._finish(rec)  # the last chunk was empty: no final chunk to carry the news
+            await self._stop_locked(rec)
         return self.status_of(rec)
+
+    async def _stop_locked(self, rec: Recorder) -> None:
+        uri = rec.definition.uri
+        try:
+            reply = await self.garden.request("streamStop", {"uri": uri}, timeout=15, retries=1)
+        except RequestError as exc:
+            raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
+        for state in reply.value:
+            await self._take_unacknowledged(rec, state)
+            if rec.recording and not state["running"]:
+                self._finish(rec)  # the last chunk was empty: no final chunk to carry the news
+
+    def _stop_soon(self, rec: Recorder, reason: str) -> None:
+        """Stop a recording we cannot go on with (called under its lock, so the stop runs after)."""
+        if rec.stopping:
+            return
+        rec.stopping, rec.last_error = True, reason
+        self.db.execute("UPDATE streams SET last_error=? WHERE uri=?", (reason, rec.definition.uri))
+        log.error("%s: %s", rec.definition.uri, reason)
+        task = asyncio.get_running_loop().create_task(self._stop_for(rec))
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
+
+    async def _stop_for(self, rec: Recorder) -> None:
+        try:
+            async with rec.lock:
+                if rec.recording:
+                    await self._stop_locked(rec)
+        except ServiceError as exc:
+            log.error("%s: %s", rec.definition.uri, exc.message)
+        finally:
+            rec.stopping = False
+
+    def _disk_short(self, rec: Recorder) -> str:
+        """Why no further chunk may be handed out (the data disk is nearly full), or ''."""
+        free = shutil.disk_usage(self.store.root).free
+        chunk, reserve = rec.definition.chunk_bytes, self.config.capture.disk_reserve_mb * MIB
+        if free >= chunk + reserve:
+            return ""
+        return (f"disk full: {free / MIB:.1f} MiB free under {self.store.root}, less than one chunk "
+                f"({chunk / MIB:.1f} MiB) plus the reserve ({reserve / MIB:.0f} MiB, capture.disk_reserve_mb)")
 
     # -- chunks ------------------------------------------------------------
     def _hand_out(self, rec: Recorder) -> str:
@@ -184,12 +226,18 @@ class StreamService:
         return str(staging.path)
 
     async def _spare(self, rec: Recorder) -> None:
+        short = self._disk_short(rec)
+        if short:
+            self._stop_soon(rec, f"{short}; recording stopped at sample {rec.manifest.head_sample}. {FREE_SPACE}")
+            return
         path = self._hand_out(rec)
         try:
             await self.garden.request("streamSwitchChunk", {"uri": rec.definition.uri, "newChunkPath": path})
         except RequestError as exc:
             self._forget(path)
-            if exc.code != "notFound":
+            if "No space left on device" in exc.message:  # the reserve was not enough: stop all the same
+                self._stop_soon(rec, f"disk full: {exc.message}; recording stopped")
+            elif exc.code != "notFound":
                 log.warning("%s: spare chunk not taken: %s", rec.definition.uri, exc.message)
 
     async def _chunk_full(self, rec: Recorder, full: dict[str, Any]) -> None:

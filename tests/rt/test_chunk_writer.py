@@ -120,3 +120,10 @@ def test_prepare_reserves_blocks(tmp_path):
     chunk = MappedChunk.prepare(tmp_path / "c", 1 << 20, 1)
     assert os.stat(chunk.path).st_blocks * 512 >= 1 << 20
     chunk.release()
+
+
+def test_ring_discard_empties_it_and_counts_gaps_too():
+    ring = OverflowRing(16)
+    ring.push(b"12345678")
+    ring.push(b"x" * 12)  # does not fit: remembered as 12 bytes of silence
+    assert ring.discard() == 20 and ring.empty and ring.used == 0

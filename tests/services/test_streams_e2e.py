@@ -157,3 +157,13 @@ async def test_virtual_slice_materializes_later_byte_for_byte(stack, tools):
     with pytest.raises(ToolFailed, match=r"materialize: .* is audio/wav, not a virtual slice"):
         await tools.call("artifact_get", artifact_id=direct["artifact_id"], materialize=True)
     await tools.call("stream_stop", uri=uri)
+
+
+@pytest.mark.parametrize("stack_env", [{"STUDIO_CAPTURE_DISK_RESERVE_MB": str(1 << 20)}])
+async def test_start_on_a_full_disk_is_refused_with_what_to_do(stack, tools):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    await tools.call("stream_create", uri="stream://e/m", device="sim")
+    with pytest.raises(ToolFailed, match=r"disk full: .* MiB free under .*capture.disk_reserve_mb.*studio cas gc"):
+        await tools.call("stream_start", uri="stream://e/m")
+    assert (await tools.call("stream_status", uri="stream://e/m"))["streams"][0]["state"] == "defined"
