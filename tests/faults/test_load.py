@@ -2,10 +2,11 @@
 
 Each agent is the official MCP SDK client over real HTTP with the token,
 calling back to back, for STUDIO_FAULTS_LOAD_SECONDS (default 300):
-stream_status; stream_slice, alternately a WAV of the last half second up to
-"now" and a virtual slice of the half second where the sealed chunks end (as
-the last stream_status put it); weave_eval, counting in a kernel global so a
-lost or repeated cell shows. A wrong answer is an error like a failed call.
+stream_status; stream_slice, one time in eight a WAV from two seconds ago to
+"now", else a virtual slice of the half second where the sealed chunks end
+(as the last stream_status put it); weave_eval, counting in a kernel global
+so a lost or repeated cell shows. A wrong answer is an error like a failed
+call. How far the readable head ("now") trails the card is reported too.
 Meanwhile chaosgarden records the counter card; afterwards every sample must
 be in the recording, in one unbroken run. Latencies are reported, not held
 to a target: the machine running this is shared.
@@ -36,7 +37,9 @@ CLIENTS = 20
 CHANNELS = 8
 SECONDS = float(os.environ.get("STUDIO_FAULTS_LOAD_SECONDS", "300"))
 CHUNK_SAMPLES = RATE
-SLICE_SECONDS = 0.5  # small: every slice is kept, and as a WAV 8 channels of s32 make 1.5 MB a second
+WAV_SECONDS = 2  # "seconds_ago" is wall time; "now", the readable head, trails it (by more under load)
+WAV_EVERY = 8  # every slice is kept, and as a WAV 8 channels of s32 make 1.5 MB a second
+VIRTUAL_SECONDS = 0.5
 TOOLS = ("stream_status", "stream_slice", "weave_eval")
 SHOWN_ERRORS = 10
 HUNG_S = 120.0  # a call not answered in this long is counted as an error (it hung), not waited for
@@ -50,7 +53,8 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     xruns: set[int] = field(default_factory=set)  # every xrun count stream_status reported
-    sliced: list[int] = field(default_factory=list)  # frames each slice cut
+    sliced: list[int] = field(default_factory=list)  # frames each WAV slice cut
+    heads: list[tuple[int, int]] = field(default_factory=list)  # (card frame as asked, head_sample answered)
 
     def error(self, agent: int, tool: str, what: str) -> None:
         self.errors.append(f"agent {agent} {tool}: {what}")
@@ -66,6 +70,7 @@ class Agent:
         self.slices = 0
         self.sealed_end = 0  # where the sealed chunks end, as the last stream_status said
         self.asked: list[int] | None = None  # the exact window asked of a virtual slice
+        self.card_frame = 0  # the card's clock when the current call was made
 
     async def run(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -86,6 +91,7 @@ class Agent:
             "weave_eval": {"code": f"{self.counter} = globals().get({self.counter!r}, 0) + 1\n{self.counter}"},
         }[tool]
         self.tally.calls[tool] += 1
+        self.card_frame = self.rig.card.frame
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(client.call_tool(tool, arguments), HUNG_S)
@@ -104,26 +110,27 @@ class Agent:
     def _slice_window(self) -> dict:
         """A WAV up to the live edge, or a virtual slice (sealed chunks only) ending where the sealed ones do."""
         self.slices += 1
-        if self.slices % 2 or not self.sealed_end:
+        if self.slices % WAV_EVERY == 1 or not self.sealed_end:
             self.asked = None
-            return {"uri": self.rig.uri, "start": {"seconds_ago": SLICE_SECONDS}, "end": "now"}
-        self.asked = [self.sealed_end - int(SLICE_SECONDS * RATE), self.sealed_end]
+            return {"uri": self.rig.uri, "start": {"seconds_ago": WAV_SECONDS}, "end": "now"}
+        self.asked = [self.sealed_end - int(VIRTUAL_SECONDS * RATE), self.sealed_end]
         return {"uri": self.rig.uri, "start": {"sample": self.asked[0]}, "end": {"sample": self.asked[1]},
                 "output": "virtual"}
 
     def _check_stream_status(self, value: dict) -> str | None:
         (stream,) = value["streams"]
         self.tally.xruns.add(stream["xruns"])
+        self.tally.heads.append((self.card_frame, stream["head_sample"]))
         self.sealed_end = stream["chunks_sealed"] * CHUNK_SAMPLES  # no gaps: sealed chunks tile from sample 0
         return None if stream["state"] == "recording" else f"state {stream['state']}: {stream}"
 
     def _check_stream_slice(self, value: dict) -> str | None:
         if self.asked is not None:
             ok = value["sample_range"] == self.asked and value["mime"] == MIME_VIRTUAL
-        else:  # "seconds_ago" is wall time and "now" the readable head, which trails it a little
+        else:
             start, end = value["sample_range"]
             self.tally.sliced.append(end - start)
-            ok = 0 < end - start <= SLICE_SECONDS * RATE and value["mime"] == MIME_WAV \
+            ok = 0 < end - start <= WAV_SECONDS * RATE and value["mime"] == MIME_WAV \
                 and value["bytes"] >= (end - start) * CHANNELS * 4
         return None if ok else f"cut {value['sample_range']} as {value['bytes']} bytes of {value['mime']}"
 
@@ -148,10 +155,11 @@ def disk_usage(root: Path) -> int:
     return sum(p.lstat().st_blocks * 512 for p in root.rglob("*"))
 
 
-def ms_quantile(values: list[float], q: float) -> str:
-    return f"{np.quantile(values, q) * 1000:.0f} ms" if values else "-"
+def ms_quantile(seconds: list[float], q: float) -> str:
+    return f"{np.quantile(seconds, q) * 1000:.0f} ms" if len(seconds) else "-"
 
 
+@pytest.mark.timeout(SECONDS + 600)
 def test_twenty_agents_while_recording_eight_channels(short_tmp, figure):
     figure.scenario = "load"
     with recording_rig(short_tmp, channels=CHANNELS, chunk_seconds=CHUNK_SAMPLES / RATE) as rig:
@@ -183,6 +191,10 @@ def test_twenty_agents_while_recording_eight_channels(short_tmp, figure):
     figure("data directory after", f"{stored / 2**30:.1f} GiB")
 
     runs = recording.runs()
+    if runs:  # the card's frame k is timeline frame k - offset: how far behind it the head was, when asked
+        lag = np.array([card - runs[0].offset - head for card, head in tally.heads]) / RATE
+        for q, name in ((0.5, "p50"), (0.99, "p99"), (1.0, "worst")):
+            figure(f"readable head behind the card, {name}", ms_quantile(lag, q))
     lost = sum(b.source - a.source - a.length for a, b in zip(runs, runs[1:]))
     figure("samples recorded", recording.frames)
     figure("samples lost", lost, target="0", ok=lost == 0)
