@@ -8,7 +8,6 @@ regions and MIDI events all agree on where each beat is.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,9 @@ from appliance.rt.beat_ticker import BeatTicker, Marker, MarkerTable
 
 Broadcasts = list[tuple[str, str, dict[str, Any]]]
 MIN_BPM, MAX_BPM = 20.0, 400.0
+# Over four years at 400 bpm. Far beyond it a float beat moves in steps of many ticks, and the clock thread
+# emits every tick of each step at once (at 2**63 it spins a core); at 1e308 beats * resolution is inf.
+MAX_BEAT = 1e9
 
 
 class TransportControl:
@@ -58,8 +60,8 @@ class TransportControl:
         elif verb == "stop":
             t.stop(at)
         elif verb == "seek":
-            if not 0 <= arg < math.inf:  # an infinite beat has no first tick: the clock thread would die on it
-                raise RequestError("badRequest", f"seek: beat must be a finite number >= 0; got {arg}")
+            if not 0 <= arg <= MAX_BEAT:
+                raise RequestError("badRequest", f"seek: beat must be from 0 to {MAX_BEAT:g}; got {arg}")
             t.seek(at, arg)
         elif verb == "tempo":
             if not MIN_BPM <= arg <= MAX_BPM:

@@ -96,6 +96,7 @@ async def test_marker_is_reached_once(box):
     ("transport_tempo", {"bpm": 401}, "bpm"),
     ("transport_seek", {"beat": -1}, "beat"),
     ("transport_seek", {"beat": float("inf")}, "beat"),  # found by the fuzz scenario: it killed the beat clock
+    ("transport_seek", {"beat": 2.0**63}, "beat"),  # ... and this one kept it emitting tick bursts, a core's worth
     ("timeline_schedule", {"artifact_id": "art-nope", "at": 0}, "artifact_id"),
     ("timeline_schedule", {"artifact_id": "x", "at": 0, "gain": 5}, "gain"),
     ("timeline_marker", {"name": "", "beat": 1}, "name"),
