@@ -389,10 +389,14 @@ class StreamService:
                     await self.reconcile(rec)
 
     async def recover(self) -> None:
-        """At start-up: catch up with what chaosgarden did while hootenanny was away."""
+        """At start-up: catch up with what chaosgarden did while hootenanny was away, and say what is there."""
         for rec in self.recorders.values():
             if rec.recording:
                 await self.reconcile(rec)
+                m = rec.manifest
+                log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the timeline goes on from "
+                            "sample %d", rec.definition.uri, len(m.chunks), sum(c.samples for c in m.chunks),
+                            len(m.gaps), m.head_sample)
 
     async def reconcile(self, rec: Recorder) -> None:
         try:

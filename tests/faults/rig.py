@@ -63,15 +63,15 @@ class Rig:
 
 @contextmanager
 def recording_rig(root: Path, channels: int = CHANNELS, chunk_seconds: float = 1.0,
-                  extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> Iterator[Rig]:
-    """`studio up` with the counter card recording into `stream://faults/card`."""
+                  extra_env: dict[str, str] | None = None, data_dir: Path | None = None,
+                  create: bool = True) -> Iterator[Rig]:
+    """`studio up` with the counter card recording into `stream://faults/card` (made and started when `create`)."""
     card = CounterCard(root / "in.fifo", channels=channels).start()
     box = Box(root, card.path, extra_env=extra_env or {}, data_dir=data_dir)
     try:
         box.start()
-        box.call("stream_create", uri=URI, device=PCM_NAME, sample_format="s32", channels=channels,
-                 chunk_samples=int(chunk_seconds * RATE))  # period: the default 1024, as the card writes
-        box.call("stream_start", uri=URI)
+        if create:
+            _create(box, channels, chunk_seconds)
         rig = Rig(box, card, channels=channels)
         rig.wait_recorded(1.0)
         yield rig
@@ -81,3 +81,9 @@ def recording_rig(root: Path, channels: int = CHANNELS, chunk_seconds: float = 1
     finally:
         box.stop()
         card.stop()
+
+
+def _create(box: Box, channels: int, chunk_seconds: float) -> None:
+    box.call("stream_create", uri=URI, device=PCM_NAME, sample_format="s32", channels=channels,
+             chunk_samples=int(chunk_seconds * RATE))  # period: the default 1024, as the card writes
+    box.call("stream_start", uri=URI)
