@@ -1,10 +1,12 @@
 """What chaosgarden saves of its timeline, and what it makes of a saved file it cannot fully use."""
 
+import asyncio
 import logging
 
 import numpy as np
 import soundfile as sf
 
+from appliance.rt import saved_timeline
 from appliance.rt.beat_clock import SampleClock
 from appliance.rt.saved_timeline import SavedTimeline
 from appliance.rt.timekeeper import SAVED_FILE, Timekeeper
@@ -74,3 +76,18 @@ async def test_an_unreadable_file_is_kept_aside_and_the_timeline_starts_empty(co
     assert await contents(keeper) == {"regions": [], "markers": []}
     assert path.with_suffix(".unreadable").read_bytes() == b"\x00\x01 not cap'n proto"
     assert any("timeline.bin" in r.getMessage() and "empty timeline" in r.getMessage() for r in caplog.records)
+
+
+async def test_saves_that_pile_up_become_one_write_of_the_newest(short_tmp, monkeypatch):
+    """Found by the fuzz scenario: each command waited to write its own snapshot of the whole timeline, holding
+    it meanwhile; a flood of markers grew chaosgarden by hundreds of MB."""
+    writes = []
+    write = saved_timeline._write_atomically
+    monkeypatch.setattr(saved_timeline, "_write_atomically", lambda path, data: (writes.append(data), write(path, data)))
+    saved = SavedTimeline(short_tmp / "timeline.bin")
+    snapshots = [{"transport": {"beat": float(n)}, "timeline": {"markers": [], "regions": []}} for n in range(50)]
+    await asyncio.gather(*(saved.save(s) for s in snapshots))
+    assert len(writes) == 2  # the first, then the newest of the 49 that waited for it
+    assert saved.load()["transport"]["beat"] == 49.0
+    await saved.save({"transport": {"beat": 50.0}, "timeline": {"markers": [], "regions": []}})
+    assert len(writes) == 3 and saved.load()["transport"]["beat"] == 50.0
