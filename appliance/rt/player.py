@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,8 @@ class Player:
                 self.playback.auditions.append(AudioAudition(start, audio))
             return self._reply(start, len(audio) / self.clock.sample_rate)
         if mime == MIME_MIDI:
-            out = self._midi_out(value["midiOut"]) if value["midiOut"] else self._configured_midi_out()
             events = await self._prepare(load_midi, path)
+            out = self._audition_out(value["midiOut"])
             if seconds > 0:
                 events = cut_midi(events, seconds, by_beats=False)
             start_ns = time.monotonic_ns() + int(AUDITION_LEAD_S * NS)
@@ -221,6 +222,16 @@ class Player:
         mono = self.clock.mono_at(start)
         return {"durationSeconds": seconds, "startSample": start, "startMonotonicNs": mono,
                 "startRealtimeNs": mono + time.time_ns() - time.monotonic_ns()}
+
+    def _audition_out(self, path: str) -> MidiOutThread:
+        """The port an audition names (or the configured one). Each port gets a thread for good, so one is
+        started only for a port that exists, once the content has loaded (the fuzz scenario's auditions to
+        made-up ports left a thread and its locked 8 MB stack behind each)."""
+        if not path:
+            return self._configured_midi_out()
+        if path not in self.midi_outs and not os.path.exists(path):
+            raise RequestError("notFound", f"midiOut: {path!r} does not exist")
+        return self._midi_out(path)
 
     def _configured_midi_out(self) -> MidiOutThread:
         if not self.config.midi_out:
@@ -237,6 +248,10 @@ class Player:
 
 def _content_path(path: str) -> Path:
     p = Path(path)
-    if not p.is_absolute() or not p.is_file():
+    try:
+        readable = p.is_absolute() and p.is_file()
+    except OSError:  # a name too long for the filesystem, say: not found either, rather than an internal error
+        readable = False
+    if not readable:
         raise RequestError("notFound", f"contentPath: {path!r} is not a readable file")
     return p

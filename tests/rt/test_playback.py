@@ -18,6 +18,8 @@ import pytest
 import soundfile as sf
 
 from appliance.proto.channel import RequestError
+from appliance.rt.beat_clock import SampleClock, Transport
+from appliance.rt.player import Player
 from tests.support.garden import until
 
 RATE = 48000
@@ -215,3 +217,25 @@ async def test_removing_a_midi_region_releases_its_sounding_notes(control, short
     assert [m for _t, m in reader.messages()] == [bytes((0x90, 64, 90)), bytes((0x80, 64, 0))]
     assert (await control.request("timelineList", timeout=10, retries=0)).value["regions"] == []
     await transport(control, "stop")
+
+
+async def test_auditions_to_made_up_ports_leave_no_threads(config, short_tmp):
+    """Found by the fuzz scenario: an audition naming a new port started a MIDI thread for good (with a locked 8 MB
+    stack) even when its content did not load, and a name too long for the filesystem was an internal error."""
+    player = Player(config.rt, SampleClock(RATE), Transport(RATE))
+    write_smf(short_tmp / "one.mid", [0])
+    (short_tmp / "junk.mid").write_bytes(b"junk")
+
+    def audition(content, port):
+        return player.audition({"contentPath": str(content), "mime": "audio/midi", "durationSeconds": 0.0,
+                                "gain": 1.0, "midiOut": str(port)})
+
+    for n in range(3):
+        with pytest.raises(RequestError, match="not a readable Standard MIDI File"):
+            await audition(short_tmp / "junk.mid", short_tmp / f"port-{n}")
+        with pytest.raises(RequestError, match="does not exist"):
+            await audition(short_tmp / "one.mid", short_tmp / f"port-{n}")
+    with pytest.raises(RequestError) as info:
+        await audition("/" + "p" * 5000, short_tmp / "port-0")
+    assert info.value.code == "notFound"
+    assert player.midi_outs == {}
