@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PUMP_INTERVAL_S = 0.01
 YOUNG_GC_INTERVAL_S = 10.0
+# Commands and subscriptions are small. libzmq allocates a frame as soon as its header announces the size, and
+# under mlockall that memory is resident at once: a peer announcing a bigger frame is disconnected instead.
+MAX_INBOUND_BYTES = 1 << 20
 
 
 class Garden:
@@ -46,9 +49,11 @@ class Garden:
         self.ctx = zmq.asyncio.Context()
         run_dir = endpoints.prepare_runtime_dir(config.runtime_dir)
         router = self.ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND_BYTES)
         router.bind(endpoints.ipc(run_dir, endpoints.GARDEN_COMMANDS))
         pub = self.ctx.socket(zmq.PUB)
         pub.setsockopt(zmq.SNDHWM, 100_000)
+        pub.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND_BYTES)
         pub.bind(endpoints.ipc(run_dir, endpoints.GARDEN_EVENTS))
         self.publisher = Publisher(pub, "chaosgarden")
         self.memory_locked = False

@@ -1,11 +1,13 @@
 """Realtime scheduling: granted where allowed, and a loud, useful warning where it is not."""
 
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
+from appliance.proto import endpoints
 from tests.support.garden import audio_definition, until
 
 
@@ -41,3 +43,25 @@ def test_refused_priority_warns_with_the_fix():
     assert "cannot set SCHED_FIFO priority 70" in out.stderr
     assert "LimitRTPRIO=70" in out.stderr
     assert "cannot lock memory" in out.stderr and "LimitMEMLOCK" in out.stderr
+
+
+def zmtp_handshake(socket_type: bytes) -> bytes:
+    """What a ZMTP 3.0 peer sends before its first frame: the greeting (NULL mechanism) and READY."""
+    greeting = b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0") + b"\x00" + bytes(31)
+    ready = b"\x05READY" + bytes([11]) + b"Socket-Type" + len(socket_type).to_bytes(4, "big") + socket_type
+    return greeting + b"\x04" + bytes([len(ready)]) + ready
+
+
+@pytest.mark.parametrize(("socket_name", "peer_type"), [(endpoints.GARDEN_COMMANDS, b"DEALER"),
+                                                       (endpoints.GARDEN_EVENTS, b"SUB")])
+def test_a_peer_announcing_a_huge_frame_is_cut_off_before_it_is_allocated(garden, garden_dirs, socket_name,
+                                                                         peer_type):
+    """Found by the fuzz scenario: 20 bytes announcing a 256 MB frame made chaosgarden allocate it, resident at
+    once under mlockall (a few such peers exhaust the box); now the peer is disconnected."""
+    with socket.socket(socket.AF_UNIX) as peer:
+        peer.settimeout(10)
+        peer.connect(str(garden_dirs[1] / socket_name))
+        peer.sendall(zmtp_handshake(peer_type) + b"\x02" + (256 << 20).to_bytes(8, "big") + b"abc")
+        while peer.recv(4096):  # chaosgarden's greeting, perhaps, then the end of the connection (not a timeout)
+            pass
+    assert garden.poll() is None
