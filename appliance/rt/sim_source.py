@@ -50,6 +50,8 @@ def sim_frames(start: int, count: int, sample_rate: int, channels: int, fmt: Sam
 
 
 class SimAudioSource:
+    buffer_periods = BUFFER_PERIODS  # how late a read may be before frames are lost
+
     def __init__(self, spec: AudioSpec, wake: threading.Event | None = None) -> None:
         self.spec = spec
         self._wake = wake or threading.Event()
@@ -74,7 +76,7 @@ class SimAudioSource:
         end = self.frame + spec.period_frames
         deadline = self._time_of(end)
         now = time.monotonic_ns()
-        if now > deadline + BUFFER_PERIODS * spec.period_ns:
+        if now > deadline + self.buffer_periods * spec.period_ns:
             # Like a sound card: what did not fit the buffer is gone; restart at "now".
             self.frame = (now - self._t0) * spec.sample_rate // NS
             raise Overrun()

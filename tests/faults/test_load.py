@@ -57,7 +57,7 @@ class Tally:
     heads: list[tuple[int, int]] = field(default_factory=list)  # (card frame as asked, head_sample answered)
 
     def error(self, agent: int, tool: str, what: str) -> None:
-        self.errors.append(f"agent {agent} {tool}: {what}")
+        self.errors.append(f"{time.strftime('%H:%M:%S')} agent {agent} {tool}: {what}")
 
 
 class Agent:
@@ -174,6 +174,7 @@ def test_twenty_agents_while_recording_eight_channels(short_tmp, figure):
         recording = rig.stop_and_read()
         bad = rig.bad_content()
         stored = disk_usage(rig.box.data_dir)
+        complaints = [line for line in rig.box.log().splitlines() if " WARNING " in line or " ERROR " in line]
 
     figure("agents x seconds", f"{CLIENTS} x {SECONDS:.0f}")
     figure("channels recorded", CHANNELS)
@@ -188,6 +189,7 @@ def test_twenty_agents_while_recording_eight_channels(short_tmp, figure):
     figure("card overruns", overruns)
     for name in rss_before:
         figure(f"{name} RSS", f"{rss_before[name] // 1024} -> {rss_after[name] // 1024} MiB")
+    figure("warnings and errors the box logged", len(complaints))
     figure("data directory after", f"{stored / 2**30:.1f} GiB")
 
     runs = recording.runs()
@@ -203,7 +205,8 @@ def test_twenty_agents_while_recording_eight_channels(short_tmp, figure):
     figure("sealed chunks not verifying", len(recording.unverified), target="0", ok=not recording.unverified)
     figure("CAS files not verifying", bad, target="0", ok=bad == 0)
 
-    assert not tally.errors, f"{len(tally.errors)} errors, first: {tally.errors[:SHOWN_ERRORS]}"
+    assert not tally.errors, (f"{len(tally.errors)} errors, first: {tally.errors[:SHOWN_ERRORS]}; "
+                              f"the box logged: {complaints[:SHOWN_ERRORS]}")
     assert all(tally.latencies[tool] for tool in TOOLS), "every tool was answered at least once"
     assert xruns == 0
     assert len(runs) == 1 and runs[0].start == 0 and runs[0].length == recording.frames, runs[:5]

@@ -21,6 +21,8 @@ SPEC = AudioSpec("sim", RATE, 2, SampleFormat.S16, PERIOD)
 class Unplugged(SimAudioSource):
     """The simulated card, pulled out after `at_period` periods and refused until `plug_in` is set."""
 
+    buffer_periods = 200  # two seconds: a loaded test machine delays reads, but this test is about unplugging
+
     def __init__(self, at_period: int) -> None:
         super().__init__(SPEC)
         self.at_period = at_period
@@ -43,6 +45,11 @@ class Unplugged(SimAudioSource):
         return super().read()
 
 
+def device_events(capture: AudioCapture) -> list[str]:
+    """The device's comings and goings; a loaded machine may add xruns of the paced source in between."""
+    return [e.kind for e in capture.events if e.kind != "xrun"]
+
+
 def test_unplug_and_replug_keeps_the_timeline(tmp_path):
     source = Unplugged(at_period=20)
     writer = ChunkWriter(frame_bytes=4, ring=OverflowRing(RATE * 4))
@@ -58,8 +65,7 @@ def test_unplug_and_replug_keeps_the_timeline(tmp_path):
     wait_until(lambda: capture.connected and writer.frames_in_files > 19 * PERIOD + RATE // 2 + 10 * PERIOD)
     capture.stop()
     capture.join()
-    kinds = [e.kind for e in capture.events]
-    assert kinds == ["deviceLost", "deviceBack"]
+    assert device_events(capture) == ["deviceLost", "deviceBack"]
 
     final = writer.finish()
     data = b"".join(f.chunk.map[: f.bytes_written] for f in [*writer.full, final])
@@ -92,8 +98,8 @@ def test_udev_removal_stops_reading_until_the_device_is_added(tmp_path):
     wait_until(lambda: capture.connected)
     capture.stop()
     capture.join()
-    assert [e.kind for e in capture.events] == ["deviceLost", "deviceBack"]
-    assert "removed (udev)" in capture.events[0].message
+    assert device_events(capture) == ["deviceLost", "deviceBack"]
+    assert "removed (udev)" in next(e.message for e in capture.events if e.kind == "deviceLost")
 
 
 def test_a_device_event_names_the_streams_on_that_card():

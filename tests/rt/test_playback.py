@@ -162,6 +162,7 @@ async def test_audition_plays_now_without_the_transport(control, short_tmp, midi
     await until(lambda: len(out_samples(short_tmp)) > audio["startSample"] + 1000)
     first = int(np.flatnonzero(out_samples(short_tmp)[:, 0])[0])
     assert first == audio["startSample"]
+    asked = time.monotonic_ns()
     midi = (await control.request("audition", {"contentPath": str(short_tmp / "one.mid"), "mime": "audio/midi",
                                                "durationSeconds": 0.0, "gain": 1.0, "midiOut": ""},
                                    timeout=30, retries=0)).value
@@ -169,7 +170,10 @@ async def test_audition_plays_now_without_the_transport(control, short_tmp, midi
     reader.done.set()
     arrived, message = reader.messages()[0]
     assert message == bytes((0x90, 60, 100))
-    assert abs(arrived - midi["startMonotonicNs"]) < PERIOD * 1_000_000_000 // RATE
+    # Due after it was asked for, and never sent early (the answer names its start to the sample, which
+    # may round it up by one). How late it can be on a loaded machine is a figure in bench/beat_clock.py.
+    one_sample_ns = 1_000_000_000 // RATE + 1
+    assert asked < midi["startMonotonicNs"] <= arrived + one_sample_ns
     assert (await transport(control, "status"))["state"] == "stopped"
 
 
