@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 CONFIG_FILES = (Path("/etc/studio/studio.toml"), Path("studio.toml"))
 ENV_PREFIX = "STUDIO_"
 # Environment variables with the prefix that are not settings (read by tests and tools).
-NOT_SETTINGS = ("STUDIO_HIL_", "STUDIO_CONFIG_FILES")
+# Variables of the test, benchmark and image tooling share the prefix but are not the box's settings.
+NOT_SETTINGS = ("STUDIO_HIL_", "STUDIO_FAULTS_", "STUDIO_BENCH_", "STUDIO_VM_", "STUDIO_CONFIG_FILES")
 # Settings whose values an error must not repeat: its message goes to the journal.
 SECRETS = {("mcp", "token")}
 

@@ -88,8 +88,10 @@ def test_broken_toml_is_reported(tmp_path):
         load_config(files=(bad,), environ={})
 
 
-def test_hil_variables_are_not_settings():
-    load_config(files=(), environ={"STUDIO_HIL_HOST": "studio-1.local"})
+@pytest.mark.parametrize("name", ["STUDIO_HIL_HOST", "STUDIO_FAULTS_REPORT", "STUDIO_BENCH_IMAGE", "STUDIO_VM_ACCEL"])
+def test_tooling_variables_are_not_settings(name):
+    """The test, benchmark and image tools share the prefix; the box must start with them set."""
+    load_config(files=(), environ={name: "x"})
 
 
 def test_env_names_cover_design_names():
