@@ -1,15 +1,16 @@
 """Writing captured bytes into mmap'd chunk files, in the capture thread.
 
 The control thread prepares each chunk (open, fallocate, mmap with pages
-populated) before the capture thread needs it, so a chunk boundary costs the
-capture loop a pointer swap and nothing else: no system call, no waiting on
-hootenanny. Full chunks go back to the control thread to unmap and announce.
+populated for writing) before the capture thread needs it, so a chunk
+boundary costs the capture loop a pointer swap and nothing else: no system
+call, no page fault, no waiting on hootenanny. Full chunks go back to the control thread to unmap and announce.
 Without a prepared chunk the bytes go to the overflow ring and are drained
 into later chunks in order.
 """
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 from collections import deque
@@ -17,6 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.rt.overflow_ring import OverflowRing
+
+
+# MAP_POPULATE maps a shared file's pages read-only (the kernel tracks dirtying by write faults), so each
+# page's first write would fault into the filesystem, journal and dirty throttling on the capture thread:
+# up to a millisecond under disk load, measured. MADV_POPULATE_WRITE (Linux 5.14) takes those faults here.
+MADV_POPULATE_WRITE = 23
+PAGE = mmap.PAGESIZE
 
 
 class ChunkPrepareError(OSError):
@@ -46,6 +54,7 @@ class MappedChunk:
             # Reserve real blocks now: writing a sparse mapping on a full disk is SIGBUS later.
             os.posix_fallocate(fd, 0, capacity)
             mapped = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
+            _populate_for_writing(mapped, capacity)
         except OSError as exc:
             os.close(fd)
             raise ChunkPrepareError(exc.errno, f"cannot prepare chunk {path}: {exc.strerror}") from None
@@ -61,6 +70,16 @@ class MappedChunk:
         self.map.flush()
         self.map.close()
         os.close(self.fd)
+
+
+def _populate_for_writing(mapped: mmap.mmap, capacity: int) -> None:
+    try:
+        mapped.madvise(MADV_POPULATE_WRITE)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        for offset in range(0, capacity, PAGE):  # an older kernel: write-fault each page, changing nothing
+            mapped[offset] = mapped[offset]
 
 
 @dataclass(frozen=True, slots=True)
