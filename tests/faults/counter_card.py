@@ -26,6 +26,9 @@ CHANNELS = 2
 FRAME_BYTES = 4
 # A card holds a few periods; a reader further behind than this overruns it.
 HELD_PERIODS = 6
+# A card's clock is hardware: nothing on the machine delays it. As root the writer thread gets a
+# SCHED_FIFO priority above chaosgarden's capture threads (70), so a late period is the reader's fault.
+CARD_PRIORITY = 80
 
 
 def counter_frames(first: int, frames: int, channels: int = CHANNELS) -> np.ndarray:
@@ -53,6 +56,9 @@ class CounterCard:
         self.frame = 0  # the source clock, in frames since start()
         self.delivered = 0  # frames written into the pipe
         self.overruns = 0  # periods dropped while a reader was connected but behind
+        self.overrun_log: list[str] = []  # when each happened and how late the card's own thread was
+        self.realtime = False
+        self.worst_lateness_s = 0.0  # the card thread's own worst wake-up delay
         self.connected = threading.Event()
         self._unplugged = threading.Event()
         self._stop = threading.Event()
@@ -78,16 +84,23 @@ class CounterCard:
         self._thread.join(10)
 
     def _run(self) -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(CARD_PRIORITY))
+            self.realtime = True
+        except PermissionError:
+            pass  # not root: the card's clock shares the CPU like any thread
         t0 = time.monotonic()
         while not self._stop.is_set():
             due = t0 + (self.frame + self.period) / RATE
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            self._tick()
+            else:
+                self.worst_lateness_s = max(self.worst_lateness_s, -delay)
+            self._tick(-delay)
         self._close()
 
-    def _tick(self) -> None:
+    def _tick(self, late_s: float) -> None:
         first = self.frame
         self.frame += self.period
         if self._unplugged.is_set():
@@ -95,8 +108,11 @@ class CounterCard:
             return
         if self._fd is None and not self._open():
             return
-        if self._pending() + self.period_bytes > HELD_PERIODS * self.period_bytes:
+        pending = self._pending()
+        if pending + self.period_bytes > HELD_PERIODS * self.period_bytes:
             self.overruns += 1
+            self.overrun_log.append(f"{time.strftime('%H:%M:%S')} frame {first}: reader {pending // self.period_bytes}"
+                                    f" periods behind, card thread {late_s * 1000:.0f} ms late")
             return
         try:
             written = os.write(self._fd, counter_frames(first, self.period, self.channels).tobytes())

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from tests.faults.counter_card import RATE
+from tests.faults.counter_card import RATE, CounterCard
 from tests.faults.recording import Recording, ms
 from tests.faults.rig import Rig, recording_rig
 
@@ -32,14 +32,17 @@ def kill_repeatedly(rig: Rig, name: str, seed: int) -> None:
     rig.wait_recorded(2.0)
 
 
-def check_unbroken(recording: Recording, figure) -> None:
+def check_unbroken(recording: Recording, card: CounterCard, figure) -> None:
     runs = recording.runs()
     lost = sum(b.source - a.source - a.length for a, b in zip(runs, runs[1:]))
     figure("samples recorded", recording.frames)
     figure("samples lost", lost, target="0", ok=lost == 0)
     figure("breaks in the audio", len(runs) - 1, target="0", ok=len(runs) == 1)
     figure("sealed chunks not verifying", len(recording.unverified), target="0", ok=not recording.unverified)
-    assert len(runs) == 1 and runs[0].start == 0 and runs[0].length == recording.frames
+    figure("card overruns (chaosgarden read too late)", card.overruns)
+    figure("card thread worst lateness", f"{card.worst_lateness_s * 1000:.1f} ms"
+                                         f"{'' if card.realtime else ' (not SCHED_FIFO: not root)'}")
+    assert len(runs) == 1 and runs[0].start == 0 and runs[0].length == recording.frames, (runs, card.overrun_log)
     assert not recording.manifest.gaps and not recording.unverified
 
 
@@ -50,7 +53,7 @@ def test_kill_9_loses_nothing(name, short_tmp, figure):
         recording = rig.stop_and_read()
         bad = rig.bad_content()
     figure.scenario = f"kill -9 {name} x{KILLS}"
-    check_unbroken(recording, figure)
+    check_unbroken(recording, rig.card, figure)
     figure("CAS files not verifying", bad, target="0", ok=bad == 0)
     assert bad == 0
 

@@ -28,7 +28,7 @@ def test_sigstop_hootenanny_30_s_loses_nothing(short_tmp, figure):
         recording = rig.stop_and_read()
         bad = rig.bad_content()
     figure.scenario = f"SIGSTOP hootenanny {STALL_SECONDS} s"
-    check_unbroken(recording, figure)
+    check_unbroken(recording, rig.card, figure)
     figure("xruns", xruns, target="0", ok=xruns == 0)
     figure("CAS files not verifying", bad, target="0", ok=bad == 0)
     assert xruns == 0 and bad == 0
