@@ -3,13 +3,21 @@
 The control thread prepares each chunk (open, fallocate, mmap with pages
 populated for writing) before the capture thread needs it, so a chunk
 boundary costs the capture loop a pointer swap and nothing else: no system
-call, no page fault, no waiting on hootenanny. Full chunks go back to the control thread to unmap and announce.
-Without a prepared chunk the bytes go to the overflow ring and are drained
-into later chunks in order.
+call, no page fault, no waiting on hootenanny. Full chunks go back to the
+control thread to unmap and announce. Without a prepared chunk the bytes go
+to the overflow ring and are drained into later chunks in order.
+
+Nothing the control thread does to a chunk may hold the GIL across disk
+I/O, or the capture thread waits for it: `mmap.flush()` and `mmap.madvise()`
+both do (a 4 MiB msync under disk load held it for over 100 ms, and the card
+overran). So chunks are never msync'd here (hootenanny's seal fsyncs them),
+and pages are populated through libc, which ctypes calls without the GIL.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import mmap
 import os
@@ -25,6 +33,8 @@ from appliance.rt.overflow_ring import OverflowRing
 # up to a millisecond under disk load, measured. MADV_POPULATE_WRITE (Linux 5.14) takes those faults here.
 MADV_POPULATE_WRITE = 23
 PAGE = mmap.PAGESIZE
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 class ChunkPrepareError(OSError):
@@ -53,7 +63,7 @@ class MappedChunk:
         try:
             # Reserve real blocks now: writing a sparse mapping on a full disk is SIGBUS later.
             os.posix_fallocate(fd, 0, capacity)
-            mapped = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
+            mapped = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED)
             _populate_for_writing(mapped, capacity)
         except OSError as exc:
             os.close(fd)
@@ -65,21 +75,25 @@ class MappedChunk:
         return self.capacity - self.used
 
     def release(self) -> None:
-        """Flush and unmap (control thread only). The file keeps its full allocated size."""
+        """Unmap (control thread only); the bytes stay in the page cache. The file keeps its allocated size."""
         self.view.release()
-        self.map.flush()
         self.map.close()
         os.close(self.fd)
 
 
 def _populate_for_writing(mapped: mmap.mmap, capacity: int) -> None:
+    address = ctypes.c_char.from_buffer(mapped)  # an export of the buffer: let go of it before the map closes
     try:
-        mapped.madvise(MADV_POPULATE_WRITE)
-    except OSError as exc:
-        if exc.errno != errno.EINVAL:
-            raise
-        for offset in range(0, capacity, PAGE):  # an older kernel: write-fault each page, changing nothing
-            mapped[offset] = mapped[offset]
+        failed = _libc.madvise(ctypes.addressof(address), capacity, MADV_POPULATE_WRITE)
+    finally:
+        del address
+    if not failed:
+        return
+    code = ctypes.get_errno()
+    if code != errno.EINVAL:
+        raise OSError(code, os.strerror(code))
+    for offset in range(0, capacity, PAGE):  # an older kernel: write-fault each page, changing nothing
+        mapped[offset] = mapped[offset]
 
 
 @dataclass(frozen=True, slots=True)
