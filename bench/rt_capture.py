@@ -8,6 +8,11 @@
    pacer never falls behind. Ours against arecord's.
 3. Wake-up lateness of the capture loop (SCHED_FIFO) with a competing CPU
    hog, against the same loop at normal priority: p50/p99/max.
+4. How far the reader falls behind a card while other processes write to
+   the same disk as fast as they can and the chunks turn over (prepared and
+   released by a control thread, as in chaosgarden): the card, a real-time
+   pacer, notes the periods waiting in its buffer at each write. Ours
+   against arecord recording into a file on that disk.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import resource
 import select
 import subprocess
 import sys
+import termios
 import time
 from array import array
 from pathlib import Path
@@ -28,6 +34,7 @@ from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.capture import AudioCapture
 from appliance.rt.chunk_writer import ChunkWriter, MappedChunk
 from appliance.rt.overflow_ring import OverflowRing
+from appliance.rt.realtime import lock_memory, quiet_garbage_collector
 from appliance.rt.sim_source import SimAudioSource
 from appliance.rt.sources import AlsaPcmSource, AudioSpec
 from bench.report import figure, require, scratch_dir
@@ -49,6 +56,7 @@ def main() -> None:
         cpu_figure(root)
         channels_figure(root)
         jitter_figure(root)
+        disk_load_figure(root)
 
 
 # -- 1. CPU per second of audio ------------------------------------------
@@ -236,9 +244,112 @@ def _lateness(root: Path, priority: int) -> np.ndarray:
     return np.array(source.late[: source.n], dtype=float)
 
 
+# -- 4. behind the card while the disk is busy ------------------------------
+DISK_SECONDS = 20
+CARD_PERIODS = 6  # what the card holds; a reader further behind loses periods
+CARD_PRIORITY = 80  # the card's clock is hardware: above the capture thread's 70
+TURNOVER_FRAMES = 12000  # a chunk every 0.25 s, so preparing and releasing never stop
+
+
+def disk_load_figure(root: Path) -> None:
+    writer = subprocess.Popen(["sh", "-c", f"while :; do dd if=/dev/zero of={root}/load bs=1M count=1024 "
+                                           "conv=fsync status=none; done"])
+    try:
+        ours = _behind_card(root, "ours")
+        peer = _behind_card(root, "arecord")
+    finally:
+        writer.kill()
+        writer.wait()
+        subprocess.run(["pkill", "-f", f"of={root}/load"], check=False)
+    for name, i in (("worst", 0), ("overrun periods", 1)):
+        figure(f"behind the card under disk write load, {name}", max(ours[i], 1e-3), max(peer[i], 1e-3),
+               "arecord into a file", "periods" if i == 0 else "lost", higher_is_better=False)
+
+
+def _behind_card(root: Path, reader: str) -> tuple[float, int]:
+    """Record DISK_SECONDS from a real-time card; return (worst periods waiting, periods it dropped)."""
+    home = root / f"disk-{reader}"
+    home.mkdir()
+    fifo = home / "card.fifo"
+    os.mkfifo(fifo)
+    asoundrc(home, fifo)
+    frames = RATE * DISK_SECONDS
+    env = {**os.environ, "HOME": str(home)}
+    if reader == "ours":
+        cmd = [sys.executable, "-m", "bench.rt_capture", "disk-child", str(home), str(frames)]
+    else:
+        cmd = ["arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", "2", "-r", str(RATE),
+               f"--period-size={PERIOD}", "-t", "raw", "-s", str(frames), str(home / "arecord.raw")]
+    fd = os.open(fifo, os.O_RDWR)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        return _card(fd, frames)
+    finally:
+        os.close(fd)
+        proc.kill()
+        proc.wait()
+
+
+def _card(fd: int, frames: int) -> tuple[float, int]:
+    period = bytes(PERIOD * 8)
+    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 65536)
+    os.set_blocking(fd, False)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(CARD_PRIORITY))
+    except PermissionError:
+        print("rt_capture: not root, so the card's clock is not real-time; figure 4 is noisier", flush=True)
+    pending = array("i", [0])
+    worst, dropped = 0, 0
+    time.sleep(0.5)  # the reader opens the PCM
+    start = time.monotonic()
+    try:
+        for i in range(frames // PERIOD):
+            due = start + (i + 1) * PERIOD / RATE
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            fcntl.ioctl(fd, termios.FIONREAD, pending)
+            waiting = pending[0] // len(period)
+            worst = max(worst, waiting)
+            if waiting + 1 > CARD_PERIODS:
+                dropped += 1
+                continue
+            os.write(fd, period)
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    return worst, dropped
+
+
+def disk_child(home: Path, frames: int) -> None:
+    """Capture as chaosgarden does (memory locked, collector quiet), with a control thread turning chunks over."""
+    lock_memory()
+    quiet_garbage_collector()
+    spec = AudioSpec("benchcap", RATE, 2, SampleFormat.S32, PERIOD)
+    chunk_bytes = TURNOVER_FRAMES * spec.frame_bytes
+    writer = ChunkWriter(frame_bytes=spec.frame_bytes, ring=OverflowRing(RATE * spec.frame_bytes))
+    serial = iter(range(1 << 30))
+    writer.spares.extend(MappedChunk.prepare(home / f"c{next(serial)}", chunk_bytes, 0) for _ in range(3))
+    source = AlsaPcmSource(spec)
+    source.open()
+    capture = AudioCapture("bench", source, writer, RATE, spec.frame_bytes, PERIOD, priority=70)
+    capture.start()
+    while writer.frames_captured < frames:
+        while writer.full:
+            full = writer.full.popleft()
+            full.chunk.release()
+            full.chunk.path.unlink()
+        while len(writer.spares) < 3:
+            n = next(serial)
+            writer.spares.append(MappedChunk.prepare(home / f"c{n}", chunk_bytes, n))
+        time.sleep(0.01)
+    capture.stop()
+    capture.join()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["cpu-child"]:
         cpu_child(Path(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:2] == ["disk-child"]:
+        disk_child(Path(sys.argv[2]), int(sys.argv[3]))
     elif sys.argv[1:2] == ["pace-child"]:
         pace_child(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     else:

@@ -140,8 +140,9 @@ def sim_kept_recording(box: Box, was: Before, figure) -> bool:
     figure("sim streams still recording", "yes" if moving else "no", target="yes", ok=moving)
     recorded = now[audio]["head_sample"] - was.sim[audio]["head_sample"]
     figure("sim audio recorded meanwhile", f"{recorded / SIM_RATE:.1f} s")
-    # Reported, not asserted: on a loaded 2-core test machine without realtime scheduling an overrun can be the
-    # machine's; on the box the capture threads run SCHED_FIFO.
+    # Reported, not asserted. Even at SCHED_FIFO a capture thread needs the GIL for each period, and the
+    # flooded control thread holding it runs at normal priority: on a loaded 2-core machine it can be
+    # descheduled while holding it for longer than the sim card buffers (priority inversion through the GIL).
     figure("sim xruns during the batch", xruns, target="0", ok=xruns == 0)
     return moving
 
