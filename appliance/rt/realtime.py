@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 MCL_CURRENT = 1
 MCL_FUTURE = 2
+MCL_ONFAULT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +28,16 @@ class RealtimeStatus:
 
 
 def lock_memory() -> bool:
-    """mlockall(MCL_CURRENT | MCL_FUTURE): page faults never stall the capture loop."""
+    """Lock what is mapped now, and whatever is mapped later as it is first touched: page faults never stall
+    the capture loop.
+
+    Later mappings lock on fault (MCL_ONFAULT) rather than being populated inside mmap(): Python's
+    mmap.mmap() holds the GIL across that call, so populating a chunk there would stop every capture thread
+    for as long as the kernel takes (over half a second for 256 MiB, measured). Chunks are populated for
+    writing without the GIL instead (chunk_writer.py).
+    """
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) == 0:
+    if libc.mlockall(MCL_CURRENT) == 0 and libc.mlockall(MCL_FUTURE | MCL_ONFAULT) == 0:
         return True
     err = ctypes.get_errno()
     log.warning(

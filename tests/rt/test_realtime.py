@@ -65,3 +65,43 @@ def test_a_peer_announcing_a_huge_frame_is_cut_off_before_it_is_allocated(garden
         while peer.recv(4096):  # chaosgarden's greeting, perhaps, then the end of the connection (not a timeout)
             pass
     assert garden.poll() is None
+
+
+LOCKED_MAPPINGS = r'''
+import ctypes, mmap, os, sys
+from pathlib import Path
+from appliance.rt.chunk_writer import MappedChunk
+from appliance.rt.realtime import lock_memory
+
+def smaps_kib(buffer, field):
+    address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    inside = False
+    for line in open("/proc/self/smaps"):
+        if "-" in line.split()[0] and ":" not in line.split()[0]:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            inside = lo <= address < hi
+        elif inside and line.startswith(field + ":"):
+            return int(line.split()[1])
+
+assert lock_memory()
+root = Path(sys.argv[1])
+size = 64 << 20
+plain_fd = os.open(root / "plain", os.O_RDWR | os.O_CREAT)
+os.posix_fallocate(plain_fd, 0, size)
+plain = mmap.mmap(plain_fd, size, flags=mmap.MAP_SHARED)
+chunk = MappedChunk.prepare(root / "chunk", size, 1)
+print(smaps_kib(plain, "Rss"), smaps_kib(chunk.map, "Rss"), smaps_kib(chunk.map, "Locked"))
+'''
+
+
+def test_later_mappings_lock_as_touched_and_chunks_are_populated_without_mmap(tmp_path):
+    """Under lock_memory(), mmap() itself populates nothing (Python holds the GIL across it, so a populating
+    mmap would stall every capture thread); a prepared chunk is resident and locked all the same."""
+    if os.geteuid() != 0:
+        pytest.skip("mlockall of 64 MiB needs root or a raised RLIMIT_MEMLOCK")
+    out = subprocess.run([sys.executable, "-c", LOCKED_MAPPINGS, str(tmp_path)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    plain_rss, chunk_rss, chunk_locked = map(int, out.stdout.split())
+    assert plain_rss < 1024  # KiB: the plain mapping is not populated
+    assert chunk_rss == chunk_locked == 64 * 1024
