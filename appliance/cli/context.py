@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +15,9 @@ from rich.console import Console
 from appliance.cli.box_link import BoxLink, BoxUnreachable, ToolError
 from appliance.config import Config, ConfigError, load_config
 
-console = Console()
+# Piped into grep, less or a log, output is not cut to rich's 80-column guess (a terminal's own width wins).
+PIPED_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 errors = Console(stderr=True)
 
 EXIT_FAILURE = 1

@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+from rich.console import Group
 from rich.table import Column, Table
+from rich.text import Text
 
 from appliance.cas import ContentStore
 from appliance.cli.context import EXIT_FAILURE, EXIT_USAGE, box, box_errors, config_or_exit, console, errors, print_json
@@ -31,16 +33,23 @@ def streams(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
         console.print("no streams defined")
 
 
-def stream_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(Column("stream", overflow="fold"), "state", "head", "chunks", "bytes", "xruns", "device",
-                  Column("last error", overflow="fold"), box=None)
+def stream_table(rows: list[dict[str, Any]]) -> Group:
+    """One line a stream, then each stream's last error in full below the table.
+
+    A URI is what people copy into the next command, so it is never cut or
+    folded; an error would squeeze the other columns on a narrow terminal,
+    so errors are not a column.
+    """
+    widest = max((len(r["uri"]) for r in rows), default=0)
+    table = Table(Column("stream", no_wrap=True, min_width=widest), "state", "head", "chunks", "bytes", "xruns",
+                  Column("device", overflow="fold"), box=None)
     for r in rows:
         state = r["state"] if r["state"] in ("recording", "stopped", "defined") else f"[red]{r['state']}[/]"
         device = r["device"] if r["device_connected"] else f"[yellow]{r['device']} (gone)[/]"
         table.add_row(r["uri"], state, str(r["head_sample"]), str(r["chunks_sealed"]), str(r["bytes"]),
-                      str(r["xruns"]) if not r["xruns"] else f"[yellow]{r['xruns']}[/]", device,
-                      f"[red]{r['last_error']}[/]" if r["last_error"] else "")
-    return table
+                      str(r["xruns"]) if not r["xruns"] else f"[yellow]{r['xruns']}[/]", device)
+    errors = [Text.assemble((r["uri"], "bold"), ": ", (r["last_error"], "red")) for r in rows if r["last_error"]]
+    return Group(table, *([Text()] + errors if errors else []))
 
 
 def slice_(

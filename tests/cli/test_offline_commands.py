@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,3 +81,27 @@ def test_logs_asks_journalctl_for_the_three_units(nothing_running: dict[str, str
 def subprocess_studio(env: dict[str, str], *args: str):
     """`studio` by absolute interpreter path, so a PATH without python still runs it."""
     return studio(*args, env={**env, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+def test_stream_table_keeps_uris_whole_on_a_narrow_terminal():
+    """Found under load: a long error squeezed the stream column and folded the URI people copy from."""
+    from rich.console import Console
+
+    from appliance.cli.stream_commands import stream_table
+
+    row = {"uri": "stream://eurorack-case/left-main", "state": "recording", "head_sample": 123456789,
+           "chunks_sealed": 940, "bytes": 123456789012, "xruns": 3, "device": "hw:CARD=ES9,DEV=0",
+           "device_connected": True, "last_error": "overrun: 4096 frames lost, filled with silence " * 3}
+    console = Console(width=80, record=True)
+    console.print(stream_table([row]))
+    text = console.export_text()
+    assert row["uri"] in text
+    assert f'{row["uri"]}: {row["last_error"][:40]}' in text  # the error in full, below the table
+
+
+def test_piped_output_is_not_cut_to_eighty_columns(short_tmp):
+    """`studio streams | grep` must see whole lines: the piped console is wide unless COLUMNS says otherwise."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    code = "from appliance.cli.context import console, PIPED_WIDTH; print(console.width == PIPED_WIDTH)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr
