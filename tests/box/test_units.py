@@ -98,8 +98,10 @@ def test_only_chaosgarden_gets_realtime_limits_and_sound_devices():
     assert value(garden, "Service", "LimitMEMLOCK") == "infinity"
     assert value(garden, "Service", "DeviceAllow") == "char-alsa rw"
     assert value(garden, "Service", "RestrictRealtime") is None
+    assert int(value(garden, "Service", "Nice")) < 0  # its control thread holds the GIL the capture threads need
     for name in ("hootenanny.service", "vibeweaver.service"):
         other = parse_unit(UNIT_DIR / name)
+        assert value(other, "Service", "Nice") is None
         assert value(other, "Service", "RestrictRealtime") == "yes"
         assert value(other, "Service", "PrivateDevices") == "yes"
 
