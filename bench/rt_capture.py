@@ -302,7 +302,10 @@ def _card(fd: int, frames: int) -> tuple[float, int]:
         print("rt_capture: not root, so the card's clock is not real-time; figure 4 is noisier", flush=True)
     pending = array("i", [0])
     worst, dropped = 0, 0
-    time.sleep(0.5)  # the reader opens the PCM
+    os.write(fd, period)  # the clock starts once the reader has taken a first period: it is running
+    deadline = time.monotonic() + 60
+    while fcntl.ioctl(fd, termios.FIONREAD, pending) == 0 and pending[0] and time.monotonic() < deadline:
+        time.sleep(0.001)
     start = time.monotonic()
     try:
         for i in range(frames // PERIOD):
