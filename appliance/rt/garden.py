@@ -27,7 +27,7 @@ from appliance.proto.codec import Body
 from appliance.proto.pubsub import Publisher
 from appliance.proto.stream_definition import DefinitionError, StreamDefinition
 from appliance.rt.chunk_writer import ChunkPrepareError
-from appliance.rt.realtime import lock_memory, quiet_garbage_collector
+from appliance.rt.realtime import favour_control_thread, lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
 from appliance.rt.beat_clock import SampleClock
 from appliance.rt.stream import CaptureStream
@@ -61,6 +61,7 @@ class Garden:
         self.channel = Channel(router, name="chaosgarden", handler=self.handle, serves=self._handlers())
 
     async def run(self) -> None:
+        favour_control_thread()
         self.memory_locked = lock_memory()
         quiet_garbage_collector()
         await self.timekeeper.start()

@@ -1,4 +1,4 @@
-"""Entering realtime: SCHED_FIFO for a capture thread, locked memory, no garbage collector.
+"""Entering realtime: SCHED_FIFO for a capture thread, a favoured control thread, locked memory, no collector.
 
 Each step that the system refuses (an ordinary laptop user has no RT limits)
 is logged as a warning with the fix, and capture goes on without it.
@@ -45,6 +45,30 @@ def lock_memory() -> bool:
         "raise LimitMEMLOCK=infinity (systemd) or `ulimit -l unlimited`", os.strerror(err)
     )
     return False
+
+
+CONTROL_NICE = -11  # as PulseAudio's: ahead of ordinary work, behind everything realtime
+
+
+def favour_control_thread(nice: int = CONTROL_NICE) -> bool:
+    """Give the calling thread, and every thread it starts later, a favourable nice value.
+
+    A capture thread at SCHED_FIFO still needs the GIL for every period, and
+    the control thread holding it is an ordinary thread: descheduled by a busy
+    neighbour mid-hold, it would make the capture thread wait (priority
+    inversion through the GIL). chaosgarden.service sets Nice= itself; this
+    covers `studio up` and anything else that starts `studio rt`.
+    """
+    if os.getpriority(os.PRIO_PROCESS, 0) <= nice:
+        return True
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)  # on Linux: this thread; threads it starts inherit it
+        return True
+    except PermissionError:
+        log.warning("cannot raise chaosgarden's CPU priority to nice %d: under CPU load the capture threads may "
+                    "wait for the GIL and overrun; grant LimitNICE=%d (systemd) or run as a user allowed "
+                    "that nice value in /etc/security/limits.d", nice, nice)
+        return False
 
 
 def set_fifo(priority: int) -> bool:

@@ -105,3 +105,25 @@ def test_later_mappings_lock_as_touched_and_chunks_are_populated_without_mmap(tm
     plain_rss, chunk_rss, chunk_locked = map(int, out.stdout.split())
     assert plain_rss < 1024  # KiB: the plain mapping is not populated
     assert chunk_rss == chunk_locked == 64 * 1024
+
+
+async def test_chaosgarden_favours_its_control_thread(garden):
+    """Its control thread holds the GIL the capture threads need: it runs at a favourable nice."""
+    if os.geteuid() != 0:
+        pytest.skip("only root may lower a nice value without an RLIMIT_NICE")
+    from appliance.rt.realtime import CONTROL_NICE
+
+    await until(lambda: os.getpriority(os.PRIO_PROCESS, garden.pid) == CONTROL_NICE)
+
+
+def test_refused_nice_warns_with_the_fix():
+    code = (
+        "import os, logging;"
+        "from appliance.rt.realtime import favour_control_thread;"
+        "os.setgid(65534); os.setuid(65534) if os.geteuid() == 0 else None;"
+        "logging.basicConfig(level=logging.WARNING);"
+        "print(favour_control_thread())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+    assert "cannot raise chaosgarden's CPU priority to nice -11" in out.stderr and "LimitNICE=-11" in out.stderr
