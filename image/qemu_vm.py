@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx2
 
+from image.guest_clock import ConsoleClock
+
 QEMU = "qemu-system-x86_64"
 GROW_BYTES = 1 << 30
 BOOT_PARTITION_OFFSET = 1 << 20
@@ -93,6 +95,7 @@ class BootedBox:
         self.monitor_path = workdir / "monitor.sock"
         self.pidfile = workdir / "qemu.pid"
         self.process: subprocess.Popen | None = None
+        self.clock = ConsoleClock(self.console, self.since_start)
         self.started_at = 0.0
         self.accel: list[str] = []
 
@@ -131,6 +134,7 @@ class BootedBox:
                 "-pidfile", str(self.pidfile)]
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "qemu.err", "wb"))
+        self.clock.start()
 
     def stop(self) -> None:
         """Kill qemu by its pidfile (a paused qemu ignores everything else), then reap our child."""
@@ -143,6 +147,7 @@ class BootedBox:
             self.process.kill()
             self.process.wait()
             self.process = None
+            self.clock.stop()
 
     def __enter__(self) -> BootedBox:
         self.start()
@@ -154,7 +159,7 @@ class BootedBox:
     def since_start(self) -> float:
         return time.monotonic() - self.started_at
 
-    def _alive(self) -> None:
+    def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"qemu exited {self.process.returncode}: "
                                f"{(self.workdir / 'qemu.err').read_text()[-2000:]}\n{self.console_tail()}")
@@ -174,7 +179,7 @@ class BootedBox:
     def wait_for_http(self, timeout: float) -> float:
         """Seconds from qemu's start to hootenanny answering over the forwarded port."""
         def answered() -> dict | None:
-            self._alive()
+            self.check_alive()
             return self.healthz()
         wait_until(answered, timeout, f"no /healthz answer\n{self.console_tail()}")
         return self.since_start()
@@ -184,7 +189,7 @@ class BootedBox:
         regex = re.compile(pattern)
 
         def seen() -> bool:
-            self._alive()
+            self.check_alive()
             return bool(self.console.exists() and regex.search(self.console.read_text(errors="replace")))
         wait_until(seen, timeout, f"console never showed {pattern!r}\n{self.console_tail()}", every=0.2)
         return self.since_start()
@@ -200,9 +205,17 @@ class BootedBox:
             raise RuntimeError(f"ssh {command!r}: exit {done.returncode}: {done.stderr.decode(errors='replace')}")
         return done.stdout.decode(errors="replace")
 
+    def active_since_start(self, unit: str, timeout: float) -> float:
+        """Seconds from qemu's start to `unit` becoming active, from systemd's own timestamp (waited for over SSH)."""
+        def entered() -> int:
+            self.check_alive()
+            value = self.ssh(f"systemctl show -P ActiveEnterTimestampMonotonic {unit}", timeout=30).strip()
+            return int(value) if value.isdigit() else 0
+        return self.clock.host_seconds(wait_until(entered, timeout, f"{unit} never became active", every=2))
+
     def wait_for_ssh(self, timeout: float) -> None:
         def answers() -> bool:
-            self._alive()
+            self.check_alive()
             try:
                 return self.ssh("echo ok", timeout=30, check=False).strip() == "ok"
             except subprocess.TimeoutExpired:
