@@ -1,12 +1,15 @@
 """The amd64 image booted under qemu, reachable from the host like a box on the LAN.
 
-Each boot runs on a sparse copy of the image made a little larger, so every
-boot is a first boot (host keys, token, data partition grown) and the built
-image stays pristine. studio-setup.toml goes onto the copy's boot partition
-with mtools, exactly as an owner would put it on a freshly flashed card.
-The kernel is started directly (no firmware or bootloader needed). User
-networking forwards the MCP and SSH ports to 127.0.0.1; the monitor socket
-hot-plugs USB devices. KVM is used when it really runs a guest, else TCG.
+Each box runs on a sparse copy of the image made a little larger, so its
+first boot is a real first boot (host keys, token, data partition grown)
+and the built image stays pristine. studio-setup.toml goes onto the copy's
+boot partition with mtools, exactly as an owner would put it on a freshly
+flashed card. The machine boots as a NUC does: UEFI firmware (OVMF, with
+its own variable store per box), systemd-boot from the ESP, the newest
+entry; a reboot in the guest resets the machine and it boots again, so boot
+counting and rollback run for real. User networking forwards the MCP and
+SSH ports to 127.0.0.1; the monitor socket hot-plugs USB devices. KVM is
+used when it really runs a guest, else TCG.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,9 +27,12 @@ from pathlib import Path
 
 import httpx2
 
+from image import slots
 from image.guest_clock import ConsoleClock
 
 QEMU = "qemu-system-x86_64"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 GROW_BYTES = 1 << 30
 BOOT_PARTITION_OFFSET = 1 << 20
 SSH_USER = "studio"
@@ -82,13 +89,14 @@ class BootedBox:
     """One qemu run of the image: start it, talk to it (HTTP, SSH, monitor), stop it."""
 
     def __init__(self, record: dict, workdir: Path, setup_toml: str, ssh_key: Path | None = None,
-                 extra_cmdline: str = "", memory_mib: int = 1536) -> None:
+                 extra_cmdline: str = "", memory_mib: int = 1536, grow_bytes: int = GROW_BYTES) -> None:
         self.record = record
         self.workdir = workdir
         self.setup_toml = setup_toml
         self.ssh_key = ssh_key
         self.extra_cmdline = extra_cmdline
         self.memory_mib = memory_mib
+        self.grow_bytes = grow_bytes
         self.mcp_port = free_port()
         self.ssh_port = free_port()
         self.console = workdir / "console.log"
@@ -96,6 +104,7 @@ class BootedBox:
         self.pidfile = workdir / "qemu.pid"
         self.process: subprocess.Popen | None = None
         self.clock = ConsoleClock(self.console, self.since_start)
+        self.disk = workdir / "disk.raw"
         self.started_at = 0.0
         self.accel: list[str] = []
 
@@ -103,21 +112,47 @@ class BootedBox:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.mcp_port}"
 
+    def boot_partition(self) -> str:
+        """The copy's boot partition as an mtools image spec."""
+        return f"{self.disk}@@{BOOT_PARTITION_OFFSET}"
+
+    def read_boot_file(self, name: str) -> str:
+        return subprocess.run(["mtype", "-i", self.boot_partition(), f"::/{name}"], capture_output=True, text=True,
+                              check=True).stdout
+
+    def write_boot_file(self, name: str, text: str) -> None:
+        local = self.workdir / Path(name).name
+        local.write_text(text)
+        subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), str(local), f"::/{name}"], check=True)
+
+    def boot_entries(self) -> list[str]:
+        """The loader entries on the copy's ESP, as systemd-boot has (re)named them."""
+        listing = subprocess.run(["mdir", "-b", "-i", self.boot_partition(), "::/loader/entries"],
+                                 capture_output=True, text=True, check=True).stdout
+        return sorted(line.rsplit("/", 1)[-1] for line in listing.split())
+
     def prepare_disk(self) -> Path:
-        """A sparse copy of the image, 1 GiB larger (first boot grows data), with studio-setup.toml on boot."""
-        disk = self.workdir / "disk.raw"
+        """A sparse copy of the image, `grow_bytes` larger (first boot grows data), with studio-setup.toml on boot.
+
+        `extra_cmdline` goes onto the options line of the image's boot entry,
+        as someone editing the entry on the card would put it.
+        """
+        disk = self.disk
         subprocess.run(["cp", "--sparse=always", self.record["image"], str(disk)], check=True)
         with disk.open("r+b") as fh:
-            fh.truncate(os.path.getsize(disk) + GROW_BYTES)
+            fh.truncate(os.path.getsize(disk) + self.grow_bytes)
         # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
         subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True, capture_output=True)
-        setup = self.workdir / "studio-setup.toml"
-        setup.write_text(self.setup_toml)
-        subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{BOOT_PARTITION_OFFSET}", str(setup), "::/studio-setup.toml"],
-                       check=True)
+        self.write_boot_file("studio-setup.toml", self.setup_toml)
+        if self.extra_cmdline:
+            entry = f"loader/entries/{slots.entry_name(self.record['version'])}"
+            self.write_boot_file(entry, re.sub(r"(?m)^options (.*)$", rf"options \1 {self.extra_cmdline}",
+                                               self.read_boot_file(entry)))
+        shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
         return disk
 
     def start(self) -> None:
+        """Power on a fresh copy of the image."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         for stale in (self.console, self.monitor_path, self.pidfile):
             stale.unlink(missing_ok=True)
@@ -125,8 +160,8 @@ class BootedBox:
         self.accel = accel = accelerator(Path(self.record["kernel"]), self.workdir)
         forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
         argv = ["nice", "-n", "10", QEMU, *accel, "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
-                "-no-reboot", "-kernel", self.record["kernel"], "-initrd", self.record["initrd"],
-                "-append", f"{self.record['cmdline']} panic=-1 {self.extra_cmdline}".strip(),
+                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}",
                 "-drive", f"file={disk},format=raw,if=virtio,discard=unmap",
                 "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
                 "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci", "-audiodev", "none,id=snd0",
@@ -135,6 +170,32 @@ class BootedBox:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "qemu.err", "wb"))
         self.clock.start()
+
+    def boot_id(self) -> str:
+        return self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=30).strip()
+
+    def wait_for_boot_after(self, old_boot_id: str, timeout: float) -> str:
+        """Wait until SSH answers from a boot other than `old_boot_id`; returns the new boot ID."""
+        def new_boot() -> str:
+            self.check_alive()
+            try:
+                answer = self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=30, check=False).strip()
+            except subprocess.TimeoutExpired:
+                return ""
+            return answer if answer and answer != old_boot_id else ""
+        return wait_until(new_boot, timeout, f"no boot after {old_boot_id}\n{self.console_tail()}", every=3)
+
+    def request_reboot(self) -> None:
+        try:
+            self.ssh("sudo systemctl reboot", check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass  # The guest may drop the connection before ssh sees an exit status.
+
+    def reboot(self, timeout: float = 420) -> str:
+        """`systemctl reboot` in the guest (the machine resets and boots again); returns the new boot ID."""
+        old = self.boot_id()
+        self.request_reboot()
+        return self.wait_for_boot_after(old, timeout)
 
     def stop(self) -> None:
         """Kill qemu by its pidfile (a paused qemu ignores everything else), then reap our child."""
@@ -194,12 +255,19 @@ class BootedBox:
         wait_until(seen, timeout, f"console never showed {pattern!r}\n{self.console_tail()}", every=0.2)
         return self.since_start()
 
+    def ssh_options(self) -> list[str]:
+        assert self.ssh_key is not None, "no SSH key was given for this boot"
+        return ["-i", str(self.ssh_key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"]
+
+    def copy_in(self, local: Path, remote: str, timeout: float = 1800) -> None:
+        """scp a file onto the box as studio."""
+        subprocess.run(["scp", "-q", *self.ssh_options(), "-P", str(self.ssh_port), str(local),
+                        f"{SSH_USER}@127.0.0.1:{remote}"], check=True, timeout=timeout)
+
     def ssh(self, command: str, input: bytes | None = None, timeout: float = 120, check: bool = True) -> str:
         """Run `command` as studio over the forwarded SSH port with the key given in studio-setup.toml."""
-        assert self.ssh_key is not None, "no SSH key was given for this boot"
-        argv = ["ssh", "-i", str(self.ssh_key), "-p", str(self.ssh_port), "-o", "BatchMode=yes",
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=20", f"{SSH_USER}@127.0.0.1", command]
+        argv = ["ssh", *self.ssh_options(), "-p", str(self.ssh_port), f"{SSH_USER}@127.0.0.1", command]
         done = subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
         if check and done.returncode != 0:
             raise RuntimeError(f"ssh {command!r}: exit {done.returncode}: {done.stderr.decode(errors='replace')}")

@@ -21,7 +21,7 @@ COMMON = [
     "systemd-sysv", "udev", "kmod", "dbus", "initramfs-tools", "e2fsprogs",
     "cloud-guest-utils", "fdisk", "alsa-utils", "libasound2t64", "libsndfile1", "python3", "python3-venv",
     "openssh-server", "avahi-daemon", "libnss-mdns", "chrony", "ca-certificates", "sudo", "wpasupplicant",
-    "iproute2", "less", "procps",
+    "iproute2", "less", "procps", "systemd-resolved", "libnss-myhostname",
 ]
 # Only to compile pyalsaaudio for the guest's Python; provision.sh purges them.
 BUILD_ONLY = ["gcc", "libc6-dev", "python3-dev", "libasound2-dev"]
@@ -38,7 +38,8 @@ class Flavour:
 
 
 FLAVOURS = {
-    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot-efi"), "main"),
+    # systemd-boot: the loader and systemd-bless-boot; systemd-container: systemd-sysupdate.
+    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot", "systemd-boot-efi", "systemd-container"), "main"),
     # The Pi's boot firmware, its DTBs and the Wi-Fi firmware are in non-free-firmware.
     "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211"), "main,non-free-firmware",
                      # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.
@@ -65,6 +66,7 @@ def stage_build_files(stage: Path, wheel: Path) -> Path:
     build.mkdir(parents=True)
     shutil.copy2(wheel, build)
     shutil.copy2("/etc/ssl/certs/ca-certificates.crt", build / "ca-bundle.crt")
+    shutil.copy2("/etc/resolv.conf", build / "resolv.conf")
     shutil.copy2(REPO / "README.md", build / "README.md")
     shutil.copy2(IMAGE_DIR / "provision.sh", build / "provision.sh")
     return build
