@@ -125,12 +125,6 @@ class BootedBox:
         local.write_text(text)
         subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), str(local), f"::/{name}"], check=True)
 
-    def boot_entries(self) -> list[str]:
-        """The loader entries on the copy's ESP, as systemd-boot has (re)named them."""
-        listing = subprocess.run(["mdir", "-b", "-i", self.boot_partition(), "::/loader/entries"],
-                                 capture_output=True, text=True, check=True).stdout
-        return sorted(line.rsplit("/", 1)[-1] for line in listing.split())
-
     def prepare_disk(self) -> Path:
         """A sparse copy of the image, `grow_bytes` larger (first boot grows data), with studio-setup.toml on boot.
 

@@ -35,8 +35,11 @@ def source_names(version: str) -> dict[str, str]:
 
 
 def _transfer(source_pattern: str, target: str) -> str:
+    # InstancesMax=2 everywhere: files on the ESP have no limit of their own, and
+    # a kernel or entry kept for a version whose slot was overwritten would boot
+    # into nothing.
     return (f"[Transfer]\nProtectVersion=%A\n\n[Source]\nType=regular-file\nPath={UPDATE_DIR}\n"
-            f"MatchPattern={source_pattern}\n\n[Target]\n{target}")
+            f"MatchPattern={source_pattern}\n\n[Target]\n{target}InstancesMax=2\n")
 
 
 def transfers(arch: str) -> dict[str, str]:
@@ -51,13 +54,13 @@ def transfers(arch: str) -> dict[str, str]:
             names["root"], f"Type=partition\nPath=auto\nMatchPattern={slots.PREFIX}@v\nMatchPartitionType=root\n"
                            "ReadOnly=1\n"),
         "20-kernel.transfer": header + _transfer(
-            names["kernel"], f"Type=regular-file\nPath={ESP}\nMatchPattern={names['kernel']}\nMode=0644\n"),
+            names["kernel"], f"Type=regular-file\nPath={ESP}\nMatchPattern={names['kernel']}\n"),
         "30-initrd.transfer": header + _transfer(
-            names["initrd"], f"Type=regular-file\nPath={ESP}\nMatchPattern={names['initrd']}\nMode=0644\n"),
+            names["initrd"], f"Type=regular-file\nPath={ESP}\nMatchPattern={names['initrd']}\n"),
         "90-entry.transfer": header + _transfer(
             names["entry"], f"Type=regular-file\nPath={ESP}/loader/entries\n"
                             f"MatchPattern={slots.PREFIX}@v+@l-@d.conf\nMatchPattern={slots.PREFIX}@v+@l.conf\n"
-                            f"MatchPattern={slots.PREFIX}@v.conf\nTriesLeft={slots.TRIES}\nTriesDone=0\nMode=0644\n"),
+                            f"MatchPattern={slots.PREFIX}@v.conf\nTriesLeft={slots.TRIES}\nTriesDone=0\n"),
     }
 
 

@@ -47,12 +47,18 @@ def break_studio(root_image: Path) -> None:
 
 
 def running(box: BootedBox) -> dict[str, object]:
-    """The version running, the slot it runs from, the boot entries on the ESP and systemd-bless-boot's verdict."""
-    lines = box.ssh("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release; "
+    """The version running, the slot it runs from, systemd-bless-boot's verdict, the slots' labels, and the
+    boot entries, kernels and initrds on the ESP."""
+    text = box.ssh("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release; "
                     "lsblk -no PARTLABEL \"$(findmnt -no SOURCE /)\"; "
-                    "sudo /usr/lib/systemd/systemd-bless-boot status; "
-                    "sudo ls /boot/efi/loader/entries", timeout=60).split()
-    return {"version": lines[0], "slot": lines[1], "bless": lines[2], "entries": sorted(lines[3:])}
+                    "sudo /usr/lib/systemd/systemd-bless-boot status; echo --; "
+                    "lsblk -nro PARTLABEL | grep -E '^(studio_|_empty)'; echo --; "
+                    "sudo ls /boot/efi/loader/entries; echo --; sudo ls /boot/efi | grep '^studio_'",
+                    timeout=60)
+    head, slot_labels, entries, boot_files = (text + "\n").split("--\n")
+    version, slot, bless = head.split()
+    return {"version": version, "slot": slot, "bless": bless, "slots": sorted(slot_labels.split()),
+            "entries": sorted(entries.split()), "boot_files": sorted(boot_files.split())}
 
 
 def install(box: BootedBox, update_file: Path, say: Callable[[str], None]) -> str:

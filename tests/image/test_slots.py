@@ -94,6 +94,8 @@ def test_each_transfer_takes_its_update_file_and_protects_the_running_version():
         config = parse(text)
         assert config["Transfer"]["ProtectVersion"] == "%A"
         assert config["Source"]["Path"] == sysupdate.UPDATE_DIR
+        # Two versions at most on the ESP as in the slots: an entry must never outlive its slot.
+        assert config["Target"]["InstancesMax"] == "2"
         pattern = config["Source"]["MatchPattern"]
         assert pattern.replace("@v", VERSION) in names.values()
     root = parse(transfers["10-root.transfer"])["Target"]
