@@ -1,4 +1,4 @@
-"""`python -m image.boot_test` (`make image-test`): boot the amd64 image under qemu and check the box from outside.
+"""`python -m image.boot_test` (`make image-test`): boot the image under qemu and check the box from outside.
 
 The owner's part is played as on a real card: studio-setup.toml on the boot
 partition gives an SSH key and the MCP token. Then: MCP answers on the
@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from image import box_checks
-from image.build import DEFAULT_OUT
+from image import DEFAULT_OUT
 from image.qemu_vm import BootedBox, ssh_keypair
 
 BOOT_TIMEOUT = 420
@@ -82,8 +82,10 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.boot_test", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where `image.build` put the image")
+    parser.add_argument("--arch", choices=["amd64", "arm64"], default="amd64",
+                        help="arm64: the Pi image's kernel and root on qemu's virt board (TCG, slow)")
     args = parser.parse_args(argv)
-    record = load_record(args.out)
+    record = load_record(args.out, args.arch)
     with tempfile.TemporaryDirectory(prefix="studio-vm-", dir="/var/tmp") as workdir:
         results = run_checks(record, Path(workdir))
     print(json.dumps(results, indent=2))

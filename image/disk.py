@@ -116,10 +116,10 @@ def make_boot_fs(boot: Path, image: Path, mib: int) -> None:
     subprocess.run(["mcopy", "-s", "-p", "-m", "-i", str(image), *entries, "::/"], check=True)
 
 
-def make_ext4(label: str, content: Path, image: Path, mib: int, root_owner: tuple[int, int] = (0, 0)) -> None:
+def make_ext4(label: str, content: Path, image: Path, mib: int) -> None:
+    """An ext4 filesystem of `mib` MiB in the file `image`, holding `content` with its owners and modes."""
     image.unlink(missing_ok=True)
-    subprocess.run(["mkfs.ext4", "-q", "-L", label, "-E", f"root_owner={root_owner[0]}:{root_owner[1]}",
-                    "-d", str(content), str(image), f"{mib}M"], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-L", label, "-d", str(content), str(image), f"{mib}M"], check=True)
 
 
 def make_root_fs(rootfs: Path, image: Path, layout: slots.Layout) -> int:

@@ -1,4 +1,4 @@
-"""The amd64 image booted under qemu, reachable from the host like a box on the LAN.
+"""The image booted under qemu, reachable from the host like a box on the LAN.
 
 Each box runs on a sparse copy of the image made a little larger, so its
 first boot is a real first boot (host keys, token, data partition grown)
@@ -31,6 +31,7 @@ from image import slots
 from image.guest_clock import ConsoleClock
 
 QEMU = "qemu-system-x86_64"
+QEMU_ARM64 = "qemu-system-aarch64"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 GROW_BYTES = 1 << 30
@@ -128,8 +129,9 @@ class BootedBox:
     def prepare_disk(self) -> Path:
         """A sparse copy of the image, `grow_bytes` larger (first boot grows data), with studio-setup.toml on boot.
 
-        `extra_cmdline` goes onto the options line of the image's boot entry,
-        as someone editing the entry on the card would put it.
+        On amd64 `extra_cmdline` goes onto the options line of the image's
+        boot entry, as someone editing the entry on the card would put it
+        (on arm64, onto the command line qemu passes).
         """
         disk = self.disk
         subprocess.run(["cp", "--sparse=always", self.record["image"], str(disk)], check=True)
@@ -138,12 +140,35 @@ class BootedBox:
         # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
         subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True, capture_output=True)
         self.write_boot_file("studio-setup.toml", self.setup_toml)
-        if self.extra_cmdline:
+        if self.extra_cmdline and self.record["arch"] == "amd64":
             entry = f"loader/entries/{slots.entry_name(self.record['version'])}"
             self.write_boot_file(entry, re.sub(r"(?m)^options (.*)$", rf"options \1 {self.extra_cmdline}",
                                                self.read_boot_file(entry)))
-        shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
         return disk
+
+    def machine(self) -> list[str]:
+        """qemu, its accelerator and how it boots: a NUC through OVMF; a Pi's image on `-M virt`.
+
+        qemu has no machine that runs the Pi 4/5 EEPROM bootloader, so the
+        arm64 image's own kernel, initrd and cmdline.txt are taken off its
+        boot partition and started directly, with the console on the virt
+        board's UART: the same root, initramfs and services, another board.
+        """
+        if self.record["arch"] == "amd64":
+            self.accel = accelerator(Path(self.record["kernel"]), self.workdir)
+            # Each box has its own UEFI variable store, as each NUC has its own flash.
+            shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
+            return [QEMU, *self.accel,
+                    "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
+        self.accel = ["-accel", "tcg", "-cpu", "max"]
+        for name in ("vmlinuz", "initrd.img"):
+            subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), f"::/{name}", str(self.workdir / name)],
+                           check=True)
+        cmdline = [option for option in self.read_boot_file("cmdline.txt").split() if not option.startswith("console=")]
+        return [QEMU_ARM64, "-M", "virt", *self.accel, "-kernel", str(self.workdir / "vmlinuz"),
+                "-initrd", str(self.workdir / "initrd.img"),
+                "-append", " ".join([*cmdline, "console=ttyAMA0", self.extra_cmdline]).strip()]
 
     def start(self) -> None:
         """Power on a fresh copy of the image."""
@@ -151,11 +176,8 @@ class BootedBox:
         for stale in (self.console, self.monitor_path, self.pidfile):
             stale.unlink(missing_ok=True)
         disk = self.prepare_disk()
-        self.accel = accel = accelerator(Path(self.record["kernel"]), self.workdir)
         forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
-        argv = ["nice", "-n", "10", QEMU, *accel, "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
-                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}",
+        argv = ["nice", "-n", "10", *self.machine(), "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
                 "-drive", f"file={disk},format=raw,if=virtio,discard=unmap",
                 "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
                 "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci", "-audiodev", "none,id=snd0",

@@ -96,3 +96,10 @@ def build_rootfs(arch: str, target: Path, wheel: Path, stage: Path) -> None:
         shutil.rmtree(target)
     build = stage_build_files(stage, wheel)
     subprocess.run(mmdebstrap_command(FLAVOURS[arch], target, build), check=True)
+    # mmdebstrap only warns when it cannot unmount /proc or /sys (a process
+    # still in the chroot); mkfs.ext4 -d would then copy the host's /proc.
+    left = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+            if line.split()[1].startswith(f"{target.resolve()}/")]
+    if left:
+        raise RuntimeError(f"still mounted inside the new rootfs after mmdebstrap: {', '.join(left)}; "
+                           f"unmount them (umount {left[0]}) and build again")
