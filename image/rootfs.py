@@ -85,7 +85,10 @@ def mmdebstrap_command(flavour: Flavour, target: Path, build: Path) -> list[str]
         f'--customize-hook=cp -r {build} "$1/tmp/"',
         '--customize-hook=chroot "$1" sh /tmp/studio-build/provision.sh',
     ]
+    # force-confold: our files placed before a package (the Pi's /etc/default/raspi-firmware) are
+    # kept without dpkg asking, which on a build with no terminal fails the package.
     return ["nice", "-n", "10", "mmdebstrap", "--variant=minbase", f"--architectures={flavour.arch}",
+            "--dpkgopt=force-confold",
             f"--components={flavour.components}", "--include=" + ",".join(COMMON + BUILD_ONLY + list(flavour.packages)),
             *hooks, SUITE, str(target), MIRROR]
 
