@@ -1,19 +1,22 @@
 """The image: its size, its build time, and how much our services add to boot (STUDIO_BENCH_IMAGE=1).
 
 Builds the amd64 image unless `image/out` has one, then boots fresh copies of
-it under qemu in alternating pairs (STUDIO_BENCH_IMAGE_PAIRS, default 3):
+it under qemu (OVMF, systemd-boot) in alternating pairs
+(STUDIO_BENCH_IMAGE_PAIRS, default 3):
 
 - shipped: qemu start until an MCP `initialize` with the token is answered
   200 with the server's info, polled from the host every 0.1 s. That is the
   moment an agent can use the box, which is what we promise.
-- peer: the same image with `systemd.mask=studio.target` on the kernel
-  command line (our three services never start; the bench checks they did
-  not), qemu start until `multi-user.target` is reached: the box as a plain
-  Debian system, with SSH, avahi, chrony and networking up.
+- peer: the same image with `systemd.mask=studio.target` added to its boot
+  entry's kernel command line (our three services never start; the bench
+  checks they did not), qemu start until `multi-user.target` is reached:
+  the box as a plain Debian system, with SSH, avahi, chrony and networking
+  up.
 
 Why this peer: the two boots differ only in our services. Both are first
-boots of a fresh copy (host keys, token, data partition grown), on the same
-disk, memory, CPUs and accelerator, so first boot's work is on both sides.
+boots of a fresh copy (host keys, token, data partition grown), through the
+same firmware and loader, on the same disk, memory, CPUs and accelerator,
+so first boot's work is on both sides.
 The peer's end is read from systemd itself (`ActiveEnterTimestampMonotonic`
 over SSH after the fact, placed on the host's clock from the console's
 printk stamps: `image.guest_clock`), so it is exact and the console's log
@@ -95,9 +98,10 @@ def main() -> None:
         print("image_boot: no image yet; building it (python -m image.build)", flush=True)
         record = build("amd64", DEFAULT_OUT)
     print(f"image_boot: image {record['image_bytes'] / 2**20:.0f} MiB "
-          f"({record['allocated_bytes'] / 2**20:.0f} MiB allocated), disk made in {record['build_seconds']:.0f} s, "
+          f"({record['allocated_bytes'] / 2**20:.0f} MiB allocated), built in {record['build_seconds']:.0f} s, "
           f"rootfs (mmdebstrap + provisioning) {record.get('rootfs_seconds') or 'unknown'} s"
-          f"{' (reused)' if record.get('reused_rootfs') else ''}", flush=True)
+          f"{' (reused)' if record.get('reused_rootfs') else ''}; update file "
+          f"{record['update_bytes'] / 2**20:.0f} MiB", flush=True)
     shipped, masked = [], []
     with tempfile.TemporaryDirectory(prefix="bench-image-", dir="/var/tmp") as tmp:
         started = time.monotonic()
