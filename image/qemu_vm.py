@@ -86,6 +86,20 @@ def accelerator(kernel: Path, workdir: Path) -> list[str]:
     return _accel_cache
 
 
+def pi_boot_files(config_txt: str) -> tuple[str, str]:
+    """The kernel and initramfs a Pi's firmware loads, from config.txt's `kernel=` and `initramfs` lines."""
+    kernel = initrd = ""
+    for line in config_txt.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words and words[0].startswith("kernel="):
+            kernel = words[0].split("=", 1)[1]
+        elif len(words) >= 2 and words[0] == "initramfs":
+            initrd = words[1]
+    if not (kernel and initrd):
+        raise ValueError(f"config.txt names no kernel= and initramfs (kernel {kernel!r}, initramfs {initrd!r})")
+    return kernel, initrd
+
+
 class BootedBox:
     """One qemu run of the image: start it, talk to it (HTTP, SSH, monitor), stop it."""
 
@@ -162,12 +176,13 @@ class BootedBox:
                     "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                     "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
         self.accel = ["-accel", "tcg", "-cpu", "max"]
-        for name in ("vmlinuz", "initrd.img"):
+        kernel, initrd = pi_boot_files(self.read_boot_file("config.txt"))
+        for name in (kernel, initrd):
             subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), f"::/{name}", str(self.workdir / name)],
                            check=True)
         cmdline = [option for option in self.read_boot_file("cmdline.txt").split() if not option.startswith("console=")]
-        return [QEMU_ARM64, "-M", "virt", *self.accel, "-kernel", str(self.workdir / "vmlinuz"),
-                "-initrd", str(self.workdir / "initrd.img"),
+        return [QEMU_ARM64, "-M", "virt", *self.accel, "-kernel", str(self.workdir / kernel),
+                "-initrd", str(self.workdir / initrd),
                 "-append", " ".join([*cmdline, "console=ttyAMA0", self.extra_cmdline]).strip()]
 
     def start(self) -> None:
