@@ -70,9 +70,9 @@ clean:
 
 # The flashable image (image/README.md). Minutes each and root only, so
 # none of these is part of `make test`; CI does not run them.
-IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs
+IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs gzip
 IMAGE_ARM64_DEBS := qemu-user-static binfmt-support arch-test
-IMAGE_TEST_DEBS := qemu-system-x86 openssh-client mtools fdisk
+IMAGE_TEST_DEBS := qemu-system-x86 ovmf openssh-client mtools fdisk e2fsprogs
 
 .PHONY: image-arm64
 
@@ -84,7 +84,9 @@ image-arm64: $(STAMP)
 	$(call ensure_debs,$(IMAGE_DEBS) $(IMAGE_ARM64_DEBS))
 	$(BIN)/python -m image.build --arch arm64 --out image/out
 
-# Boots image/out/studio-amd64.img under qemu (built first when missing).
+# Boots image/out/studio-amd64.img under qemu through OVMF and systemd-boot
+# (built first when missing): the box checks, then an update into slot B and
+# a deliberately broken one that must roll back (tests/vm).
 image-test: $(STAMP)
 	$(call ensure_debs,$(IMAGE_TEST_DEBS))
 	test -f image/out/studio-amd64.json || $(MAKE) --no-print-directory image

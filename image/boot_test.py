@@ -1,11 +1,13 @@
-"""`python -m image.boot_test` (`make image-test`): boot the amd64 image under qemu and check the box from outside.
+"""`python -m image.boot_test` (`make image-test`): boot the image under qemu and check the box from outside.
 
 The owner's part is played as on a real card: studio-setup.toml on the boot
 partition gives an SSH key and the MCP token. Then: MCP answers on the
-forwarded port, the three services are active, a waveform played into
-snd-aloop comes back sample-exact through MCP, and a USB sound card
-hot-plugged through the qemu monitor reaches device_list. Prints each step
-with its time since qemu started.
+forwarded port, the three services are active, the root is read-only, a
+waveform played into snd-aloop comes back sample-exact through MCP, and a
+USB sound card hot-plugged through the qemu monitor reaches device_list.
+Then the box reboots: what first boot made (machine ID, hostname, SSH host
+key, token, authorized keys) is still there, kept on the data partition, and
+MCP answers again. Prints each step with its time since qemu started.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from image import box_checks
-from image.build import DEFAULT_OUT
+from image import DEFAULT_OUT
 from image.qemu_vm import BootedBox, ssh_keypair
 
 BOOT_TIMEOUT = 420
@@ -50,6 +52,8 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
         box.wait_for_ssh(120)
         results["services"] = box_checks.services_active(box.ssh)
         say(f"[{box.since_start():6.1f}s] services active: {results['services']}")
+        results["read_only_root"] = box_checks.root_is_read_only(box.ssh)
+        say(f"[{box.since_start():6.1f}s] / is read-only: {results['read_only_root']}")
         results["hostname"] = box.ssh("hostname").strip()
         say(f"[{box.since_start():6.1f}s] hostname {results['hostname']}; data partition "
             f"{box.ssh('df -h --output=size /var/lib/studio | tail -1').strip()}")
@@ -62,14 +66,26 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
             lambda: box.monitor(f"device_del {HOTPLUG_ID}")))
         say(f"[{box.since_start():6.1f}s] hot-plugged USB audio reached device_list as "
             f"{results['hotplug_device']!r}, and its removal too")
+        results["identity_before_reboot"] = box_checks.identity(box.ssh)
+        rebooted_at = box.since_start()
+        say(f"[{rebooted_at:6.1f}s] rebooting")
+        box.reboot(BOOT_TIMEOUT)
+        results["mcp_ready_after_reboot_s"] = box.wait_for_http(BOOT_TIMEOUT) - rebooted_at
+        results["identity_after_reboot"] = box_checks.identity(box.ssh)
+        results["services_after_reboot"] = box_checks.services_active(box.ssh)
+        results["read_only_root_after_reboot"] = box_checks.root_is_read_only(box.ssh)
+        say(f"[{box.since_start():6.1f}s] after the reboot: {results['identity_after_reboot']}, services "
+            f"{results['services_after_reboot']}")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.boot_test", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where `image.build` put the image")
+    parser.add_argument("--arch", choices=["amd64", "arm64"], default="amd64",
+                        help="arm64: the Pi image's kernel and root on qemu's virt board (TCG, slow)")
     args = parser.parse_args(argv)
-    record = load_record(args.out)
+    record = load_record(args.out, args.arch)
     with tempfile.TemporaryDirectory(prefix="studio-vm-", dir="/var/tmp") as workdir:
         results = run_checks(record, Path(workdir))
     print(json.dumps(results, indent=2))

@@ -1,7 +1,8 @@
 """What makes a studio box work, checked from outside as an agent and a maintainer see it.
 
 Shared by the qemu boot test (`image.boot_test`, tests/vm) and the
-hardware-in-loop tests (tests/hil): the three services are active, a known
+hardware-in-loop tests (tests/hil): the root is read-only, what first boot
+made survives a reboot, the three services are active, a known
 waveform played into the ALSA loopback comes back sample-exact through the
 real MCP endpoint (stream_create, stream_start, stream_slice, then the
 `/artifacts/<id>` download), and a sound card plugged in reaches
@@ -85,6 +86,28 @@ def services_active(shell: Shell, timeout: float = 180) -> dict[str, str]:
         if time.monotonic() > deadline:
             raise BoxCheckFailed(f"not all active after {timeout:.0f} s: {states}")
         time.sleep(2)
+
+
+def root_is_read_only(shell: Shell) -> dict[str, str]:
+    """`/` is mounted ro and refuses a write even from root; returns the mount options and what the write said."""
+    options = shell("findmnt -no OPTIONS /").strip()
+    if options.split(",")[0] != "ro":
+        raise BoxCheckFailed(f"/ is mounted {options!r}, not read-only")
+    refused = shell("sudo touch /usr/studio-write-probe 2>&1 && echo WRITTEN", check=False).strip()
+    if "WRITTEN" in refused or "Read-only file system" not in refused:
+        raise BoxCheckFailed(f"a write to /usr as root was not refused as read-only: {refused!r}")
+    return {"options": options, "write": refused}
+
+
+def identity(shell: Shell) -> dict[str, str]:
+    """What first boot made and every later boot must keep: machine ID, name, SSH host key, token, authorized keys."""
+    command = ("cat /etc/machine-id; hostname; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f2; "
+               "sudo sha256sum /var/lib/studio/mcp-token | cut -d' ' -f1; sha256sum ~/.ssh/authorized_keys | cut -d' ' -f1")
+    names = ("machine_id", "hostname", "ssh_host_key", "mcp_token_sha256", "authorized_keys_sha256")
+    values = shell(command).split()
+    if len(values) != len(names):
+        raise BoxCheckFailed(f"identity: expected {len(names)} values, got {values}")
+    return dict(zip(names, values))
 
 
 def known_waveform(seconds: float = 2.0) -> bytes:

@@ -1,9 +1,11 @@
 """`python -m image.build --arch amd64|arm64 --out image/out`: one command, one flashable raw disk image.
 
 Steps, each announced with its time: the project wheel, the rootfs
-(mmdebstrap, minutes: its own progress shows), the boot files, the disk. The
-result is `<out>/studio-<arch>.img` plus, for the qemu boot test and bench,
-the kernel, initrd and a JSON record of sizes and build time.
+(mmdebstrap, minutes: its own progress shows), the boot files, the disk, and
+on amd64 the update file of the same version. The result is
+`<out>/studio-<arch>.img`, `<out>/studio-<arch>_<version>.update.tar` and a
+JSON record of version, sizes and build time (plus the kernel, for the qemu
+boot test's KVM probe).
 """
 
 from __future__ import annotations
@@ -13,37 +15,24 @@ import json
 import shutil
 import subprocess
 import sys
-import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-from image import disk, rootfs
+from appliance import __version__
+from image import DEFAULT_OUT, disk, rootfs, slots, state, sysupdate, update
 from image.foreign_arch import enable_emulation
-
-DEFAULT_OUT = Path(__file__).resolve().parent / "out"
-
-
-class Progress:
-    """`[  12.3s] image: step` lines, so a build of minutes is never silent."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        print(f"[{time.monotonic() - self.start:7.1f}s] image: {message}", flush=True)
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
+from image.progress import Progress
 
 
-def build(arch: str, out: Path, reuse_rootfs: bool = False) -> dict:
-    """Build `studio-<arch>.img` in `out`; return (and store as studio-<arch>.json) what was made."""
+def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None = None) -> dict:
+    """Build `studio-<arch>.img` (and, on amd64, its update file) in `out`; return (and store as studio-<arch>.json) what was made."""
     say = Progress()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    version = slots.check_version(version) if version else slots.build_version(__version__, datetime.now(timezone.utc))
     work = out / f"work-{arch}"
-    tree, boot = work / "rootfs", work / "boot"
-    reused = reuse_rootfs and tree.is_dir() and boot.is_dir()
+    tree, firmware = work / "rootfs", work / "firmware"
+    reused = reuse_rootfs and tree.is_dir() and firmware.is_dir()
     previous = out / f"studio-{arch}.json"
     rootfs_seconds = json.loads(previous.read_text()).get("rootfs_seconds") if reused and previous.is_file() else None
     if reused:
@@ -58,24 +47,34 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False) -> dict:
         say(f"wheel {wheel.name}")
         say(f"rootfs: mmdebstrap {rootfs.SUITE} {arch} from {rootfs.MIRROR}")
         rootfs.build_rootfs(arch, tree, wheel, work)
-        disk.take_boot_files(arch, tree, boot)
+        disk.take_firmware(tree, firmware)
         rootfs_seconds = round(say.elapsed, 1)
-        say("rootfs done, boot files taken")
+        say("rootfs done")
+    # In Python rather than the chroot, so a reused rootfs gets the current layout and version too.
+    state.prepare_root(tree, arch)
+    update.stamp_version(tree, version)
+    if arch == "amd64":
+        sysupdate.install(tree, arch)
+    say(f"version {version}; read-only root: fstab, /etc links into /data/system"
+        f"{', sysupdate transfers' if arch == 'amd64' else ''}")
+    boot = work / "boot"
+    disk.boot_files(arch, tree, firmware, boot, version)
     image = out / f"studio-{arch}.img"
-    layout = disk.assemble(arch, tree, boot, work, image, say)
+    layout = disk.assemble(arch, tree, boot, work, image, version, say)
     record = {
-        "arch": arch, "image": str(image), "image_bytes": image.stat().st_size,
+        "arch": arch, "version": version, "image": str(image), "image_bytes": image.stat().st_size,
         "allocated_bytes": image.stat().st_blocks * 512, "layout_mib": layout.__dict__,
-        "build_seconds": round(say.elapsed, 1), "reused_rootfs": reused,
+        "reused_rootfs": reused,
         # A reused rootfs keeps the time it took to build, so a full build's cost stays on record.
         "rootfs_seconds": rootfs_seconds,
     }
     if arch == "amd64":
-        # Direct kernel boot under qemu needs no firmware or bootloader.
-        for name in ("vmlinuz", "initrd.img"):
-            shutil.copy2(boot / name, out / f"{name}-{arch}")
-        record.update(kernel=str(out / f"vmlinuz-{arch}"), initrd=str(out / f"initrd.img-{arch}"),
-                      cmdline=disk.KERNEL_OPTIONS)
+        # The KVM probe starts this kernel directly; the boots themselves go through OVMF and systemd-boot.
+        shutil.copy2(disk.newest(tree / "boot", "vmlinuz-*"), out / f"vmlinuz-{arch}")
+        record["kernel"] = str(out / f"vmlinuz-{arch}")
+        made = update.make_update(arch, tree, work, out, version, say, root_image=work / "root.ext4")
+        record.update(update=str(made), update_bytes=made.stat().st_size)
+    record["build_seconds"] = round(say.elapsed, 1)
     (out / f"studio-{arch}.json").write_text(json.dumps(record, indent=2) + "\n")
     say(f"{image}: {record['image_bytes'] / disk.MIB:.0f} MiB ({record['allocated_bytes'] / disk.MIB:.0f} MiB "
         f"allocated) in {record['build_seconds']:.0f} s")
@@ -92,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--reuse-rootfs", action="store_true",
                         help="keep the rootfs of the last build (re-applying overlay/); remake the disk (seconds)")
+    parser.add_argument("--version", help="the image version (default <project version>.<UTC build time>)")
     args = parser.parse_args(argv)
-    build(args.arch, args.out, args.reuse_rootfs)
+    try:
+        build(args.arch, args.out, args.reuse_rootfs, args.version)
+    except ValueError as exc:
+        parser.error(str(exc))
     return 0
 
 

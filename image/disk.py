@@ -1,26 +1,24 @@
-"""The raw disk image: boot (FAT), root (ext4) and data (ext4) partitions, made without mounting anything.
+"""The raw disk image: boot, two root slots and data, made without mounting anything.
 
 Each filesystem is made in a file of its own (`mkfs.ext4 -d`, `mkfs.vfat` and
-`mcopy`), a partition table is written with sfdisk, and the filesystems are
-copied to their offsets. amd64 gets GPT with an EFI system partition holding
-systemd-boot; the Pi's firmware reads MBR partition 1, so arm64 gets MBR.
+`mcopy`), a GPT is written with sfdisk, and the filesystems are copied to
+their offsets (image/slots.py has the layout). Slot A holds this build's
+version, slot B is left empty for the first update. amd64's boot partition
+is the EFI system partition with systemd-boot and one entry per version; the
+Pi 4/5 firmware reads the FAT boot partition of a GPT disk too.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-MIB = 1 << 20
-SECTOR = 512
-BOOT_MIB = 256
-# Small on purpose: first boot grows it to the end of the card.
-DATA_MIB = 256
-ROOT_OPTIONS = "root=LABEL=studio-root rw"
+from image import slots, state
+
+MIB = slots.MIB
 # The serial console is what qemu (and a NUC with a serial header) shows.
-KERNEL_OPTIONS = f"{ROOT_OPTIONS} console=tty0 console=ttyS0,115200"
+CONSOLES = {"amd64": "console=tty0 console=ttyS0,115200", "arm64": "console=serial0,115200 console=tty1 rootwait"}
 SETUP_EXAMPLE = """\
 # Rename to studio-setup.toml (on this partition) before the first boot.
 # It is read once and then deleted, since it holds secrets.
@@ -34,46 +32,59 @@ authorized_keys = ["ssh-ed25519 AAAA... you@laptop"]
 """
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Partition sizes in MiB, from the first partition's start (1 MiB in) to the data partition."""
+def version_files(arch: str, rootfs: Path, version: str) -> dict[str, bytes | Path]:
+    """What one version puts on the boot partition, by path there: kernel, initrd and what boots them.
 
-    boot_mib: int
-    root_mib: int
-    data_mib: int
+    The same files go into the image's boot partition and into an update of
+    that version (image/update.py). amd64: `studio_V.vmlinuz`,
+    `studio_V.initrd` and the entry `loader/entries/studio_V.conf`. arm64:
+    the kernel, initrd and `cmdline.txt` raspi-firmware made, with our
+    command line (root by slot label).
+    """
+    if arch == "amd64":
+        stem = slots.PREFIX + slots.check_version(version)
+        return {f"{stem}.vmlinuz": newest(rootfs / "boot", "vmlinuz-*"),
+                f"{stem}.initrd": newest(rootfs / "boot", "initrd.img-*"),
+                f"loader/entries/{slots.entry_name(version)}": slots.entry_text(version, CONSOLES[arch]).encode()}
+    return {"cmdline.txt": (slots.kernel_options(version, CONSOLES[arch]) + "\n").encode()}
 
-    @property
-    def total_mib(self) -> int:
-        # 1 MiB before the first partition, 1 MiB after the last for GPT's backup header.
-        return 1 + self.boot_mib + self.root_mib + self.data_mib + 1
+
+def take_firmware(rootfs: Path, firmware: Path) -> None:
+    """Move what packages put in /boot/firmware out of the rootfs into `firmware` (replaced), once per rootfs.
+
+    arm64: raspi-firmware's hooks filled it (firmware, DTBs, kernel, initrd,
+    config.txt, cmdline.txt). amd64: it is empty (the ESP is made from ours).
+    """
+    if firmware.exists():
+        shutil.rmtree(firmware)
+    firmware.mkdir(parents=True)
+    for item in (rootfs / "boot/firmware").iterdir():
+        shutil.move(str(item), firmware / item.name)
 
 
-def take_boot_files(arch: str, rootfs: Path, boot: Path) -> None:
-    """Move what belongs on the boot partition out of the rootfs into `boot` (replaced).
+def boot_files(arch: str, rootfs: Path, firmware: Path, boot: Path, version: str) -> None:
+    """The boot partition's content in `boot` (replaced): the firmware, then the loader and this version's files.
 
-    arm64: raspi-firmware's hooks filled /boot/firmware (firmware, DTBs, kernel,
-    initrd, config.txt, cmdline.txt). amd64: systemd-boot as the removable-media
-    loader, one entry, and the kernel and initrd it starts.
+    amd64: systemd-boot as the removable-media loader, set to boot the newest
+    entry that has tries left, and this version's entry, kernel and initrd.
     """
     if boot.exists():
         shutil.rmtree(boot)
-    boot.mkdir(parents=True)
-    firmware = rootfs / "boot/firmware"
-    for item in firmware.iterdir():
-        shutil.move(str(item), boot / item.name)
+    shutil.copytree(firmware, boot, symlinks=True)
     if arch == "amd64":
         (boot / "EFI/BOOT").mkdir(parents=True)
         shutil.copy2(rootfs / "usr/lib/systemd/boot/efi/systemd-bootx64.efi", boot / "EFI/BOOT/BOOTX64.EFI")
-        (boot / "loader/entries").mkdir(parents=True)
-        (boot / "loader/loader.conf").write_text("default studio.conf\ntimeout 0\n")
-        (boot / "loader/entries/studio.conf").write_text(
-            f"title Studio box\nlinux /vmlinuz\ninitrd /initrd.img\noptions {KERNEL_OPTIONS}\n")
-        shutil.copy2(newest(rootfs / "boot", "vmlinuz-*"), boot / "vmlinuz")
-        shutil.copy2(newest(rootfs / "boot", "initrd.img-*"), boot / "initrd.img")
-    else:
-        # Our cmdline wins over the one raspi-firmware generated, so both arches mount the same labels.
-        (boot / "cmdline.txt").write_text(f"console=serial0,115200 console=tty1 {ROOT_OPTIONS} "
-                                          "fsck.repair=yes rootwait\n")
+        # Entries sort newest version first and those out of tries last, so the
+        # first studio_* entry is the newest version that has not failed.
+        (boot / "loader").mkdir()
+        (boot / "loader/loader.conf").write_text(f"default {slots.PREFIX}*\ntimeout 0\neditor no\n")
+    for name, content in version_files(arch, rootfs, version).items():
+        target = boot / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy2(content, target)
+        else:
+            target.write_bytes(content)
     (boot / "studio-setup.toml.example").write_text(SETUP_EXAMPLE)
 
 
@@ -81,11 +92,11 @@ def newest(folder: Path, pattern: str) -> Path:
     return sorted(folder.glob(pattern))[-1]
 
 
-def plan(rootfs: Path) -> Layout:
-    """Root gets its content plus a quarter and 256 MiB for logs, apt and upgrades."""
+def root_mib(rootfs: Path) -> int:
+    """The root filesystem: its content plus a quarter and 128 MiB (it is read-only, so that is room for ext4 itself)."""
     used = int(subprocess.run(["du", "-sxb", str(rootfs)], capture_output=True, text=True,
                               check=True).stdout.split()[0])
-    return Layout(BOOT_MIB, int(used * 1.25 / MIB) + 256, DATA_MIB)
+    return int(used * 1.25 / MIB) + 128
 
 
 def studio_ids(rootfs: Path) -> tuple[int, int]:
@@ -105,44 +116,40 @@ def make_boot_fs(boot: Path, image: Path, mib: int) -> None:
     subprocess.run(["mcopy", "-s", "-p", "-m", "-i", str(image), *entries, "::/"], check=True)
 
 
-def make_ext4(label: str, content: Path, image: Path, mib: int, root_owner: tuple[int, int] = (0, 0)) -> None:
+def make_ext4(label: str, content: Path, image: Path, mib: int) -> None:
+    """An ext4 filesystem of `mib` MiB in the file `image`, holding `content` with its owners and modes."""
     image.unlink(missing_ok=True)
-    subprocess.run(["mkfs.ext4", "-q", "-L", label, "-E", f"root_owner={root_owner[0]}:{root_owner[1]}",
-                    "-d", str(content), str(image), f"{mib}M"], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-L", label, "-d", str(content), str(image), f"{mib}M"], check=True)
 
 
-def partition_table(arch: str, layout: Layout) -> str:
-    """An sfdisk script: GPT with an ESP on amd64, MBR with a FAT32 LBA boot partition on arm64."""
-    sectors = [(layout.boot_mib, "boot"), (layout.root_mib, "root"), (layout.data_mib, "data")]
-    start, lines = MIB // SECTOR, []
-    types = {"amd64": ("U", "L", "L"), "arm64": ("c", "83", "83")}[arch]
-    for (mib, name), kind in zip(sectors, types):
-        size = mib * MIB // SECTOR
-        extra = f', name="{name}"' if arch == "amd64" else (", bootable" if name == "boot" else "")
-        lines.append(f"start={start}, size={size}, type={kind}{extra}")
-        start += size
-    return "label: " + ("gpt" if arch == "amd64" else "dos") + "\nunit: sectors\n" + "\n".join(lines) + "\n"
+def make_root_fs(rootfs: Path, image: Path, layout: slots.Layout) -> int:
+    """The root filesystem image (for slot A, and for an update's slot); returns its size in MiB."""
+    mib = root_mib(rootfs)
+    layout.check_root_fits(mib)
+    make_ext4("studio-root", rootfs, image, mib)
+    return mib
 
 
-def assemble(arch: str, rootfs: Path, boot: Path, work: Path, out: Path, say) -> Layout:
-    """Write `out`: partition table plus the three filesystems at their offsets (sparse)."""
-    layout = plan(rootfs)
+def assemble(arch: str, rootfs: Path, boot: Path, work: Path, out: Path, version: str, say) -> slots.Layout:
+    """Write `out`: the GPT and the filesystems at their offsets (sparse); slot B stays zeros."""
+    layout = slots.Layout()
     work.mkdir(parents=True, exist_ok=True)
-    say(f"boot {layout.boot_mib} MiB (FAT32), root {layout.root_mib} MiB, data {layout.data_mib} MiB (ext4)")
     make_boot_fs(boot, work / "boot.vfat", layout.boot_mib)
-    say("root filesystem (mkfs.ext4 -d)")
-    make_ext4("studio-root", rootfs, work / "root.ext4", layout.root_mib)
+    mib = make_root_fs(rootfs, work / "root.ext4", layout)
+    say(f"boot {layout.boot_mib} MiB (FAT32), slots A and B {layout.slot_mib} MiB each (A: {version}, root "
+        f"{mib} MiB), data {layout.data_mib} MiB (ext4)")
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
-    make_ext4("studio-data", data, work / "data.ext4", layout.data_mib, root_owner=studio_ids(rootfs))
+    state.populate(data, studio_ids(rootfs))
+    make_ext4("studio-data", data, work / "data.ext4", layout.data_mib)
     out.unlink(missing_ok=True)
     with out.open("wb") as disk:
         disk.truncate(layout.total_mib * MIB)
-    subprocess.run(["sfdisk", "--quiet", str(out)], input=partition_table(arch, layout), text=True, check=True)
-    offset = 1
-    for name, mib in (("boot.vfat", layout.boot_mib), ("root.ext4", layout.root_mib), ("data.ext4", layout.data_mib)):
-        subprocess.run(["dd", f"if={work / name}", f"of={out}", "bs=4M", f"seek={offset * MIB}",
+    subprocess.run(["sfdisk", "--quiet", str(out)], input=slots.partition_table(arch, layout, version), text=True,
+                   check=True)
+    offsets = layout.offsets_mib()
+    for name, key in (("boot.vfat", "boot"), ("root.ext4", "slot_a"), ("data.ext4", "data")):
+        subprocess.run(["dd", f"if={work / name}", f"of={out}", "bs=4M", f"seek={offsets[key] * MIB}",
                         "oflag=seek_bytes", "conv=notrunc,sparse", "status=none"], check=True)
-        offset += mib
     return layout

@@ -1,12 +1,15 @@
-"""The amd64 image booted under qemu, reachable from the host like a box on the LAN.
+"""The image booted under qemu, reachable from the host like a box on the LAN.
 
-Each boot runs on a sparse copy of the image made a little larger, so every
-boot is a first boot (host keys, token, data partition grown) and the built
-image stays pristine. studio-setup.toml goes onto the copy's boot partition
-with mtools, exactly as an owner would put it on a freshly flashed card.
-The kernel is started directly (no firmware or bootloader needed). User
-networking forwards the MCP and SSH ports to 127.0.0.1; the monitor socket
-hot-plugs USB devices. KVM is used when it really runs a guest, else TCG.
+Each box runs on a sparse copy of the image made a little larger, so its
+first boot is a real first boot (host keys, token, data partition grown)
+and the built image stays pristine. studio-setup.toml goes onto the copy's
+boot partition with mtools, exactly as an owner would put it on a freshly
+flashed card. The machine boots as a NUC does: UEFI firmware (OVMF, with
+its own variable store per box), systemd-boot from the ESP, the newest
+entry; a reboot in the guest resets the machine and it boots again, so boot
+counting and rollback run for real. User networking forwards the MCP and
+SSH ports to 127.0.0.1; the monitor socket hot-plugs USB devices. KVM is
+used when it really runs a guest, else TCG.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +27,13 @@ from pathlib import Path
 
 import httpx2
 
+from image import slots
+from image.guest_clock import ConsoleClock
+
 QEMU = "qemu-system-x86_64"
+QEMU_ARM64 = "qemu-system-aarch64"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 GROW_BYTES = 1 << 30
 BOOT_PARTITION_OFFSET = 1 << 20
 SSH_USER = "studio"
@@ -76,23 +86,40 @@ def accelerator(kernel: Path, workdir: Path) -> list[str]:
     return _accel_cache
 
 
+def pi_boot_files(config_txt: str) -> tuple[str, str]:
+    """The kernel and initramfs a Pi's firmware loads, from config.txt's `kernel=` and `initramfs` lines."""
+    kernel = initrd = ""
+    for line in config_txt.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words and words[0].startswith("kernel="):
+            kernel = words[0].split("=", 1)[1]
+        elif len(words) >= 2 and words[0] == "initramfs":
+            initrd = words[1]
+    if not (kernel and initrd):
+        raise ValueError(f"config.txt names no kernel= and initramfs (kernel {kernel!r}, initramfs {initrd!r})")
+    return kernel, initrd
+
+
 class BootedBox:
     """One qemu run of the image: start it, talk to it (HTTP, SSH, monitor), stop it."""
 
     def __init__(self, record: dict, workdir: Path, setup_toml: str, ssh_key: Path | None = None,
-                 extra_cmdline: str = "", memory_mib: int = 1536) -> None:
+                 extra_cmdline: str = "", memory_mib: int = 1536, grow_bytes: int = GROW_BYTES) -> None:
         self.record = record
         self.workdir = workdir
         self.setup_toml = setup_toml
         self.ssh_key = ssh_key
         self.extra_cmdline = extra_cmdline
         self.memory_mib = memory_mib
+        self.grow_bytes = grow_bytes
         self.mcp_port = free_port()
         self.ssh_port = free_port()
         self.console = workdir / "console.log"
         self.monitor_path = workdir / "monitor.sock"
         self.pidfile = workdir / "qemu.pid"
         self.process: subprocess.Popen | None = None
+        self.clock = ConsoleClock(self.console, self.since_start)
+        self.disk = workdir / "disk.raw"
         self.started_at = 0.0
         self.accel: list[str] = []
 
@@ -100,30 +127,72 @@ class BootedBox:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.mcp_port}"
 
+    def boot_partition(self) -> str:
+        """The copy's boot partition as an mtools image spec."""
+        return f"{self.disk}@@{BOOT_PARTITION_OFFSET}"
+
+    def read_boot_file(self, name: str) -> str:
+        return subprocess.run(["mtype", "-i", self.boot_partition(), f"::/{name}"], capture_output=True, text=True,
+                              check=True).stdout
+
+    def write_boot_file(self, name: str, text: str) -> None:
+        local = self.workdir / Path(name).name
+        local.write_text(text)
+        subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), str(local), f"::/{name}"], check=True)
+
     def prepare_disk(self) -> Path:
-        """A sparse copy of the image, 1 GiB larger (first boot grows data), with studio-setup.toml on boot."""
-        disk = self.workdir / "disk.raw"
+        """A sparse copy of the image, `grow_bytes` larger (first boot grows data), with studio-setup.toml on boot.
+
+        On amd64 `extra_cmdline` goes onto the options line of the image's
+        boot entry, as someone editing the entry on the card would put it
+        (on arm64, onto the command line qemu passes).
+        """
+        disk = self.disk
         subprocess.run(["cp", "--sparse=always", self.record["image"], str(disk)], check=True)
         with disk.open("r+b") as fh:
-            fh.truncate(os.path.getsize(disk) + GROW_BYTES)
+            fh.truncate(os.path.getsize(disk) + self.grow_bytes)
         # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
         subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True, capture_output=True)
-        setup = self.workdir / "studio-setup.toml"
-        setup.write_text(self.setup_toml)
-        subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{BOOT_PARTITION_OFFSET}", str(setup), "::/studio-setup.toml"],
-                       check=True)
+        self.write_boot_file("studio-setup.toml", self.setup_toml)
+        if self.extra_cmdline and self.record["arch"] == "amd64":
+            entry = f"loader/entries/{slots.entry_name(self.record['version'])}"
+            self.write_boot_file(entry, re.sub(r"(?m)^options (.*)$", rf"options \1 {self.extra_cmdline}",
+                                               self.read_boot_file(entry)))
         return disk
 
+    def machine(self) -> list[str]:
+        """qemu, its accelerator and how it boots: a NUC through OVMF; a Pi's image on `-M virt`.
+
+        qemu has no machine that runs the Pi 4/5 EEPROM bootloader, so the
+        arm64 image's own kernel, initrd and cmdline.txt are taken off its
+        boot partition and started directly, with the console on the virt
+        board's UART: the same root, initramfs and services, another board.
+        """
+        if self.record["arch"] == "amd64":
+            self.accel = accelerator(Path(self.record["kernel"]), self.workdir)
+            # Each box has its own UEFI variable store, as each NUC has its own flash.
+            shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
+            return [QEMU, *self.accel,
+                    "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
+        self.accel = ["-accel", "tcg", "-cpu", "max"]
+        kernel, initrd = pi_boot_files(self.read_boot_file("config.txt"))
+        for name in (kernel, initrd):
+            subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), f"::/{name}", str(self.workdir / name)],
+                           check=True)
+        cmdline = [option for option in self.read_boot_file("cmdline.txt").split() if not option.startswith("console=")]
+        return [QEMU_ARM64, "-M", "virt", *self.accel, "-kernel", str(self.workdir / kernel),
+                "-initrd", str(self.workdir / initrd),
+                "-append", " ".join([*cmdline, "console=ttyAMA0", self.extra_cmdline]).strip()]
+
     def start(self) -> None:
+        """Power on a fresh copy of the image."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         for stale in (self.console, self.monitor_path, self.pidfile):
             stale.unlink(missing_ok=True)
         disk = self.prepare_disk()
-        self.accel = accel = accelerator(Path(self.record["kernel"]), self.workdir)
         forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
-        argv = ["nice", "-n", "10", QEMU, *accel, "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
-                "-no-reboot", "-kernel", self.record["kernel"], "-initrd", self.record["initrd"],
-                "-append", f"{self.record['cmdline']} panic=-1 {self.extra_cmdline}".strip(),
+        argv = ["nice", "-n", "10", *self.machine(), "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
                 "-drive", f"file={disk},format=raw,if=virtio,discard=unmap",
                 "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
                 "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci", "-audiodev", "none,id=snd0",
@@ -131,6 +200,33 @@ class BootedBox:
                 "-pidfile", str(self.pidfile)]
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "qemu.err", "wb"))
+        self.clock.start()
+
+    def boot_id(self) -> str:
+        return self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=30).strip()
+
+    def wait_for_boot_after(self, old_boot_id: str, timeout: float) -> str:
+        """Wait until SSH answers from a boot other than `old_boot_id`; returns the new boot ID."""
+        def new_boot() -> str:
+            self.check_alive()
+            try:
+                answer = self.ssh("cat /proc/sys/kernel/random/boot_id", timeout=30, check=False).strip()
+            except subprocess.TimeoutExpired:
+                return ""
+            return answer if answer and answer != old_boot_id else ""
+        return wait_until(new_boot, timeout, f"no boot after {old_boot_id}\n{self.console_tail()}", every=3)
+
+    def request_reboot(self) -> None:
+        try:
+            self.ssh("sudo systemctl reboot", check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass  # The guest may drop the connection before ssh sees an exit status.
+
+    def reboot(self, timeout: float = 420) -> str:
+        """`systemctl reboot` in the guest (the machine resets and boots again); returns the new boot ID."""
+        old = self.boot_id()
+        self.request_reboot()
+        return self.wait_for_boot_after(old, timeout)
 
     def stop(self) -> None:
         """Kill qemu by its pidfile (a paused qemu ignores everything else), then reap our child."""
@@ -143,6 +239,7 @@ class BootedBox:
             self.process.kill()
             self.process.wait()
             self.process = None
+            self.clock.stop()
 
     def __enter__(self) -> BootedBox:
         self.start()
@@ -154,7 +251,7 @@ class BootedBox:
     def since_start(self) -> float:
         return time.monotonic() - self.started_at
 
-    def _alive(self) -> None:
+    def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"qemu exited {self.process.returncode}: "
                                f"{(self.workdir / 'qemu.err').read_text()[-2000:]}\n{self.console_tail()}")
@@ -174,7 +271,7 @@ class BootedBox:
     def wait_for_http(self, timeout: float) -> float:
         """Seconds from qemu's start to hootenanny answering over the forwarded port."""
         def answered() -> dict | None:
-            self._alive()
+            self.check_alive()
             return self.healthz()
         wait_until(answered, timeout, f"no /healthz answer\n{self.console_tail()}")
         return self.since_start()
@@ -184,25 +281,40 @@ class BootedBox:
         regex = re.compile(pattern)
 
         def seen() -> bool:
-            self._alive()
+            self.check_alive()
             return bool(self.console.exists() and regex.search(self.console.read_text(errors="replace")))
         wait_until(seen, timeout, f"console never showed {pattern!r}\n{self.console_tail()}", every=0.2)
         return self.since_start()
 
+    def ssh_options(self) -> list[str]:
+        assert self.ssh_key is not None, "no SSH key was given for this boot"
+        return ["-i", str(self.ssh_key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"]
+
+    def copy_in(self, local: Path, remote: str, timeout: float = 1800) -> None:
+        """scp a file onto the box as studio."""
+        subprocess.run(["scp", "-q", *self.ssh_options(), "-P", str(self.ssh_port), str(local),
+                        f"{SSH_USER}@127.0.0.1:{remote}"], check=True, timeout=timeout)
+
     def ssh(self, command: str, input: bytes | None = None, timeout: float = 120, check: bool = True) -> str:
         """Run `command` as studio over the forwarded SSH port with the key given in studio-setup.toml."""
-        assert self.ssh_key is not None, "no SSH key was given for this boot"
-        argv = ["ssh", "-i", str(self.ssh_key), "-p", str(self.ssh_port), "-o", "BatchMode=yes",
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=20", f"{SSH_USER}@127.0.0.1", command]
+        argv = ["ssh", *self.ssh_options(), "-p", str(self.ssh_port), f"{SSH_USER}@127.0.0.1", command]
         done = subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
         if check and done.returncode != 0:
             raise RuntimeError(f"ssh {command!r}: exit {done.returncode}: {done.stderr.decode(errors='replace')}")
         return done.stdout.decode(errors="replace")
 
+    def active_since_start(self, unit: str, timeout: float) -> float:
+        """Seconds from qemu's start to `unit` becoming active, from systemd's own timestamp (waited for over SSH)."""
+        def entered() -> int:
+            self.check_alive()
+            value = self.ssh(f"systemctl show -P ActiveEnterTimestampMonotonic {unit}", timeout=30).strip()
+            return int(value) if value.isdigit() else 0
+        return self.clock.host_seconds(wait_until(entered, timeout, f"{unit} never became active", every=2))
+
     def wait_for_ssh(self, timeout: float) -> None:
         def answers() -> bool:
-            self._alive()
+            self.check_alive()
             try:
                 return self.ssh("echo ok", timeout=30, check=False).strip() == "ok"
             except subprocess.TimeoutExpired:

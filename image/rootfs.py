@@ -21,7 +21,7 @@ COMMON = [
     "systemd-sysv", "udev", "kmod", "dbus", "initramfs-tools", "e2fsprogs",
     "cloud-guest-utils", "fdisk", "alsa-utils", "libasound2t64", "libsndfile1", "python3", "python3-venv",
     "openssh-server", "avahi-daemon", "libnss-mdns", "chrony", "ca-certificates", "sudo", "wpasupplicant",
-    "iproute2", "less", "procps",
+    "iproute2", "less", "procps", "systemd-resolved", "libnss-myhostname",
 ]
 # Only to compile pyalsaaudio for the guest's Python; provision.sh purges them.
 BUILD_ONLY = ["gcc", "libc6-dev", "python3-dev", "libasound2-dev"]
@@ -38,7 +38,8 @@ class Flavour:
 
 
 FLAVOURS = {
-    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot-efi"), "main"),
+    # systemd-boot: the loader and systemd-bless-boot; systemd-container: systemd-sysupdate.
+    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot", "systemd-boot-efi", "systemd-container"), "main"),
     # The Pi's boot firmware, its DTBs and the Wi-Fi firmware are in non-free-firmware.
     "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211"), "main,non-free-firmware",
                      # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.
@@ -65,6 +66,7 @@ def stage_build_files(stage: Path, wheel: Path) -> Path:
     build.mkdir(parents=True)
     shutil.copy2(wheel, build)
     shutil.copy2("/etc/ssl/certs/ca-certificates.crt", build / "ca-bundle.crt")
+    shutil.copy2("/etc/resolv.conf", build / "resolv.conf")
     shutil.copy2(REPO / "README.md", build / "README.md")
     shutil.copy2(IMAGE_DIR / "provision.sh", build / "provision.sh")
     return build
@@ -83,7 +85,10 @@ def mmdebstrap_command(flavour: Flavour, target: Path, build: Path) -> list[str]
         f'--customize-hook=cp -r {build} "$1/tmp/"',
         '--customize-hook=chroot "$1" sh /tmp/studio-build/provision.sh',
     ]
+    # force-confold: our files placed before a package (the Pi's /etc/default/raspi-firmware) are
+    # kept without dpkg asking, which on a build with no terminal fails the package.
     return ["nice", "-n", "10", "mmdebstrap", "--variant=minbase", f"--architectures={flavour.arch}",
+            "--dpkgopt=force-confold",
             f"--components={flavour.components}", "--include=" + ",".join(COMMON + BUILD_ONLY + list(flavour.packages)),
             *hooks, SUITE, str(target), MIRROR]
 
@@ -94,3 +99,10 @@ def build_rootfs(arch: str, target: Path, wheel: Path, stage: Path) -> None:
         shutil.rmtree(target)
     build = stage_build_files(stage, wheel)
     subprocess.run(mmdebstrap_command(FLAVOURS[arch], target, build), check=True)
+    # mmdebstrap only warns when it cannot unmount /proc or /sys (a process
+    # still in the chroot); mkfs.ext4 -d would then copy the host's /proc.
+    left = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+            if line.split()[1].startswith(f"{target.resolve()}/")]
+    if left:
+        raise RuntimeError(f"still mounted inside the new rootfs after mmdebstrap: {', '.join(left)}; "
+                           f"unmount them (umount {left[0]}) and build again")

@@ -68,6 +68,11 @@ def test_services_are_active():
 
 
 @needs_ssh
+def test_root_is_read_only():
+    assert box_checks.root_is_read_only(ssh)["options"].startswith("ro")
+
+
+@needs_ssh
 @needs_token
 async def test_loopback_recording_is_sample_exact():
     result = await box_checks.loopback_recording_is_exact(BASE_URL, TOKEN, ssh, print, uri="stream://hil/loopback")

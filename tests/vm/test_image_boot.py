@@ -28,6 +28,21 @@ def test_all_three_services_are_active(booted):
     assert set(booted["services"]) == {"chaosgarden", "hootenanny", "vibeweaver", "studio.target"}
 
 
+def test_root_is_mounted_read_only_and_refuses_writes(booted):
+    assert booted["read_only_root"]["options"].startswith("ro")
+    assert booted["read_only_root_after_reboot"]["options"].startswith("ro")
+
+
+def test_what_first_boot_made_survives_a_reboot(booted):
+    assert booted["identity_after_reboot"] == booted["identity_before_reboot"]
+    assert len(booted["identity_before_reboot"]["machine_id"]) == 32
+
+
+def test_the_box_comes_back_after_a_reboot(booted):
+    assert booted["mcp_ready_after_reboot_s"] < 420
+    assert set(booted["services_after_reboot"]) == {"chaosgarden", "hootenanny", "vibeweaver", "studio.target"}
+
+
 def test_first_boot_named_the_box(booted):
     assert booted["hostname"].startswith("studio-") and len(booted["hostname"]) == len("studio-") + 6
 

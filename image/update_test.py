@@ -1,0 +1,161 @@
+"""`python -m image.update_test`: an A/B update and a rollback, on the amd64 image booted under qemu through UEFI.
+
+From the last build (its version V and its rootfs) two updates are made: V.1
+as built, and V.2 with the `studio` program removed from its root
+filesystem (debugfs, no mount), so none of the three services can start. On
+one box, booted through OVMF and systemd-boot:
+
+1. V boots from slot A; `studio-update V.1` writes slot B and an entry with
+   three tries; after a reboot V.1 runs from slot B, studio-good-boot passes
+   and systemd-bless-boot drops the counter.
+2. `studio-update V.2` writes slot A (the one not running); after a reboot
+   V.2 fails its boot assessment, reboots, fails again until its tries are
+   used up, and systemd-boot starts V.1 again, which answers MCP with the
+   same token and identity as before.
+
+Every step prints its time since qemu started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from image import DEFAULT_OUT, box_checks, update
+from image.boot_test import BOOT_TIMEOUT, load_record, setup_toml
+from image.qemu_vm import BootedBox, ssh_keypair, wait_until
+
+BROKEN = "/opt/studio/venv/bin/studio"
+# Three tries of a broken version, each a full boot under TCG, then the old one.
+ROLLBACK_TIMEOUT = 3600
+UPDATE_ROOM = 4 << 30
+
+
+def break_studio(root_image: Path) -> None:
+    """Remove the `studio` program from a root filesystem image, so chaosgarden, hootenanny and vibeweaver cannot start."""
+    subprocess.run(["debugfs", "-w", "-R", f"rm {BROKEN}", str(root_image)], check=True, capture_output=True)
+    # debugfs exits 0 even when a command fails, so look.
+    gone = subprocess.run(["debugfs", "-R", f"stat {BROKEN}", str(root_image)], capture_output=True, text=True)
+    if "File not found" not in gone.stderr:
+        raise RuntimeError(f"{root_image}: {BROKEN} is still there after debugfs rm: {gone.stderr.strip()}")
+
+
+def running(box: BootedBox) -> dict[str, object]:
+    """The version running, the slot it runs from, systemd-bless-boot's verdict, the slots' labels, and the
+    boot entries, kernels and initrds on the ESP."""
+    text = box.ssh("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release; "
+                    "lsblk -no PARTLABEL \"$(findmnt -no SOURCE /)\"; "
+                    "sudo /usr/lib/systemd/systemd-bless-boot status; echo --; "
+                    "lsblk -nro PARTLABEL | grep -E '^(studio_|_empty)'; echo --; "
+                    "sudo ls /boot/efi/loader/entries; echo --; sudo ls /boot/efi | grep '^studio_'",
+                    timeout=60)
+    head, slot_labels, entries, boot_files = (text + "\n").split("--\n")
+    version, slot, bless = head.split()
+    return {"version": version, "slot": slot, "bless": bless, "slots": sorted(slot_labels.split()),
+            "entries": sorted(entries.split()), "boot_files": sorted(boot_files.split())}
+
+
+def install(box: BootedBox, update_file: Path, say: Callable[[str], None]) -> str:
+    """scp the update file to the box and run studio-update there, as an owner would; returns its output."""
+    remote = f"/var/tmp/{update_file.name}"
+    box.copy_in(update_file, remote)
+    say(f"[{box.since_start():6.1f}s] {update_file.name} copied to the box")
+    output = box.ssh(f"sudo studio-update {remote} 2>&1; status=$?; rm -f {remote}; exit $status", timeout=1200)
+    say(f"[{box.since_start():6.1f}s] studio-update: {output.strip().splitlines()[-1]}")
+    return output
+
+
+def wait_assessed(box: BootedBox, timeout: float) -> dict[str, str]:
+    """studio-good-boot and systemd-bless-boot have both finished (active or failed)."""
+    units = ("studio-good-boot.service", "systemd-bless-boot.service")
+
+    def finished() -> dict[str, str]:
+        states = dict(zip(units, box.ssh("systemctl is-active " + " ".join(units), check=False).split()))
+        return states if all(s in ("active", "failed") for s in states.values()) and len(states) == 2 else {}
+    return wait_until(finished, timeout, "the boot was never assessed", every=3)
+
+
+def wait_for_version(box: BootedBox, version: str, after_boot: str, timeout: float) -> list[str]:
+    """Follow the box through its own reboots until a boot of `version` answers; returns the versions of the boots seen."""
+    seen: dict[str, str] = {}
+
+    def booted() -> bool:
+        box.check_alive()
+        try:
+            answer = box.ssh("cat /proc/sys/kernel/random/boot_id; sed -n 's/^IMAGE_VERSION=//p' /etc/os-release",
+                             timeout=30, check=False).split()
+        except subprocess.TimeoutExpired:
+            return False
+        if len(answer) != 2 or answer[0] == after_boot:
+            return False
+        seen.setdefault(answer[0], answer[1])
+        return answer[1] == version
+    wait_until(booted, timeout, f"{version} never came back (boots seen: {list(seen.values())})\n"
+                                f"{box.console_tail()}", every=3)
+    return list(seen.values())
+
+
+def run_scenario(record: dict, workdir: Path, say=print) -> dict:
+    """Make the two updates, boot one box and take it through both; returns what was seen at each step."""
+    base = record["version"]
+    good_version, broken_version = f"{base}.1", f"{base}.2"
+    tree = Path(record["image"]).parent / f"work-{record['arch']}/rootfs"
+    try:
+        good = update.make_update(record["arch"], tree, workdir, workdir, good_version, say)
+        broken = update.make_update(record["arch"], tree, workdir, workdir, broken_version, say, alter_root=break_studio)
+    finally:
+        update.stamp_version(tree, base)
+    key, public = ssh_keypair(workdir)
+    token = "vm-" + secrets.token_urlsafe(24)
+    results: dict = {"versions": {"built": base, "good": good_version, "broken": broken_version}}
+    with BootedBox(record, workdir / "box", setup_toml(public, token), key, grow_bytes=UPDATE_ROOM) as box:
+        say(f"qemu started ({' '.join(box.accel)}); MCP on {box.base_url}, SSH on port {box.ssh_port}")
+        box.wait_for_http(BOOT_TIMEOUT)
+        box.wait_for_ssh(120)
+        results["first"] = running(box)
+        results["identity_first"] = box_checks.identity(box.ssh)
+        say(f"[{box.since_start():6.1f}s] running {results['first']}")
+
+        results["install_good"] = install(box, good, say)
+        results["after_install_good"] = running(box)
+        box.reboot(BOOT_TIMEOUT)
+        box.wait_for_http(BOOT_TIMEOUT)
+        results["good_assessed"] = wait_assessed(box, 900)
+        results["good"] = running(box)
+        say(f"[{box.since_start():6.1f}s] after the update: {results['good']}, assessed {results['good_assessed']}")
+
+        results["install_broken"] = install(box, broken, say)
+        results["after_install_broken"] = running(box)
+        before = box.boot_id()
+        box.request_reboot()
+        results["boots_after_broken"] = wait_for_version(box, good_version, before, ROLLBACK_TIMEOUT)
+        say(f"[{box.since_start():6.1f}s] back on {good_version} after boots of {results['boots_after_broken']}")
+        box.wait_for_http(BOOT_TIMEOUT)
+        results["rolled_back"] = running(box)
+        results["identity_rolled_back"] = box_checks.identity(box.ssh)
+        results["services_rolled_back"] = box_checks.services_active(box.ssh)
+        results["assessments"] = box.ssh("sudo journalctl -o cat -u studio-good-boot.service | grep studio-good-boot:",
+                                         check=False).splitlines()
+        say(f"[{box.since_start():6.1f}s] rolled back: {results['rolled_back']}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m image.update_test", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where `image.build` put the image")
+    args = parser.parse_args(argv)
+    record = load_record(args.out)
+    with tempfile.TemporaryDirectory(prefix="studio-update-", dir="/var/tmp") as workdir:
+        results = run_scenario(record, Path(workdir))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
