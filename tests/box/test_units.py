@@ -92,6 +92,13 @@ def test_hootenanny_and_vibeweaver_outlive_chaosgarden(name: str):
     assert "Requires" not in dict(unit["Unit"]) and "BindsTo" not in dict(unit["Unit"])
 
 
+def test_hootenanny_starts_beside_chaosgarden_not_after_it():
+    """Ordered after chaosgarden's READY, MCP came up a whole Python start-up later at boot."""
+    unit = parse_unit(UNIT_DIR / "hootenanny.service")
+    assert "chaosgarden.service" in values(unit, "Unit", "Wants")
+    assert "chaosgarden.service" not in " ".join(values(unit, "Unit", "After"))
+
+
 def test_only_chaosgarden_gets_realtime_limits_and_sound_devices():
     garden = parse_unit(UNIT_DIR / "chaosgarden.service")
     assert value(garden, "Service", "LimitRTPRIO") == "95"

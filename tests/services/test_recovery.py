@@ -149,3 +149,27 @@ async def test_hootenanny_frozen_then_thawed_follows_the_head_again(stack, tools
     data, manifest = recorded(stack, URI)
     assert status["xruns"] == 0 and not manifest.gaps
     assert data == sim_frames(0, len(data) // 4, RATE, 2, SampleFormat.S16)
+
+
+async def test_after_a_reboot_hootenanny_may_start_before_chaosgarden(stack, tools):
+    """The units start the two side by side (boot time); a stream that was recording comes back either way."""
+    await start_recording(stack, tools)
+    stack.kill("hootenanny", signal.SIGTERM)
+    stack.kill("chaosgarden", signal.SIGTERM)
+    stack.start("hootenanny")
+    again = ToolClient(stack.run_dir)
+    try:
+        waiting = await wait_for(again, URI, lambda s: not s["device_connected"])
+        assert waiting["state"] == "recording"  # still meant to record: it waits for chaosgarden
+        sealed = waiting["chunks_sealed"]
+        stack.start("chaosgarden")
+        back = await wait_for(again, URI, lambda s: s["device_connected"] and s["chunks_sealed"] >= sealed + 3)
+        assert back["state"] == "recording" and back["last_error"] == ""
+        await again.call("stream_stop", uri=URI)
+    finally:
+        again.close()
+    data, manifest = recorded(stack, URI)
+    assert [g.reason for g in manifest.gaps] == ["chaosgarden restart"]
+    gap = manifest.gaps[0]
+    before = data[: gap.start_sample * 4]
+    assert before == sim_frames(0, gap.start_sample, RATE, 2, SampleFormat.S16)
