@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILES = (Path("/etc/studio/studio.toml"), Path("studio.toml"))
 ENV_PREFIX = "STUDIO_"
-# Environment variables with the prefix that are not settings (read by tests and tools).
-# Variables of the test, benchmark and image tooling share the prefix but are not the box's settings.
+# Environment variables with the prefix that are not the box's settings: the test, benchmark and image tooling's.
 NOT_SETTINGS = ("STUDIO_HIL_", "STUDIO_FAULTS_", "STUDIO_BENCH_", "STUDIO_VM_", "STUDIO_CONFIG_FILES")
 # Settings whose values an error must not repeat: its message goes to the journal.
 SECRETS = {("mcp", "token")}
@@ -47,6 +46,9 @@ class McpConfig(_Section):
 class RtConfig(_Section):
     priority: int = Field(70, ge=1, le=99, description="SCHED_FIFO priority of capture threads")
     ring_seconds: float = Field(60.0, gt=0, le=3600, description="RAM ring when spare chunks run out")
+    memory_budget_mb: int | None = Field(
+        None, ge=16, description="RAM all recording streams together may lock (mapped chunks and RAM rings); "
+                                 "default: half the machine's memory. A stream that would pass it is refused")
     head_interval_ms: int = Field(100, ge=10, le=5000)
     spare_chunks: int = Field(3, ge=1, le=64)
     beat_resolution: int = Field(4, ge=1, le=96, description="beat ticks per beat")

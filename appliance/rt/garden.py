@@ -27,6 +27,7 @@ from appliance.proto.codec import Body
 from appliance.proto.pubsub import Publisher
 from appliance.proto.stream_definition import DefinitionError, StreamDefinition
 from appliance.rt.chunk_writer import ChunkPrepareError
+from appliance.rt.memory_budget import refusal
 from appliance.rt.realtime import favour_control_thread, lock_memory, quiet_garbage_collector
 from appliance.rt.sources import DeviceLost, FormatRefused
 from appliance.rt.beat_clock import SampleClock
@@ -119,6 +120,9 @@ class Garden:
         existing = self.streams.get(definition.uri)
         if existing is not None and existing.running:
             raise RequestError("conflict", f"{definition.uri} is already recording")
+        too_much = refusal(definition, [s.definition for s in self.streams.values() if s.running], self.config.rt)
+        if too_much:
+            raise RequestError("badRequest", too_much)
         paths = [_absolute(value["chunkPath"], "chunkPath")] + [_absolute(p, "sparePaths") for p in value["sparePaths"]]
         stream = CaptureStream(definition, self.config.rt, self._staging_path, value["startSample"],
                                value["startRealtimeNs"])

@@ -21,13 +21,13 @@ from appliance.config import RtConfig
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 from appliance.rt.capture import AudioCapture, CaptureEvent, CaptureThread, MidiCapture
 from appliance.rt.chunk_writer import ChunkPrepareError, ChunkWriter, FullChunk, MappedChunk
+from appliance.rt.memory_budget import ring_bytes
 from appliance.rt.overflow_ring import OverflowRing
 from appliance.rt.sim_source import SimAudioSource, SimMidiSource
 from appliance.rt.sources import AlsaPcmSource, AudioSpec, RawMidiSource
 
 log = logging.getLogger(__name__)
 
-MIDI_RING_BYTES_PER_SECOND = 64 * 1024
 # Capture event kinds that are also StreamErrorKind / ClockReason names on the wire.
 ERROR_KINDS = frozenset({"xrun", "deviceLost", "deviceBack", "ringOverflow"})
 CLOCK_REASONS = frozenset({"xrun", "deviceLost", "deviceBack"})
@@ -58,7 +58,7 @@ class CaptureStream:
         self._paths: dict[int, Path] = {}
         self.writer = ChunkWriter(
             frame_bytes=definition.frame_bytes,
-            ring=OverflowRing(self._ring_bytes()),
+            ring=OverflowRing(ring_bytes(definition, config)),
             whole_records=definition.kind is StreamKind.MIDI,
         )
         self.writer.frames_in_files = start_frame
@@ -68,12 +68,6 @@ class CaptureStream:
     @property
     def uri(self) -> str:
         return self.definition.uri
-
-    def _ring_bytes(self) -> int:
-        d = self.definition
-        if d.kind is StreamKind.MIDI:
-            return int(self.config.ring_seconds * MIDI_RING_BYTES_PER_SECOND)
-        return int(self.config.ring_seconds * d.sample_rate) * d.frame_bytes
 
     def _make_thread(self) -> CaptureThread:
         d = self.definition

@@ -170,3 +170,20 @@ async def test_start_on_a_full_disk_is_refused_with_what_to_do(stack, tools):
     with pytest.raises(ToolFailed, match=r"disk full: .* MiB free under .*capture.disk_reserve_mb.*studio cas gc"):
         await tools.call("stream_start", uri="stream://e/m")
     assert (await tools.call("stream_status", uri="stream://e/m"))["streams"][0]["state"] == "defined"
+
+
+@pytest.mark.parametrize("stack_env", [{"STUDIO_RT_MEMORY_BUDGET_MB": "64"}])
+async def test_a_stream_past_the_memory_budget_is_refused_at_start_and_nothing_is_held(stack, tools, stack_env):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/huge"
+    await tools.call("stream_create", uri=uri, device="sim", sample_format="s32", channels=64,
+                     chunk_samples=1 << 18)
+    with pytest.raises(ToolFailed, match=r"chaosgarden refused stream://eurorack/huge: .* would lock \d+ MiB of RAM"
+                                         r".*rt\.memory_budget_mb"):
+        await tools.call("stream_start", uri=uri)
+    status = (await tools.call("stream_status", uri=uri))["streams"][0]
+    assert status["state"] == "defined" and "memory_budget_mb" in status["last_error"]
+    staging = stack.data_dir / "cas" / "staging"
+    left = [p for p in staging.rglob("*") if p.is_file()]
+    assert [p.read_text()[:1] for p in left] == ["{"]  # only the stream's own manifest: no chunk path was kept
