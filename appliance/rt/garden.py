@@ -141,7 +141,7 @@ class Garden:
                  f"{definition.sample_rate} Hz, {definition.channels} ch, {definition.sample_format.value}")
         log.info("recording %s from %s (%s) from sample %d", definition.uri, definition.device, shape,
                  value["startSample"])
-        return Body("streamStarted", stream.clocks[-1])
+        return Body("ack")
 
     async def _switch(self, value: dict[str, Any]) -> Body:
         stream = self._running(value["uri"])
