@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-import mido
 
 SCALES: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -136,6 +135,9 @@ def events(spec: PatternSpec) -> list[tuple[int, int, int]]:
 
 def render(spec: PatternSpec) -> bytes:
     """The pattern as a type-0 Standard MIDI File."""
+    # mido is imported here, not with the module: hootenanny imports this module on the box's boot path.
+    import mido
+
     spec.validate()
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(spec.tempo_bpm), time=0))

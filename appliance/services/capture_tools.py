@@ -28,7 +28,6 @@ from appliance.services.timepoints import TimePointError, resolve_window
 from appliance.services.devices import DeviceRegistry
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import Progress, Tool, ToolOutput, ToolRegistry
-from appliance.services.waveform_picture import audio_png, midi_png
 
 
 class _Args(BaseModel):
@@ -135,6 +134,9 @@ class Slicer:
 
 def _picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
     """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
+    # Imported here: numpy, PIL and mido under it are a sixth of hootenanny's start, which is on the boot path.
+    from appliance.services.waveform_picture import audio_png, midi_png
+
     _artifact, path = artifacts.content_path(result["artifact_id"])
     return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
 

@@ -6,7 +6,8 @@ chaosgarden answers with the CLOCK_REALTIME its first event leaves at. The
 answer is cut from the session's `audio_in` stream from that moment for the
 MIDI's length plus a tail, and stored with the MIDI artifact as its parent.
 The round-trip latency is the time from the first note-on to the first
-sample of the answer that rises above the noise.
+sample of the answer that rises above the noise. mido, numpy and soundfile
+are imported where they are used: they are a sixth of hootenanny's start, which is on the box's boot path.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mido
-import numpy as np
-import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from appliance.cas import ContentStore
@@ -155,6 +153,8 @@ class RequestResponse:
 
 def events_to_smf(events: list[MidiEvent]) -> bytes:
     """Events at seconds as a one-track Standard MIDI File at 120 bpm (a beat is half a second)."""
+    import mido
+
     mid = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     mid.tracks.append(track)
@@ -173,6 +173,8 @@ def events_to_smf(events: list[MidiEvent]) -> bytes:
 
 
 def _first_note_seconds(path: Path) -> float:
+    import mido
+
     elapsed = 0.0
     for message in mido.MidiFile(str(path)):
         elapsed += message.time
@@ -183,6 +185,9 @@ def _first_note_seconds(path: Path) -> float:
 
 def _onset_seconds(path: Path) -> float | None:
     """Seconds into the recording where the answer starts, or None when it stays below the noise floor."""
+    import numpy as np
+    import soundfile as sf
+
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     level = np.abs(data).max(axis=1)
     peak = float(level.max()) if len(level) else 0.0

@@ -4,7 +4,8 @@ A slice is planned first (which byte ranges of which chunks, how much
 silence, what of the live edge), then either materialized (WAV or Standard
 MIDI File, streamed in bounded blocks, every sealed chunk verified against its
 digest before use) or kept virtual: the plan itself as JSON, no data copied,
-materialized later to the same bytes.
+materialized later to the same bytes. The writers (numpy, soundfile and mido
+under them) are imported on the first slice: they are a sixth of hootenanny's start, which is on the box's boot path.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from appliance.cas.digest import hash_file
 from appliance.proto.midi_record import MidiRecord, iter_records
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
-from appliance.services.midi_export import write_smf
-from appliance.services.wav_writer import WavWriter
 
 BLOCK_BYTES = 4 << 20
 MIME_WAV = "audio/wav"
@@ -286,6 +285,8 @@ def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress:
 
 
 def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
+    from appliance.services.wav_writer import WavWriter
+
     total, done, fb = plan.end - plan.start, 0, plan.definition.frame_bytes
     with WavWriter(path, plan.definition, total) as wav:
         for block in _blocks(plan, store):
@@ -359,6 +360,8 @@ def _what(piece: ChunkPiece | LivePiece) -> str:
 
 
 def _write_midi(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
+    from appliance.services.midi_export import write_smf
+
     write_smf(_records(plan, store, progress), plan.start, plan.end, plan.definition.sample_rate, path)
     if progress is not None:
         progress(plan.end - plan.start, plan.end - plan.start)
