@@ -8,13 +8,19 @@ by a key in the keyring its image was built with
 `--signing-key` or `STUDIO_SIGNING_KEY`, and reuses it afterwards: losing it
 means no box flashed from those builds can be updated again, so it must be
 backed up. gpg does the cryptography; this module only runs it.
+
+`python -m image.signing [--signing-key FOLDER]` says which key a build
+would use, making it first if there is none (the first step of a rotation).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,6 +70,9 @@ def _gpg_home(home: Path) -> Iterator[Path]:
 
 
 def _gpg(home: Path, *args: str, input: bytes | None = None) -> bytes:
+    if shutil.which("gpg") is None:
+        raise RuntimeError("gpg is not installed: the update signing key needs it (Debian package gpg, "
+                           "which `make image` installs)")
     done = subprocess.run(["gpg", "--batch", "--quiet", "--homedir", str(home), *args], input=input,
                           capture_output=True)
     if done.returncode != 0:
@@ -110,9 +119,14 @@ def create(folder: Path) -> SigningKey:
     folder.chmod(0o700)
     (folder / "gnupg").mkdir(mode=0o700)
     user_id = f"Studio box updates (made on {socket.gethostname()} {date.today().isoformat()})"
-    with _gpg_home(folder / "gnupg") as home:
-        # No expiry: gpgv does not check it, and a box must take the next update whenever it comes.
-        _gpg(home, "--passphrase", "", "--quick-generate-key", user_id, "ed25519", "sign", "never")
+    try:
+        with _gpg_home(folder / "gnupg") as home:
+            # No expiry: gpgv does not check it, and a box must take the next update whenever it comes.
+            _gpg(home, "--passphrase", "", "--quick-generate-key", user_id, "ed25519", "sign", "never")
+    except RuntimeError:
+        # A half-made home would read as "holds 0 secret keys" on every later build.
+        shutil.rmtree(folder / "gnupg")
+        raise
     return load(folder)
 
 
@@ -181,3 +195,20 @@ def install_keyring(rootfs: Path, content: bytes) -> Path:
     path.write_bytes(content)
     path.chmod(0o644)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m image.signing", description=__doc__.splitlines()[0])
+    parser.add_argument("--signing-key", type=Path, metavar="FOLDER",
+                        help=f"the key's folder (default ${ENVIRONMENT}, else {DEFAULT_FOLDER}); made if it holds none")
+    args = parser.parse_args(argv)
+    try:
+        key = load_or_create(folder_for(args.signing_key), print)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(f"public key for --also-trust: {key.public_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
