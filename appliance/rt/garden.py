@@ -141,7 +141,7 @@ class Garden:
                  f"{definition.sample_rate} Hz, {definition.channels} ch, {definition.sample_format.value}")
         log.info("recording %s from %s (%s) from sample %d", definition.uri, definition.device, shape,
                  value["startSample"])
-        return Body("streamStarted", stream.clocks[-1])
+        return Body("ack")
 
     async def _switch(self, value: dict[str, Any]) -> Body:
         stream = self._running(value["uri"])
@@ -208,9 +208,7 @@ class Garden:
                     self._publish_all(stream.collect())
             if time.monotonic_ns() >= next_head:
                 next_head += interval_ns
-                for stream in self.streams.values():
-                    if stream.running:
-                        self.publisher.publish("stream.head", "streamHeadPosition", stream.head_position())
+                self._publish_all([stream.head_broadcast() for stream in self.streams.values() if stream.running])
             if time.monotonic() >= next_gc:
                 # Young generations only: start-up objects are frozen, so this is short.
                 next_gc = time.monotonic() + YOUNG_GC_INTERVAL_S

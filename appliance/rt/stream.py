@@ -56,6 +56,7 @@ class CaptureStream:
         self.clocks: deque[dict[str, Any]] = deque(maxlen=256)
         self._serial = 0
         self._paths: dict[int, Path] = {}
+        self._head_told = False
         self.writer = ChunkWriter(
             frame_bytes=definition.frame_bytes,
             ring=OverflowRing(ring_bytes(definition, config)),
@@ -156,6 +157,10 @@ class CaptureStream:
     def collect(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Broadcasts for chunks filled and events seen since the last call: (topic, kind, value)."""
         out = []
+        if self.writer.full and not self._head_told:
+            # hootenanny takes a run's start clock from its first head, which must not come after a sealed
+            # chunk: small chunks fill before the next periodic head.
+            out.append(self.head_broadcast())
         while self.writer.full:
             out.append(self._chunk_full(self.writer.full.popleft(), final=False))
         while self.thread.events:
@@ -205,6 +210,10 @@ class CaptureStream:
             "lostSamples": event.lost_frames, "xruns": getattr(self.thread, "xruns", 0),
         }
         return ("stream.error", "streamError", value)
+
+    def head_broadcast(self) -> tuple[str, str, dict[str, Any]]:
+        self._head_told = True
+        return ("stream.head", "streamHeadPosition", self.head_position())
 
     def head_position(self) -> dict[str, Any]:
         head = self.thread.head.load()

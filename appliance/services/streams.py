@@ -135,7 +135,7 @@ class StreamService:
         rec.manifest.live = None
         self._persist(rec)
         try:
-            reply = await self.garden.request("streamStart", {
+            await self.garden.request("streamStart", {
                 "uri": rec.definition.uri, "definition": rec.definition.to_wire(), "chunkPath": paths[0],
                 "sparePaths": paths[1:], "startSample": start_sample, "startRealtimeNs": start_realtime},
                 retries=0, timeout=10)
@@ -146,8 +146,6 @@ class StreamService:
             self._persist(rec)
             raise ServiceError("unavailable" if exc.code == "unavailable" else "badRequest",
                                f"chaosgarden refused {rec.definition.uri}: {exc.message}") from None
-        # The start clock comes with the reply, so it is in the manifest before any chunk can seal.
-        rec.manifest.clocks.append(_clock(reply.value))
         rec.recording, rec.garden_lost, rec.head_seen = True, False, time.monotonic()
         self._set_state(rec, "recording")
         log.info("%s recording from sample %d", rec.definition.uri, start_sample)
@@ -342,6 +340,9 @@ class StreamService:
 
     def _on_head(self, rec: Recorder, head: dict[str, Any]) -> None:
         rec.head_seen = time.monotonic()
+        if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
+            rec.manifest.clocks.append(ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
+                                                     realtime_ns=head["realtimeNs"], reason="start"))
         if _stale(rec.manifest, head):
             return
         live = rec.manifest.live

@@ -4,6 +4,8 @@ import asyncio
 import os
 import signal
 
+import pytest
+
 from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.sim_source import sim_frames
 from tests.support.garden import audio_definition, until
@@ -60,3 +62,17 @@ async def test_a_stalled_process_gets_an_xrun_and_keeps_its_timeline(control, ga
     assert lost > 0.3 * RATE  # the stall itself; a loaded machine may add short xruns of its own
     data = control.recording(uri)
     assert data == expected_with_gaps(len(data) // 4, SampleFormat.S16, xruns)
+
+
+@pytest.mark.parametrize("garden_env", [{"STUDIO_RT_HEAD_INTERVAL_MS": "5000"}])
+async def test_a_run_announces_its_head_before_its_first_chunk(control, garden_env):
+    """hootenanny takes a run's start clock from its first head; chunks that fill before the next periodic
+    head (here 85 ms chunks against a 5 s head interval) must not overtake it."""
+    uri = "stream://sim/small-chunks"
+    await asyncio.sleep(0.5)  # past the periodic head chaosgarden publishes as it starts
+    await control.start(audio_definition(uri, "sim", "s16", chunk=4096, period=512))
+    rec = control.streams[uri]
+    await until(lambda: len(rec.sealed) >= 2)
+    assert "streamHeadPosition" in rec.kinds
+    assert rec.kinds.index("streamHeadPosition") < rec.kinds.index("streamChunkFull"), rec.kinds[:5]
+    await control.stop(uri)

@@ -64,6 +64,7 @@ class Recorded:
     heads: list[dict[str, Any]] = field(default_factory=list)
     final: bool = False
     final_heard: bool = False  # the final notice arrived by broadcast (every earlier event has, too)
+    kinds: list[str] = field(default_factory=list)  # every broadcast's kind, in the order they arrived
 
 
 class ControlPlane:
@@ -138,6 +139,7 @@ class ControlPlane:
             event, _ = await self.events.receive()
             value = event.body.value
             rec = self.streams.setdefault(value["streamUri"], Recorded())
+            rec.kinds.append(event.body.kind)
             if event.body.kind == "streamHeadPosition":
                 rec.heads.append(value)
             elif event.body.kind == "streamError":

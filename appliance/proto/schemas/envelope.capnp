@@ -68,6 +68,5 @@ struct Envelope {
     timelineContents @19 :Garden.TimelineContents;
     timelineRemove @20 :Text;                # a region id
     timelineRemoved @21 :Garden.TimelineRegion;
-    streamStarted @22 :Streams.ClockSnapshot;   # streamStart's reply: where and when the first frame lies
   }
 }
