@@ -7,8 +7,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST  := $(BIN)/python -m pytest
 
-# pyalsaaudio compiles against libasound; the rest are benchmark peers.
-BUILD_DEBS := libasound2-dev
+# pyalsaaudio compiles against libasound; the update-signing tests (tests/image)
+# sign with gpg and check with gpgv, as the build and the box do; the rest are
+# benchmark peers.
+BUILD_DEBS := libasound2-dev gpg gpgv
 BENCH_DEBS := b3sum sox alsa-utils
 
 # Installs missing Debian packages when we are root, else says what to run.
@@ -70,9 +72,9 @@ clean:
 
 # The flashable image (image/README.md). Minutes each and root only, so
 # none of these is part of `make test`; CI does not run them.
-IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs gzip
+IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs gzip gpg
 IMAGE_ARM64_DEBS := qemu-user-static binfmt-support arch-test
-IMAGE_TEST_DEBS := qemu-system-x86 ovmf openssh-client mtools fdisk e2fsprogs
+IMAGE_TEST_DEBS := qemu-system-x86 ovmf openssh-client mtools fdisk e2fsprogs gpg
 
 .PHONY: image-arm64
 

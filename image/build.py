@@ -1,8 +1,10 @@
 """`python -m image.build --arch amd64|arm64 --out image/out`: one command, one flashable raw disk image.
 
 Steps, each announced with its time: the project wheel, the rootfs
-(mmdebstrap, minutes: its own progress shows), the boot files, the disk, and
-on amd64 the update file of the same version. The result is
+(mmdebstrap, minutes: its own progress shows), the update signing key's
+public half into the rootfs (the key is made on first use, image/signing.py),
+the boot files, the disk, and on amd64 the update file of the same version,
+signed with that key. The result is
 `<out>/studio-<arch>.img`, `<out>/studio-<arch>_<version>.update.tar` and a
 JSON record of version, sizes and build time (plus the kernel, for the qemu
 boot test's KVM probe).
@@ -19,17 +21,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance import __version__
-from image import DEFAULT_OUT, disk, rootfs, slots, state, sysupdate, update
+from image import DEFAULT_OUT, disk, rootfs, signing, slots, state, sysupdate, update
 from image.foreign_arch import enable_emulation
 from image.progress import Progress
 
 
-def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None = None) -> dict:
-    """Build `studio-<arch>.img` (and, on amd64, its update file) in `out`; return (and store as studio-<arch>.json) what was made."""
+def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None = None,
+          signing_key: Path | None = None, also_trust: list[Path] | None = None) -> dict:
+    """Build `studio-<arch>.img` (and, on amd64, its update file) in `out`; return (and store as studio-<arch>.json) what was made.
+
+    The image trusts updates signed by the key in `signing_key` (default
+    image.signing.folder_for; made there if there is none) and by the public
+    keys in `also_trust`; its own update file is signed by the former.
+    """
     say = Progress()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     version = slots.check_version(version) if version else slots.build_version(__version__, datetime.now(timezone.utc))
+    # Before the rootfs, so a bad --also-trust fails in seconds, not after minutes of mmdebstrap.
+    key = signing.load_or_create(signing.folder_for(signing_key), say)
+    keyring = signing.keyring(key, also_trust or [])
     work = out / f"work-{arch}"
     tree, firmware = work / "rootfs", work / "firmware"
     reused = reuse_rootfs and tree.is_dir() and firmware.is_dir()
@@ -53,10 +64,12 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
     # In Python rather than the chroot, so a reused rootfs gets the current layout and version too.
     state.prepare_root(tree, arch)
     update.stamp_version(tree, version)
+    signing.install_keyring(tree, keyring)
     if arch == "amd64":
         sysupdate.install(tree, arch)
-    say(f"version {version}; read-only root: fstab, /etc links into /data/system"
-        f"{', sysupdate transfers' if arch == 'amd64' else ''}")
+    trusted = signing.keyring_fingerprints(keyring)
+    say(f"version {version}; read-only root: fstab, /etc links into /data/system, update keyring "
+        f"({', '.join(trusted)}){', sysupdate transfers' if arch == 'amd64' else ''}")
     boot = work / "boot"
     disk.boot_files(arch, tree, firmware, boot, version)
     image = out / f"studio-{arch}.img"
@@ -64,7 +77,7 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
     record = {
         "arch": arch, "version": version, "image": str(image), "image_bytes": image.stat().st_size,
         "allocated_bytes": image.stat().st_blocks * 512, "layout_mib": layout.__dict__,
-        "reused_rootfs": reused,
+        "reused_rootfs": reused, "signing_key": str(key.folder), "trusted_keys": trusted,
         # A reused rootfs keeps the time it took to build, so a full build's cost stays on record.
         "rootfs_seconds": rootfs_seconds,
     }
@@ -72,7 +85,7 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
         # The KVM probe starts this kernel directly; the boots themselves go through OVMF and systemd-boot.
         shutil.copy2(disk.newest(tree / "boot", "vmlinuz-*"), out / f"vmlinuz-{arch}")
         record["kernel"] = str(out / f"vmlinuz-{arch}")
-        made = update.make_update(arch, tree, work, out, version, say, root_image=work / "root.ext4")
+        made = update.make_update(arch, tree, work, out, version, key, say, root_image=work / "root.ext4")
         record.update(update=str(made), update_bytes=made.stat().st_size)
     record["build_seconds"] = round(say.elapsed, 1)
     (out / f"studio-{arch}.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -92,9 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-rootfs", action="store_true",
                         help="keep the rootfs of the last build (re-applying overlay/); remake the disk (seconds)")
     parser.add_argument("--version", help="the image version (default <project version>.<UTC build time>)")
+    parser.add_argument("--signing-key", type=Path, metavar="FOLDER",
+                        help=f"the update signing key's folder, made there on first use (default "
+                             f"${signing.ENVIRONMENT}, else {signing.DEFAULT_FOLDER}); keep it safe and backed up")
+    parser.add_argument("--also-trust", type=Path, action="append", default=[], metavar="PUBLIC_KEY",
+                        help="a further public key the image accepts updates from (another key folder's "
+                             "public-key.gpg); repeatable; how a key is rotated (image/README.md)")
     args = parser.parse_args(argv)
     try:
-        build(args.arch, args.out, args.reuse_rootfs, args.version)
+        build(args.arch, args.out, args.reuse_rootfs, args.version, args.signing_key, args.also_trust)
     except ValueError as exc:
         parser.error(str(exc))
     return 0

@@ -38,8 +38,10 @@ class Flavour:
 
 
 FLAVOURS = {
-    # systemd-boot: the loader and systemd-bless-boot; systemd-container: systemd-sysupdate.
-    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot", "systemd-boot-efi", "systemd-container"), "main"),
+    # systemd-boot: the loader and systemd-bless-boot; systemd-container: systemd-sysupdate; gpgv: studio-update's
+    # signature check.
+    "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot", "systemd-boot-efi", "systemd-container", "gpgv"),
+                     "main"),
     # The Pi's boot firmware, its DTBs and the Wi-Fi firmware are in non-free-firmware.
     "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211"), "main,non-free-firmware",
                      # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.

@@ -1,14 +1,18 @@
-"""`python -m image.update_test`: an A/B update and a rollback, on the amd64 image booted under qemu through UEFI.
+"""`python -m image.update_test`: an A/B update, refused forgeries and a rollback, on the amd64 image under qemu/UEFI.
 
-From the last build (its version V and its rootfs) two updates are made: V.1
-as built, and V.2 with the `studio` program removed from its root
-filesystem (debugfs, no mount), so none of the three services can start. On
-one box, booted through OVMF and systemd-boot:
+From the last build (its version V and its rootfs) two updates are made,
+signed with the build's key: V.1 as built, and V.2 with the `studio` program
+removed from its root filesystem (debugfs, no mount), so none of the three
+services can start. From V.2 come three forgeries (image.forged_updates):
+one bit of its root filesystem flipped, signed by a key made for the test,
+and without a signature. On one box, booted through OVMF and systemd-boot:
 
 1. V boots from slot A; `studio-update V.1` writes slot B and an entry with
    three tries; after a reboot V.1 runs from slot B, studio-good-boot passes
    and systemd-bless-boot drops the counter.
-2. `studio-update V.2` writes slot A (the one not running); after a reboot
+2. `studio-update` refuses each forgery, and the box still runs V.1 with
+   its slots, entries and boot files as they were.
+3. `studio-update V.2` writes slot A (the one not running); after a reboot
    V.2 fails its boot assessment, reboots, fails again until its tries are
    used up, and systemd-boot starts V.1 again, which answers MCP with the
    same token and identity as before.
@@ -27,7 +31,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from image import DEFAULT_OUT, box_checks, update
+from image import DEFAULT_OUT, box_checks, forged_updates, signing, sysupdate, update
 from image.boot_test import BOOT_TIMEOUT, load_record, setup_toml
 from image.qemu_vm import BootedBox, ssh_keypair, wait_until
 
@@ -61,14 +65,36 @@ def running(box: BootedBox) -> dict[str, object]:
             "entries": sorted(entries.split()), "boot_files": sorted(boot_files.split())}
 
 
-def install(box: BootedBox, update_file: Path, say: Callable[[str], None]) -> str:
-    """scp the update file to the box and run studio-update there, as an owner would; returns its output."""
+def run_update(box: BootedBox, update_file: Path, say: Callable[[str], None]) -> tuple[int, str]:
+    """scp the update file to the box and run studio-update there, as an owner would; returns its exit status and
+    output."""
     remote = f"/var/tmp/{update_file.name}"
     box.copy_in(update_file, remote)
     say(f"[{box.since_start():6.1f}s] {update_file.name} copied to the box")
-    output = box.ssh(f"sudo studio-update {remote} 2>&1; status=$?; rm -f {remote}; exit $status", timeout=1200)
-    say(f"[{box.since_start():6.1f}s] studio-update: {output.strip().splitlines()[-1]}")
+    output = box.ssh(f"sudo studio-update {remote} 2>&1; echo \"studio-update exit $?\"; rm -f {remote}",
+                     timeout=1200)
+    *lines, last = output.strip().splitlines()
+    say(f"[{box.since_start():6.1f}s] studio-update: {lines[-1] if lines else ''} ({last})")
+    return int(last.split()[-1]), "\n".join(lines)
+
+
+def install(box: BootedBox, update_file: Path, say: Callable[[str], None]) -> str:
+    """run_update, which must succeed; returns its output."""
+    status, output = run_update(box, update_file, say)
+    if status != 0:
+        raise RuntimeError(f"studio-update {update_file.name}: exit {status}:\n{output}")
     return output
+
+
+def forgeries(update_file: Path, version: str, foreign: signing.SigningKey, workdir: Path) -> dict[str, Path]:
+    """Bad copies of a good, signed update of `version`: a bit of its root filesystem flipped, signed by `foreign`,
+    unsigned."""
+    return {
+        "altered": forged_updates.altered(update_file, sysupdate.source_names(version)["root"],
+                                          workdir / f"altered-{update_file.name}"),
+        "foreign": forged_updates.signed_by(update_file, foreign, workdir / f"foreign-{update_file.name}"),
+        "unsigned": forged_updates.unsigned(update_file, workdir / f"unsigned-{update_file.name}"),
+    }
 
 
 def wait_assessed(box: BootedBox, timeout: float) -> dict[str, str]:
@@ -102,18 +128,27 @@ def wait_for_version(box: BootedBox, version: str, after_boot: str, timeout: flo
 
 
 def run_scenario(record: dict, workdir: Path, say=print) -> dict:
-    """Make the two updates, boot one box and take it through both; returns what was seen at each step."""
+    """Make the two updates and the forgeries, boot one box and take it through them; returns what was seen at each
+    step."""
     base = record["version"]
     good_version, broken_version = f"{base}.1", f"{base}.2"
     tree = Path(record["image"]).parent / f"work-{record['arch']}/rootfs"
+    if "signing_key" not in record:
+        raise ValueError(f"{record['image']} was built before updates were signed; build it again (make image)")
+    signing_key = signing.load(Path(record["signing_key"]))
     try:
-        good = update.make_update(record["arch"], tree, workdir, workdir, good_version, say)
-        broken = update.make_update(record["arch"], tree, workdir, workdir, broken_version, say, alter_root=break_studio)
+        good = update.make_update(record["arch"], tree, workdir, workdir, good_version, signing_key, say)
+        broken = update.make_update(record["arch"], tree, workdir, workdir, broken_version, signing_key, say,
+                                    alter_root=break_studio)
     finally:
         update.stamp_version(tree, base)
+    foreign = signing.create(workdir / "foreign-key")
+    forged = forgeries(broken, broken_version, foreign, workdir)
+    say(f"forged from {broken.name}: root altered, signed by {foreign.fingerprint}, unsigned")
     key, public = ssh_keypair(workdir)
     token = "vm-" + secrets.token_urlsafe(24)
-    results: dict = {"versions": {"built": base, "good": good_version, "broken": broken_version}}
+    results: dict = {"versions": {"built": base, "good": good_version, "broken": broken_version},
+                     "keys": {"ours": signing_key.fingerprint, "foreign": foreign.fingerprint}}
     with BootedBox(record, workdir / "box", setup_toml(public, token), key, grow_bytes=UPDATE_ROOM) as box:
         say(f"qemu started ({' '.join(box.accel)}); MCP on {box.base_url}, SSH on port {box.ssh_port}")
         box.wait_for_http(BOOT_TIMEOUT)
@@ -129,6 +164,15 @@ def run_scenario(record: dict, workdir: Path, say=print) -> dict:
         results["good_assessed"] = wait_assessed(box, 900)
         results["good"] = running(box)
         say(f"[{box.since_start():6.1f}s] after the update: {results['good']}, assessed {results['good_assessed']}")
+
+        results["refused"] = {}
+        for kind in ("altered", "foreign", "unsigned"):
+            status, output = run_update(box, forged[kind], say)
+            results["refused"][kind] = {"status": status, "output": output, "running": running(box),
+                                        "left_behind": box.ssh("sudo ls -A /data/update 2>&1", check=False).strip()}
+            forged[kind].unlink()
+        results["services_after_refusals"] = box_checks.services_active(box.ssh)
+        results["healthz_after_refusals"] = box.healthz()
 
         results["install_broken"] = install(box, broken, say)
         results["after_install_broken"] = running(box)

@@ -1,9 +1,11 @@
 """An A/B update and a rollback on the amd64 image under qemu with UEFI (`make image-test`; never `make test`).
 
 One box goes through both updates (image.update_test): a good one that must
-boot from slot B and be blessed, and a broken one that must use up its three
-tries and hand the box back to the good version. The image must have been
-built first (`make image`).
+boot from slot B and be blessed, three forgeries of the next update (altered,
+signed by another key, unsigned) that studio-update must refuse without
+touching anything, and a broken but properly signed one that must install,
+use up its three tries and hand the box back to the good version. The image
+must have been built first (`make image`).
 """
 
 from pathlib import Path
@@ -41,6 +43,30 @@ def test_the_updated_version_boots_from_the_other_slot_and_is_blessed(scenario):
     assert scenario["good"]["version"] == good and scenario["good"]["slot"] == f"studio_{good}"
     assert scenario["good_assessed"] == {"studio-good-boot.service": "active", "systemd-bless-boot.service": "active"}
     assert f"studio_{good}.conf" in scenario["good"]["entries"]
+
+
+REFUSALS = {
+    "altered": "does not match its SHA256SUMS line: it was altered after the update was signed",
+    "foreign": "which this box does not trust",
+    "unsigned": "no SHA256SUMS.gpg in it: the update is not signed",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSALS))
+def test_a_forged_update_is_refused_saying_why_and_nothing_changes(scenario, kind):
+    refused = scenario["refused"][kind]
+    assert refused["status"] != 0, refused["output"]
+    assert "refused, nothing was installed" in refused["output"] and REFUSALS[kind] in refused["output"]
+    if kind == "foreign":
+        assert f"signed by key {scenario['keys']['foreign']}" in refused["output"]
+    # Same version from the same slot, same slot labels, entries, kernels and initrds: the other slot was not touched.
+    assert refused["running"] == scenario["good"]
+    assert "No such file or directory" in refused["left_behind"]
+
+
+def test_the_box_keeps_serving_after_refusing_forgeries(scenario):
+    assert set(scenario["services_after_refusals"]) == {"chaosgarden", "hootenanny", "vibeweaver", "studio.target"}
+    assert scenario["healthz_after_refusals"] is not None
 
 
 def test_a_broken_update_uses_up_its_tries_and_the_good_version_comes_back(scenario):
