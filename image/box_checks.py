@@ -119,7 +119,8 @@ def find_exactly(recording: bytes, wave: bytes) -> int:
     """The frame where `wave` starts in `recording`, checked byte for byte; raises if it is not all there."""
     at = recording.find(wave[:256])
     if at < 0:
-        raise BoxCheckFailed(f"the waveform's first frames are nowhere in {len(recording)} recorded bytes")
+        raise BoxCheckFailed(f"the waveform's first frames are nowhere in {len(recording)} recorded bytes; "
+                             f"{pieces_found(recording, wave)}")
     if at % FRAME_BYTES:
         raise BoxCheckFailed(f"the waveform starts {at} bytes in, not on a frame boundary")
     got = recording[at : at + len(wave)]
@@ -127,6 +128,16 @@ def find_exactly(recording: bytes, wave: bytes) -> int:
         first_bad = next((i for i, (a, b) in enumerate(zip(got, wave)) if a != b), len(got))
         raise BoxCheckFailed(f"the waveform differs from byte {first_bad} of {len(wave)} (got {len(got)} bytes)")
     return at // FRAME_BYTES
+
+
+def pieces_found(recording: bytes, wave: bytes, pieces: int = 8) -> str:
+    """Where each eighth of `wave` is in `recording`: tells a lost start (an xrun) from a playback never heard."""
+    step = len(wave) // pieces // FRAME_BYTES * FRAME_BYTES
+    places = [recording.find(wave[i * step : i * step + 256]) for i in range(pieces)]
+    found = [f"{i}/{pieces} at frame {at // FRAME_BYTES}" for i, at in enumerate(places) if at >= 0]
+    nonzero = next((i for i, byte in enumerate(recording) if byte), -1)
+    return (f"pieces of the waveform found: {', '.join(found) or 'none'}; first non-zero byte "
+            f"{'none' if nonzero < 0 else f'at frame {nonzero // FRAME_BYTES}'}")
 
 
 async def loopback_recording_is_exact(base_url: str, token: str, shell: Shell, say: Callable[[str], None],
@@ -152,6 +163,7 @@ async def loopback_recording_is_exact(base_url: str, token: str, shell: Shell, s
         played_to = await poll(lambda: head(0), 10, "no head")
         await poll(lambda: head(played_to + RATE // 2), 60, f"{uri} stopped advancing after the playback")
         sliced = await call(client, "stream_slice", uri=uri, start={"sample": 0}, end="now")
+        status = (await call(client, "stream_status", uri=uri))["streams"][0]
         await call(client, "stream_stop", uri=uri)
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
         response = await http.get(f"{base_url}{sliced['download_url']}")
@@ -160,7 +172,11 @@ async def loopback_recording_is_exact(base_url: str, token: str, shell: Shell, s
     samples, rate = sf.read(io.BytesIO(response.content), dtype="int32")
     if rate != RATE or samples.ndim != 2 or samples.shape[1] != CHANNELS:
         raise BoxCheckFailed(f"slice is {rate} Hz, shape {samples.shape}")
-    frame = find_exactly(np.ascontiguousarray(samples).tobytes(), wave)
+    try:
+        frame = find_exactly(np.ascontiguousarray(samples).tobytes(), wave)
+    except BoxCheckFailed as exc:
+        raise BoxCheckFailed(f"{exc}; the stream had {status['xruns']} xruns, last error {status['last_error']!r}, "
+                             f"playback ended by sample {played_to}") from None
     return {"artifact_id": sliced["artifact_id"], "frames": samples.shape[0], "waveform_at_frame": frame,
             "recording_from": recording_from}
 
