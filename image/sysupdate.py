@@ -46,7 +46,7 @@ def transfers(arch: str) -> dict[str, str]:
     """File name -> text of each /usr/lib/sysupdate.d/*.transfer; applied in name order, the entry last."""
     if arch != "amd64":
         raise ValueError(f"arch {arch!r}: A/B updates through systemd-sysupdate are built for amd64 only "
-                         "(the Pi switches slots with the firmware's tryboot; see image/README.md)")
+                         "(the Pi has no A/B yet; image/README.md, 'On the Raspberry Pi', says why and the way there)")
     names = patterns()
     header = "# Written by image/sysupdate.py at build time.\n"
     return {
