@@ -385,28 +385,46 @@ class StreamService:
                 if rec.live_dirty and not rec.lock.locked():
                     rec.live_dirty = False
                     self._persist(rec)
-                if rec.recording and time.monotonic() - rec.head_seen > silence:
-                    await self.reconcile(rec)
+            silent = [rec for rec in self.recorders.values()
+                      if rec.recording and time.monotonic() - rec.head_seen > silence]
+            if silent:
+                await self._reconcile_all(silent)
 
     async def recover(self) -> None:
         """At start-up: catch up with what chaosgarden did while hootenanny was away, and say what is there."""
-        for rec in self.recorders.values():
-            if rec.recording:
-                await self.reconcile(rec)
-                m = rec.manifest
-                log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the timeline goes on from "
-                            "sample %d", rec.definition.uri, len(m.chunks), sum(c.samples for c in m.chunks),
-                            len(m.gaps), m.head_sample)
+        recording = [rec for rec in self.recorders.values() if rec.recording]
+        await self._reconcile_all(recording)
+        for rec in recording:
+            m = rec.manifest
+            log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the timeline goes on from "
+                        "sample %d", rec.definition.uri, len(m.chunks), sum(c.samples for c in m.chunks),
+                        len(m.gaps), m.head_sample)
 
-    async def reconcile(self, rec: Recorder) -> None:
-        try:
-            states = (await self.garden.request("streamStatusRequest", timeout=1.0, retries=0)).value
-        except RequestError:
-            if not rec.garden_lost:
-                log.warning("%s: chaosgarden is not answering; will salvage and restart when it is back",
-                            rec.definition.uri)
-            rec.garden_lost = True
+    async def _reconcile_all(self, recs: list[Recorder]) -> None:
+        # One question for all of them: while chaosgarden is away (starting beside us at boot), each stream
+        # asking on its own would hold up hootenanny's start by a timeout per stream.
+        if not recs:
             return
+        states = await self._garden_states(recs)
+        if states is None:
+            return
+        for rec in recs:
+            await self._reconcile(rec, states)
+
+    async def _garden_states(self, recs: list[Recorder]) -> list[dict[str, Any]] | None:
+        """chaosgarden's view of every stream it runs, or None (and the streams marked lost) when it does not answer."""
+        try:
+            return (await self.garden.request("streamStatusRequest", timeout=1.0, retries=0)).value
+        except RequestError:
+            for rec in recs:
+                if not rec.garden_lost:
+                    log.warning("%s: chaosgarden is not answering; will salvage and restart when it is back",
+                                rec.definition.uri)
+                rec.garden_lost = True
+            return None
+
+    async def _reconcile(self, rec: Recorder, states: list[dict[str, Any]]) -> None:
+        """Bring `rec` in line with chaosgarden's view of it: take what it sealed, then go on, finish or restart."""
         state = next((s for s in states if s["uri"] == rec.definition.uri), None)
         async with rec.lock:
             if state is not None and state["running"]:

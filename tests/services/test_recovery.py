@@ -9,12 +9,16 @@ restart is a gap in the timeline, never shifted audio.
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
+import zmq
 
 from appliance.cas import ContentStore
+from appliance.proto import endpoints, framing
+from appliance.proto.codec import unpack_envelope
 from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.sim_source import sim_frames
 from tests.services.test_streams_e2e import recorded, wait_for
@@ -173,3 +177,50 @@ async def test_after_a_reboot_hootenanny_may_start_before_chaosgarden(stack, too
     gap = manifest.gaps[0]
     before = data[: gap.start_sample * 4]
     assert before == sim_frames(0, gap.start_sample, RATE, 2, SampleFormat.S16)
+
+
+async def test_a_silent_chaosgarden_is_asked_once_at_start_however_many_streams_were_recording(stack, tools):
+    """At boot chaosgarden may still be starting: hootenanny's READY waits for one unanswered question, not one each."""
+    uris = [f"stream://eurorack/{name}" for name in ("kick", "bass", "keys")]
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    for uri in uris:
+        await tools.call("stream_create", uri=uri, device="sim", sample_format="s16", chunk_samples=4800)
+        await tools.call("stream_start", uri=uri)
+    for uri in uris:
+        await wait_for(tools, uri, lambda s: s["chunks_sealed"] >= 1)
+    stack.kill("hootenanny", signal.SIGTERM)
+    stack.kill("chaosgarden", signal.SIGKILL)
+    # chaosgarden's command socket, taken by one that reads and never answers, so the questions can be counted.
+    ctx = zmq.Context()
+    silent = ctx.socket(zmq.ROUTER)
+    silent.bind(endpoints.ipc(stack.run_dir, endpoints.GARDEN_COMMANDS))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(stack.root / "notify"))
+    stack.env["NOTIFY_SOCKET"] = str(stack.root / "notify")
+    try:
+        stack.start("hootenanny")
+        asked = questions_until_ready(silent, notify)
+    finally:
+        silent.close(linger=0)
+        ctx.term()
+        notify.close()
+    assert asked == ["streamStatusRequest"]
+    assert stack.log("hootenanny").count("chaosgarden is not answering") == len(uris)
+
+
+def questions_until_ready(silent: zmq.Socket, notify: socket.socket) -> list[str]:
+    """The kinds of the requests `silent` took before hootenanny sent READY=1 to `notify`."""
+    poller = zmq.Poller()
+    poller.register(silent, zmq.POLLIN)
+    poller.register(notify, zmq.POLLIN)
+    asked: list[str] = []
+    while True:
+        ready = dict(poller.poll(60_000))
+        assert ready, "hootenanny neither asked chaosgarden anything nor became ready in 60 s"
+        if silent in ready:
+            _prefix, message = framing.decode(silent.recv_multipart())
+            if message.command is framing.Command.REQUEST:
+                asked.append(unpack_envelope(message.body).kind)
+        if notify.fileno() in ready and b"READY=1" in notify.recv(4096).split(b"\n"):
+            return asked
