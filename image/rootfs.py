@@ -97,14 +97,27 @@ def mmdebstrap_command(flavour: Flavour, target: Path, build: Path) -> list[str]
 
 def build_rootfs(arch: str, target: Path, wheel: Path, stage: Path) -> None:
     """Build into the directory `target` (replaced); mmdebstrap's own progress goes to the terminal."""
+    # Removing a rootfs that still has the host's /dev/shm or /proc mounted in it (a chroot left open, a build
+    # killed half-way) would delete host files through them.
+    refuse_mounts_inside(target, "the old rootfs, which this build would delete")
     if target.exists():
         shutil.rmtree(target)
     build = stage_build_files(stage, wheel)
     subprocess.run(mmdebstrap_command(FLAVOURS[arch], target, build), check=True)
     # mmdebstrap only warns when it cannot unmount /proc or /sys (a process
     # still in the chroot); mkfs.ext4 -d would then copy the host's /proc.
-    left = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-            if line.split()[1].startswith(f"{target.resolve()}/")]
+    refuse_mounts_inside(target, "the new rootfs after mmdebstrap")
+
+
+def mounts_inside(folder: Path, mounts: str | None = None) -> list[str]:
+    """Mount points below `folder`, from /proc/mounts (or the `mounts` text given)."""
+    text = Path("/proc/mounts").read_text() if mounts is None else mounts
+    prefix = f"{folder.resolve()}/"
+    return [line.split()[1] for line in text.splitlines() if line.split()[1].startswith(prefix)]
+
+
+def refuse_mounts_inside(folder: Path, what: str) -> None:
+    left = mounts_inside(folder)
     if left:
-        raise RuntimeError(f"still mounted inside the new rootfs after mmdebstrap: {', '.join(left)}; "
-                           f"unmount them (umount {left[0]}) and build again")
+        raise RuntimeError(f"still mounted inside {what}: {', '.join(left)}; unmount them "
+                           f"(umount -l {left[0]}) and build again")
