@@ -61,6 +61,22 @@ def mcp_answers(box: BootedBox) -> bool:
         return False
 
 
+def service_cpu_s(box: BootedBox) -> dict[str, float]:
+    """CPU seconds each of our services has used so far (systemd's accounting): where a shipped boot's extra time went."""
+    return cpu_seconds(box.ssh("systemctl show -p Id -p CPUUsageNSec " + " ".join(SERVICES), check=False))
+
+
+def cpu_seconds(systemctl_show: str) -> dict[str, float]:
+    """`<unit>_cpu_s` for each unit block of `systemctl show -p Id -p CPUUsageNSec` output that has a figure."""
+    cpu = {}
+    # One block per unit, blank-line separated, properties in systemd's order rather than the order asked.
+    for block in systemctl_show.strip().split("\n\n"):
+        fields = dict(line.partition("=")[::2] for line in block.splitlines())
+        if fields.get("CPUUsageNSec", "").isdigit():
+            cpu[f"{fields['Id'].removesuffix('.service')}_cpu_s"] = round(int(fields["CPUUsageNSec"]) / 1e9, 2)
+    return cpu
+
+
 def boot(record: dict, workdir: Path, masked: bool, run: int) -> dict[str, float | str]:
     """One first boot; seconds since qemu started for MCP (shipped only) and multi-user.target."""
     key, public = ssh_keypair(workdir)
@@ -79,6 +95,8 @@ def boot(record: dict, workdir: Path, masked: bool, run: int) -> dict[str, float
         if masked == ours_ran:
             raise RuntimeError(f"{name}: our services are {dict(zip(SERVICES, states))}; "
                                f"the {'peer must not' if masked else 'shipped boot must'} run them")
+        if not masked:
+            times.update(service_cpu_s(box))
         times["clock_offset_s"] = round(box.clock.bound or 0.0, 3)
         times["accel"] = " ".join(box.accel)
     print(f"image_boot: {name}: {json.dumps(times)}", flush=True)
