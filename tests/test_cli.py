@@ -47,3 +47,21 @@ def test_config_show_masks_token(tmp_path):
     data = json.loads(out.stdout)
     assert data["mcp"]["token"] == "********"
     assert "s3cret" not in out.stdout
+
+
+def test_process_commands_start_without_the_cli_imports(tmp_path):
+    """systemd starts these at every boot and crash: they skip typer and rich, and still refuse a bad config."""
+    for command in ("rt", "hootenanny", "vibeweaver"):
+        out = subprocess.run([sys.executable, "-X", "importtime", "-m", "appliance.cli", command], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "STUDIO_MCP_PORT": "eighty"})
+        assert out.returncode == 2
+        assert "studio: configuration error:" in out.stderr and "mcp.port" in out.stderr and "eighty" in out.stderr
+        imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+        assert "appliance.config" in imported
+        assert not imported & {"typer", "rich", "appliance.cli.main", "appliance.cli.context"}
+
+
+def test_process_commands_still_have_their_help():
+    out = studio("rt", "--help")
+    assert out.returncode == 0
+    assert "Run chaosgarden" in out.stdout

@@ -1,3 +1,3 @@
-from appliance.cli.main import app
+from appliance.cli.entry_point import main
 
-app(prog_name="studio")
+main()

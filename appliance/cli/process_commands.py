@@ -1,4 +1,9 @@
-"""`studio up` and `studio rt|hootenanny|vibeweaver`: run the box, or one of its processes, in the foreground."""
+"""`studio up` and `studio rt|hootenanny|vibeweaver`: run the box, or one of its processes, in the foreground.
+
+`studio rt` and its siblings usually start through appliance.cli.entry_point
+without reaching typer; these commands give them their help and take any
+other command line.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,23 @@ import os
 import typer
 
 from appliance.cli.context import config_or_exit, console
+from appliance.cli.entry_point import run_process
 from appliance.logs import setup_logging
 
 
 def rt() -> None:
     """Run chaosgarden: realtime capture, beat clock and playback."""
-    config = config_or_exit()
-    setup_logging("chaosgarden", config.log_level)
-    from appliance.rt.main import run
-
-    run(config)
+    raise typer.Exit(run_process("rt"))
 
 
 def hootenanny() -> None:
     """Run hootenanny: the control plane and the MCP endpoint."""
-    config = config_or_exit()
-    setup_logging("hootenanny", config.log_level)
-    from appliance.services.main import run
-
-    run(config)
+    raise typer.Exit(run_process("hootenanny"))
 
 
 def vibeweaver() -> None:
     """Run vibeweaver: the persistent Python kernel (it registers its tools with hootenanny)."""
-    config = config_or_exit()
-    setup_logging("vibeweaver", config.log_level)
-    from appliance.weave.main import run
-
-    run(config)
+    raise typer.Exit(run_process("vibeweaver"))
 
 
 def up(data_dir: str = typer.Option(None, "--data-dir", help="Data directory (default: STUDIO_DATA_DIR or ./var).")) -> None:
