@@ -21,6 +21,7 @@ PROCESSES = {
 
 
 def main() -> None:
+    """`studio ARGS`: one of the box's processes straight away, anything else through the typer app."""
     args = sys.argv[1:]
     if len(args) == 1 and args[0] in PROCESSES:
         sys.exit(run_process(args[0]))
