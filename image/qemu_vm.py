@@ -276,16 +276,6 @@ class BootedBox:
         wait_until(answered, timeout, f"no /healthz answer\n{self.console_tail()}")
         return self.since_start()
 
-    def wait_for_console(self, pattern: str, timeout: float) -> float:
-        """Seconds from qemu's start to `pattern` (a regex) on the serial console."""
-        regex = re.compile(pattern)
-
-        def seen() -> bool:
-            self.check_alive()
-            return bool(self.console.exists() and regex.search(self.console.read_text(errors="replace")))
-        wait_until(seen, timeout, f"console never showed {pattern!r}\n{self.console_tail()}", every=0.2)
-        return self.since_start()
-
     def ssh_options(self) -> list[str]:
         assert self.ssh_key is not None, "no SSH key was given for this boot"
         return ["-i", str(self.ssh_key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
