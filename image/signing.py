@@ -180,11 +180,12 @@ def keyring(key: SigningKey, also_trust: list[Path]) -> bytes:
     parts = [export_public(key)]
     for path in also_trust:
         try:
-            keyring_fingerprints(path.read_bytes())
+            public = path.read_bytes()
+            keyring_fingerprints(public)
         except (OSError, ValueError) as exc:
             raise ValueError(f"--also-trust {path}: {exc}; give the public-key.gpg of a signing key folder "
                              "(or any `gpg --export` output)") from exc
-        parts.append(path.read_bytes())
+        parts.append(public)
     return b"".join(parts)
 
 
