@@ -27,18 +27,23 @@ async def test_capture_thread_runs_sched_fifo(control, garden):
     await control.stop(uri)
 
 
+def as_nobody(setup: str, check: str) -> subprocess.CompletedProcess:
+    """Python run as an unprivileged user: `setup` (imports, limits) still as root, then `check` with warnings shown."""
+    code = (f"import os, logging;{setup}"
+            "os.setgid(65534); os.setuid(65534) if os.geteuid() == 0 else None;"
+            f"logging.basicConfig(level=logging.WARNING);{check}")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
 def test_refused_priority_warns_with_the_fix():
     """As an unprivileged user with no rtprio limit, set_fifo falls back and says how to fix it."""
-    code = (
-        "import os, resource, logging;"
+    out = as_nobody(
+        "import resource;"
         "from appliance.rt.realtime import set_fifo, lock_memory;"  # import before giving up root
         "resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0));"
-        "resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0));"
-        "os.setgid(65534); os.setuid(65534) if os.geteuid() == 0 else None;"
-        "logging.basicConfig(level=logging.WARNING);"
-        "print(set_fifo(70), lock_memory())"
+        "resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0));",
+        "print(set_fifo(70), lock_memory())",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False False", out.stderr
     assert "cannot set SCHED_FIFO priority 70" in out.stderr
     assert "LimitRTPRIO=70" in out.stderr
@@ -117,13 +122,6 @@ async def test_chaosgarden_favours_its_control_thread(garden):
 
 
 def test_refused_nice_warns_with_the_fix():
-    code = (
-        "import os, logging;"
-        "from appliance.rt.realtime import favour_control_thread;"
-        "os.setgid(65534); os.setuid(65534) if os.geteuid() == 0 else None;"
-        "logging.basicConfig(level=logging.WARNING);"
-        "print(favour_control_thread())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = as_nobody("from appliance.rt.realtime import favour_control_thread;", "print(favour_control_thread())")
     assert out.stdout.strip() == "False", out.stderr
     assert "cannot raise chaosgarden's CPU priority to nice -11" in out.stderr and "LimitNICE=-11" in out.stderr
