@@ -7,7 +7,8 @@ answer is cut from the session's `audio_in` stream from that moment for the
 MIDI's length plus a tail, and stored with the MIDI artifact as its parent.
 The round-trip latency is the time from the first note-on to the first
 sample of the answer that rises above the noise. mido, numpy and soundfile
-are imported where they are used: they are a sixth of hootenanny's start, which is on the box's boot path.
+are imported where they are used: they are a sixth of hootenanny's start,
+which is on the box's boot path.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ silence, what of the live edge), then either materialized (WAV or Standard
 MIDI File, streamed in bounded blocks, every sealed chunk verified against its
 digest before use) or kept virtual: the plan itself as JSON, no data copied,
 materialized later to the same bytes. The writers (numpy, soundfile and mido
-under them) are imported on the first slice: they are a sixth of hootenanny's start, which is on the box's boot path.
+under them) are imported on the first slice: they are a sixth of
+hootenanny's start, which is on the box's boot path.
 """
 
 from __future__ import annotations
