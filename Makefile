@@ -8,9 +8,12 @@ STAMP   := $(VENV)/.installed
 PYTEST  := $(BIN)/python -m pytest
 
 # pyalsaaudio compiles against libasound; the update-signing tests (tests/image)
-# sign with gpg and check with gpgv, as the build and the box do; the rest are
+# sign with gpg and check with gpgv, as the build and the box do; the Pi's boot
+# script test (tests/image/test_boot_script.py) runs it in Debian's qemu build
+# of U-Boot on a disk made as the image build makes one. BENCH_DEBS are
 # benchmark peers.
 BUILD_DEBS := libasound2-dev gpg gpgv
+TEST_DEBS  := qemu-system-arm u-boot-qemu u-boot-tools mtools dosfstools fdisk
 BENCH_DEBS := b3sum sox alsa-utils
 
 # Installs missing Debian packages when we are root, else says what to run.
@@ -34,7 +37,7 @@ endef
 system-deps:
 	@command -v dpkg-query >/dev/null || { echo "make: not a Debian system; install ALSA development headers (alsa-lib) yourself"; exit 0; }
 	@$(PY) -c 'import ensurepip' 2>/dev/null || $(MAKE) --no-print-directory _venv-deb
-	$(call ensure_debs,$(BUILD_DEBS))
+	$(call ensure_debs,$(BUILD_DEBS) $(TEST_DEBS))
 
 _venv-deb:
 	$(call ensure_debs,python3-venv)
@@ -73,10 +76,10 @@ clean:
 # The flashable image (image/README.md). Minutes each and root only, so
 # none of these is part of `make test`; CI does not run them.
 IMAGE_DEBS      := mmdebstrap dosfstools mtools fdisk e2fsprogs gzip gpg
-IMAGE_ARM64_DEBS := qemu-user-static binfmt-support arch-test
+IMAGE_ARM64_DEBS := qemu-user-static binfmt-support arch-test u-boot-tools
 IMAGE_TEST_DEBS := qemu-system-x86 ovmf openssh-client mtools fdisk e2fsprogs gpg
 
-.PHONY: image-arm64
+.PHONY: image-arm64 image-test-arm64
 
 image: $(STAMP)
 	$(call ensure_debs,$(IMAGE_DEBS))
@@ -92,4 +95,11 @@ image-arm64: $(STAMP)
 image-test: $(STAMP)
 	$(call ensure_debs,$(IMAGE_TEST_DEBS))
 	test -f image/out/studio-amd64.json || $(MAKE) --no-print-directory image
-	$(PYTEST) -q -s -m vm --run-vm tests/vm
+	$(PYTEST) -q -s -m "vm and not pi" --run-vm tests/vm
+
+# The Pi image on qemu's virt board through U-Boot and its boot script: an
+# update and a rollback (tests/vm/test_pi_*). Emulated arm64: about an hour.
+image-test-arm64: $(STAMP)
+	$(call ensure_debs,$(IMAGE_TEST_DEBS) qemu-system-arm)
+	test -f image/out/studio-arm64.json || $(MAKE) --no-print-directory image-arm64
+	$(PYTEST) -q -s -m "vm and pi" --run-vm tests/vm

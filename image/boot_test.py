@@ -32,7 +32,8 @@ def load_record(out: Path, arch: str = "amd64") -> dict:
     """What `python -m image.build` wrote about the image; tells how to build it when missing."""
     path = out / f"studio-{arch}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no image; build it with `make image` (python -m image.build)")
+        make = "make image" if arch == "amd64" else f"make image-{arch}"
+        raise FileNotFoundError(f"{path}: no image; build it with `{make}` (python -m image.build --arch {arch})")
     return json.loads(path.read_text())
 
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.boot_test", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where `image.build` put the image")
     parser.add_argument("--arch", choices=["amd64", "arm64"], default="amd64",
-                        help="arm64: the Pi image's kernel and root on qemu's virt board (TCG, slow)")
+                        help="arm64: the Pi image through U-Boot and its boot script on qemu's virt board (TCG, slow)")
     args = parser.parse_args(argv)
     record = load_record(args.out, args.arch)
     with tempfile.TemporaryDirectory(prefix="studio-vm-", dir="/var/tmp") as workdir:

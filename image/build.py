@@ -3,11 +3,11 @@
 Steps, each announced with its time: the project wheel, the rootfs
 (mmdebstrap, minutes: its own progress shows), the update signing key's
 public half into the rootfs (the key is made on first use, image/signing.py),
-the boot files, the disk, and on amd64 the update file of the same version,
-signed with that key. The result is
+the boot files, the disk, and the update file of the same version, signed
+with that key. The result is
 `<out>/studio-<arch>.img`, `<out>/studio-<arch>_<version>.update.tar` and a
-JSON record of version, sizes and build time (plus the kernel, for the qemu
-boot test's KVM probe).
+JSON record of version, sizes and build time (plus, for the qemu boot test,
+the amd64 kernel for its KVM probe or the arm64 U-Boot it starts).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance import __version__
-from image import DEFAULT_OUT, disk, rootfs, signing, slots, state, sysupdate, update
+from image import DEFAULT_OUT, disk, rootfs, signing, slots, state, sysupdate, uboot, update
 from image.foreign_arch import enable_emulation
 from image.progress import Progress
 
 
 def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None = None,
           signing_key: Path | None = None, also_trust: list[Path] | None = None) -> dict:
-    """Build `studio-<arch>.img` (and, on amd64, its update file) in `out`; return (and store as studio-<arch>.json) what was made.
+    """Build `studio-<arch>.img` and its update file in `out`; return (and store as studio-<arch>.json) what was made.
 
     The image trusts updates signed by the key in `signing_key` (default
     image.signing.folder_for; made there if there is none) and by the public
@@ -48,8 +48,9 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
     rootfs_seconds = json.loads(previous.read_text()).get("rootfs_seconds") if reused and previous.is_file() else None
     if reused:
         # The overlay is plain files, so a reused rootfs still gets the current ones.
-        shutil.copytree(rootfs.IMAGE_DIR / "overlay", tree, dirs_exist_ok=True, symlinks=True)
-        say(f"reusing {tree}, overlay re-applied")
+        for folder in rootfs.overlays(arch):
+            shutil.copytree(folder, tree, dirs_exist_ok=True, symlinks=True)
+        say(f"reusing {tree}, {' and '.join(f.name for f in rootfs.overlays(arch))} re-applied")
     else:
         if arch != host_arch():
             say(f"{arch} on {host_arch()}: qemu-user through binfmt_misc (the rootfs takes 12-20 min)")
@@ -65,11 +66,10 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
     state.prepare_root(tree, arch)
     update.stamp_version(tree, version)
     signing.install_keyring(tree, keyring)
-    if arch == "amd64":
-        sysupdate.install(tree, arch)
+    sysupdate.install(tree, arch)
     trusted = signing.keyring_fingerprints(keyring)
     say(f"version {version}; read-only root: fstab, /etc links into /data/system, update keyring "
-        f"({', '.join(trusted)}){', sysupdate transfers' if arch == 'amd64' else ''}")
+        f"({', '.join(trusted)}), sysupdate transfers")
     boot = work / "boot"
     disk.boot_files(arch, tree, firmware, boot, version)
     image = out / f"studio-{arch}.img"
@@ -85,8 +85,12 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
         # The KVM probe starts this kernel directly; the boots themselves go through OVMF and systemd-boot.
         shutil.copy2(disk.newest(tree / "boot", "vmlinuz-*"), out / f"vmlinuz-{arch}")
         record["kernel"] = str(out / f"vmlinuz-{arch}")
-        made = update.make_update(arch, tree, work, out, version, key, say, root_image=work / "root.ext4")
-        record.update(update=str(made), update_bytes=made.stat().st_size)
+    else:
+        # qemu's virt board starts the qemu build of the Pi's U-Boot release as its firmware.
+        shutil.copy2(tree / uboot.QEMU_LOADER, out / f"u-boot-qemu-{arch}.bin")
+        record["firmware"] = str(out / f"u-boot-qemu-{arch}.bin")
+    made = update.make_update(arch, tree, work, out, version, key, say, root_image=work / "root.ext4")
+    record.update(update=str(made), update_bytes=made.stat().st_size)
     record["build_seconds"] = round(say.elapsed, 1)
     (out / f"studio-{arch}.json").write_text(json.dumps(record, indent=2) + "\n")
     say(f"{image}: {record['image_bytes'] / disk.MIB:.0f} MiB ({record['allocated_bytes'] / disk.MIB:.0f} MiB "

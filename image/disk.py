@@ -14,11 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from image import slots, state
+from image import slots, state, uboot
 
 MIB = slots.MIB
-# The serial console is what qemu (and a NUC with a serial header) shows.
-CONSOLES = {"amd64": "console=tty0 console=ttyS0,115200", "arm64": "console=serial0,115200 console=tty1 rootwait"}
+# The serial console is what qemu (and a NUC with a serial header) shows; the Pi's boot script sets its own.
+CONSOLES = {"amd64": "console=tty0 console=ttyS0,115200"}
 SETUP_EXAMPLE = """\
 # Rename to studio-setup.toml (on this partition) before the first boot.
 # It is read once and then deleted, since it holds secrets.
@@ -33,20 +33,19 @@ authorized_keys = ["ssh-ed25519 AAAA... you@laptop"]
 
 
 def version_files(arch: str, rootfs: Path, version: str) -> dict[str, bytes | Path]:
-    """What one version puts on the boot partition, by path there: kernel, initrd and what boots them.
+    """What one version puts on the boot partition, by path there: its kernel and initrd, on amd64 its boot entry.
 
     The same files go into the image's boot partition and into an update of
-    that version (image/update.py). amd64: `studio_V.vmlinuz`,
-    `studio_V.initrd` and the entry `loader/entries/studio_V.conf`. arm64:
-    the kernel, initrd and `cmdline.txt` raspi-firmware made, with our
-    command line (root by slot label).
+    that version (image/update.py): `studio_V.vmlinuz`, `studio_V.initrd`,
+    and on amd64 `loader/entries/studio_V.conf`. The Pi's boot script finds
+    a version's kernel and initrd by those names (image/uboot.py).
     """
+    stem = slots.PREFIX + slots.check_version(version)
+    files: dict[str, bytes | Path] = {f"{stem}.vmlinuz": newest(rootfs / "boot", "vmlinuz-*"),
+                                      f"{stem}.initrd": newest(rootfs / "boot", "initrd.img-*")}
     if arch == "amd64":
-        stem = slots.PREFIX + slots.check_version(version)
-        return {f"{stem}.vmlinuz": newest(rootfs / "boot", "vmlinuz-*"),
-                f"{stem}.initrd": newest(rootfs / "boot", "initrd.img-*"),
-                f"loader/entries/{slots.entry_name(version)}": slots.entry_text(version, CONSOLES[arch]).encode()}
-    return {"cmdline.txt": (slots.kernel_options(version, CONSOLES[arch]) + "\n").encode()}
+        files[f"loader/entries/{slots.entry_name(version)}"] = slots.entry_text(version, CONSOLES[arch]).encode()
+    return files
 
 
 def take_firmware(rootfs: Path, firmware: Path) -> None:
@@ -66,7 +65,11 @@ def boot_files(arch: str, rootfs: Path, firmware: Path, boot: Path, version: str
     """The boot partition's content in `boot` (replaced): the firmware, then the loader and this version's files.
 
     amd64: systemd-boot as the removable-media loader, set to boot the newest
-    entry that has tries left, and this version's entry, kernel and initrd.
+    entry that has tries left. arm64: the Pi firmware and DTBs, with U-Boot
+    as what the firmware starts, our boot script, and the try counter's
+    state naming this version as the good one (image/uboot.py); not the
+    kernel, initrd and cmdline.txt raspi-firmware put there, which U-Boot
+    does not read.
     """
     if boot.exists():
         shutil.rmtree(boot)
@@ -78,6 +81,13 @@ def boot_files(arch: str, rootfs: Path, firmware: Path, boot: Path, version: str
         # first studio_* entry is the newest version that has not failed.
         (boot / "loader").mkdir()
         (boot / "loader/loader.conf").write_text(f"default {slots.PREFIX}*\ntimeout 0\neditor no\n")
+    else:
+        for packaged in [*boot.glob("vmlinuz-*"), *boot.glob("initrd.img-*"), boot / "cmdline.txt"]:
+            packaged.unlink(missing_ok=True)
+        shutil.copy2(rootfs / uboot.PI_LOADER, boot / uboot.LOADER)
+        (boot / "config.txt").write_text(uboot.config_txt((firmware / "config.txt").read_text()))
+        uboot.compile_script(uboot.script_text(), boot / uboot.SCRIPT)
+        (boot / uboot.STATE).write_text(uboot.state_text(version))
     for name, content in version_files(arch, rootfs, version).items():
         target = boot / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,11 @@ Each box runs on a sparse copy of the image made a little larger, so its
 first boot is a real first boot (host keys, token, data partition grown)
 and the built image stays pristine. studio-setup.toml goes onto the copy's
 boot partition with mtools, exactly as an owner would put it on a freshly
-flashed card. The machine boots as a NUC does: UEFI firmware (OVMF, with
-its own variable store per box), systemd-boot from the ESP, the newest
-entry; a reboot in the guest resets the machine and it boots again, so boot
-counting and rollback run for real. User networking forwards the MCP and
+flashed card. The amd64 machine boots as a NUC does: UEFI firmware (OVMF,
+with its own variable store per box), systemd-boot from the ESP, the newest
+entry; the arm64 one through U-Boot and the Pi's boot script (see
+`BootedBox.machine`). A reboot in the guest resets the machine and it boots
+again, so boot counting and rollback run for real. User networking forwards the MCP and
 SSH ports to 127.0.0.1; the monitor socket hot-plugs USB devices. KVM is
 used when it really runs a guest, else TCG.
 """
@@ -86,20 +87,6 @@ def accelerator(kernel: Path, workdir: Path) -> list[str]:
     return _accel_cache
 
 
-def pi_boot_files(config_txt: str) -> tuple[str, str]:
-    """The kernel and initramfs a Pi's firmware loads, from config.txt's `kernel=` and `initramfs` lines."""
-    kernel = initrd = ""
-    for line in config_txt.splitlines():
-        words = line.split("#", 1)[0].split()
-        if words and words[0].startswith("kernel="):
-            kernel = words[0].split("=", 1)[1]
-        elif len(words) >= 2 and words[0] == "initramfs":
-            initrd = words[1]
-    if not (kernel and initrd):
-        raise ValueError(f"config.txt names no kernel= and initramfs (kernel {kernel!r}, initramfs {initrd!r})")
-    return kernel, initrd
-
-
 class BootedBox:
     """One qemu run of the image: start it, talk to it (HTTP, SSH, monitor), stop it."""
 
@@ -143,9 +130,9 @@ class BootedBox:
     def prepare_disk(self) -> Path:
         """A sparse copy of the image, `grow_bytes` larger (first boot grows data), with studio-setup.toml on boot.
 
-        On amd64 `extra_cmdline` goes onto the options line of the image's
-        boot entry, as someone editing the entry on the card would put it
-        (on arm64, onto the command line qemu passes).
+        `extra_cmdline` goes onto the options line of the amd64 image's boot
+        entry, as someone editing the entry on the card would put it (the
+        Pi's boot script takes none).
         """
         disk = self.disk
         subprocess.run(["cp", "--sparse=always", self.record["image"], str(disk)], check=True)
@@ -154,19 +141,22 @@ class BootedBox:
         # The partition table was made for the smaller disk; sfdisk moves GPT's backup header to the new end.
         subprocess.run(["sfdisk", "--quiet", "--relocate", "gpt-bak-std", str(disk)], check=True, capture_output=True)
         self.write_boot_file("studio-setup.toml", self.setup_toml)
-        if self.extra_cmdline and self.record["arch"] == "amd64":
+        if self.extra_cmdline and self.record["arch"] != "amd64":
+            raise ValueError("extra_cmdline: only the amd64 image's boot entry takes kernel options")
+        if self.extra_cmdline:
             entry = f"loader/entries/{slots.entry_name(self.record['version'])}"
             self.write_boot_file(entry, re.sub(r"(?m)^options (.*)$", rf"options \1 {self.extra_cmdline}",
                                                self.read_boot_file(entry)))
         return disk
 
     def machine(self) -> list[str]:
-        """qemu, its accelerator and how it boots: a NUC through OVMF; a Pi's image on `-M virt`.
+        """qemu, its accelerator and how it boots: a NUC through OVMF; a Pi's image on `-M virt` through U-Boot.
 
         qemu has no machine that runs the Pi 4/5 EEPROM bootloader, so the
-        arm64 image's own kernel, initrd and cmdline.txt are taken off its
-        boot partition and started directly, with the console on the virt
-        board's UART: the same root, initramfs and services, another board.
+        virt board starts the qemu build of the Pi's U-Boot release as its
+        firmware (image.build copied it out of the rootfs), and U-Boot runs
+        the image's own boot script off its boot partition: the same slot
+        choice, try counting, root, initramfs and services, another board.
         """
         if self.record["arch"] == "amd64":
             self.accel = accelerator(Path(self.record["kernel"]), self.workdir)
@@ -176,14 +166,7 @@ class BootedBox:
                     "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                     "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
         self.accel = ["-accel", "tcg", "-cpu", "max"]
-        kernel, initrd = pi_boot_files(self.read_boot_file("config.txt"))
-        for name in (kernel, initrd):
-            subprocess.run(["mcopy", "-o", "-i", self.boot_partition(), f"::/{name}", str(self.workdir / name)],
-                           check=True)
-        cmdline = [option for option in self.read_boot_file("cmdline.txt").split() if not option.startswith("console=")]
-        return [QEMU_ARM64, "-M", "virt", *self.accel, "-kernel", str(self.workdir / kernel),
-                "-initrd", str(self.workdir / initrd),
-                "-append", " ".join([*cmdline, "console=ttyAMA0", self.extra_cmdline]).strip()]
+        return [QEMU_ARM64, "-M", "virt", *self.accel, "-bios", self.record["firmware"]]
 
     def start(self) -> None:
         """Power on a fresh copy of the image."""

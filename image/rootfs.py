@@ -43,10 +43,18 @@ FLAVOURS = {
     "amd64": Flavour("amd64", ("linux-image-amd64", "systemd-boot", "systemd-boot-efi", "systemd-container", "gpgv"),
                      "main"),
     # The Pi's boot firmware, its DTBs and the Wi-Fi firmware are in non-free-firmware.
-    "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211"), "main,non-free-firmware",
+    # u-boot-rpi: the loader between the Pi's firmware and the kernel, which runs our boot script (image/uboot.py);
+    # u-boot-qemu: the same U-Boot release built for qemu's virt board, for the emulated boot test (2 MB).
+    "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211", "u-boot-rpi",
+                               "u-boot-qemu", "systemd-container", "gpgv"), "main,non-free-firmware",
                      # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.
                      (f'mkdir -p "$1/etc/default" && cp {IMAGE_DIR}/raspi-firmware.default "$1/etc/default/raspi-firmware"',)),
 }
+
+
+def overlays(arch: str) -> list[Path]:
+    """The plain files laid over the rootfs: `overlay/` on every arch, then `overlay-<arch>/` where there is one."""
+    return [folder for folder in (IMAGE_DIR / "overlay", IMAGE_DIR / f"overlay-{arch}") if folder.is_dir()]
 
 
 def build_wheel(into: Path, python: str) -> Path:
@@ -80,7 +88,7 @@ def mmdebstrap_command(flavour: Flavour, target: Path, build: Path) -> list[str]
     hooks = [
         *(f"--essential-hook={hook}" for hook in flavour.essential_hooks),
         '--essential-hook=mkdir -p "$1/boot/firmware"',
-        f"--customize-hook=sync-in {IMAGE_DIR}/overlay /",
+        *(f"--customize-hook=sync-in {folder} /" for folder in overlays(flavour.arch)),
         f'--customize-hook=cp {units} "$1/usr/lib/systemd/system/"',
         f'--customize-hook=mkdir -p "$1/etc/studio" "$1/var/lib/studio" && cp {REPO}/systemd/studio.toml "$1/etc/studio/"',
         f'--customize-hook=cp {REPO}/udev/90-studio.rules "$1/usr/lib/udev/rules.d/"',

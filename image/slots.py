@@ -62,7 +62,12 @@ def entry_name(version: str, tries_left: int | None = None) -> str:
 
 def kernel_options(version: str, console: str) -> str:
     """Root by slot label, read-only; fsck repairs what it can; a panic reboots (so a boot counter runs down)."""
-    return f"root=PARTLABEL={slot_label(version)} ro fsck.repair=yes panic=10 {console}"
+    return kernel_options_for_label(slot_label(version), console)
+
+
+def kernel_options_for_label(label: str, console: str) -> str:
+    """kernel_options for a label given as is: the Pi's boot script fills the version in itself (image/uboot.py)."""
+    return f"root=PARTLABEL={label} ro fsck.repair=yes panic=10 {console}"
 
 
 def entry_text(version: str, console: str) -> str:

@@ -1,6 +1,6 @@
-"""The update file: one version's root filesystem, kernel, initrd and boot entry, signed, for `studio-update` on a box.
+"""The update file: one version's root filesystem, kernel, initrd (and amd64's boot entry), signed, for `studio-update`.
 
-`python -m image.update --version V` makes `studio-amd64_V.update.tar` from
+`python -m image.update --version V [--arch A]` makes `studio-A_V.update.tar` from
 the last build's rootfs (`image.build` makes one of its own version, too).
 The tar holds the files systemd-sysupdate takes (image/sysupdate.py),
 `studio-update.json` saying arch and version, a `SHA256SUMS` of all of them
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from image import DEFAULT_OUT, disk, signing, slots, sysupdate
+from image.rootfs import FLAVOURS
 from image.progress import Progress
 
 OS_RELEASE = "usr/lib/os-release"
@@ -64,13 +65,13 @@ def check_trusted(rootfs: Path, key: signing.SigningKey) -> None:
 
 
 def pack(stage: Path, arch: str, version: str, key: signing.SigningKey, target: Path) -> Path:
-    """Make the update file `target` from the pieces in `stage` (sysupdate.source_names(version)), then remove them.
+    """Make the update file `target` from the pieces in `stage` (sysupdate.source_names(arch, version)), then remove them.
 
     Adds `studio-update.json`, `SHA256SUMS` of every member and its signature
     `SHA256SUMS.gpg`, in that order, ahead of the pieces, so a box checks the
     signature before it reads the large ones.
     """
-    pieces = sorted(sysupdate.source_names(version).values())
+    pieces = sorted(sysupdate.source_names(arch, version).values())
     (stage / MANIFEST).write_text(json.dumps({"arch": arch, "version": version}))
     signed = [MANIFEST, *pieces]
     (stage / SUMS).write_text("".join(f"{sha256(stage / name)}  {name}\n" for name in signed))
@@ -99,7 +100,7 @@ def make_update(arch: str, rootfs: Path, work: Path, out: Path, version: str, ke
     deliberately broken update with it).
     """
     check_trusted(rootfs, key)
-    names = sysupdate.source_names(version)
+    names = sysupdate.source_names(arch, version)
     stage = work / f"update-{version}"
     if stage.exists():
         shutil.rmtree(stage)
@@ -115,11 +116,9 @@ def make_update(arch: str, rootfs: Path, work: Path, out: Path, version: str, ke
         subprocess.run(["gzip", "-1", "--stdout", str(root)], stdout=packed, check=True)
     if root_image is None:
         root.unlink()
-    boot = disk.version_files(arch, rootfs, version)
-    pieces = {names["kernel"]: boot[names["kernel"]], names["initrd"]: boot[names["initrd"]],
-              names["entry"]: boot[f"loader/entries/{slots.entry_name(version)}"]}
-    for name, content in pieces.items():
-        (stage / name).write_bytes(content.read_bytes() if isinstance(content, Path) else content)
+    # What the image's boot partition holds for this version is what sysupdate puts on the box's.
+    for path, content in disk.version_files(arch, rootfs, version).items():
+        (stage / Path(path).name).write_bytes(content.read_bytes() if isinstance(content, Path) else content)
     target = pack(stage, arch, version, key, out / file_name(arch, version))
     stage.rmdir()
     say(f"update {version}: {target} ({target.stat().st_size / slots.MIB:.0f} MiB), signed with {key.fingerprint}")
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.update", description=__doc__.splitlines()[0])
     parser.add_argument("--version", required=True, help="the version to stamp, e.g. 0.1.0.20261201120000; "
                                                          "boxes install it only if it sorts after theirs")
-    parser.add_argument("--arch", choices=["amd64"], default="amd64")
+    parser.add_argument("--arch", choices=sorted(FLAVOURS), default="amd64")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--signing-key", type=Path, metavar="FOLDER",
                         help=f"the update signing key's folder (default ${signing.ENVIRONMENT}, else "

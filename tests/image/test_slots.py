@@ -87,20 +87,25 @@ def parse(text: str) -> configparser.ConfigParser:
     return parser
 
 
-def test_each_transfer_takes_its_update_file_and_protects_the_running_version():
-    transfers = sysupdate.transfers("amd64")
-    names = sysupdate.source_names(VERSION)
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_each_transfer_takes_its_update_file_and_protects_the_running_version(arch):
+    transfers = sysupdate.transfers(arch)
+    names = sysupdate.source_names(arch, VERSION)
+    assert len(transfers) == len(names)
     for text in transfers.values():
         config = parse(text)
         assert config["Transfer"]["ProtectVersion"] == "%A"
         assert config["Source"]["Path"] == sysupdate.UPDATE_DIR
-        # Two versions at most on the ESP as in the slots: an entry must never outlive its slot.
+        # Two versions at most on the boot partition as in the slots: a kernel or entry must never outlive its slot.
         assert config["Target"]["InstancesMax"] == "2"
         pattern = config["Source"]["MatchPattern"]
         assert pattern.replace("@v", VERSION) in names.values()
     root = parse(transfers["10-root.transfer"])["Target"]
     assert (root["Type"], root["Path"], root["MatchPattern"], root["MatchPartitionType"]) == (
         "partition", "auto", "studio_@v", "root")
+    kernel = parse(transfers["20-kernel.transfer"])["Target"]
+    assert (kernel["Path"], kernel["MatchPattern"]) == ({"amd64": "/boot/efi", "arm64": "/boot/firmware"}[arch],
+                                                         "studio_@v.vmlinuz")
 
 
 def test_the_entry_is_written_last_with_three_tries():
@@ -111,9 +116,15 @@ def test_the_entry_is_written_last_with_three_tries():
     assert parse(entry)["Target"]["TriesLeft"] == "3"
 
 
-def test_updates_are_refused_for_an_arch_without_them():
-    with pytest.raises(ValueError, match="amd64 only"):
-        sysupdate.transfers("arm64")
+def test_the_pi_has_no_entry_to_write_its_boot_script_finds_kernel_and_initrd_by_name():
+    assert set(sysupdate.source_names("arm64", VERSION).values()) == {
+        f"studio_{VERSION}.root.raw.gz", f"studio_{VERSION}.vmlinuz", f"studio_{VERSION}.initrd"}
+    assert not any("TriesLeft" in text for text in sysupdate.transfers("arm64").values())
+
+
+def test_an_unknown_arch_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="arch 'riscv64': allowed amd64, arm64"):
+        sysupdate.transfers("riscv64")
 
 
 def test_the_update_file_is_named_by_arch_and_version():

@@ -1,8 +1,6 @@
 """Signed update files: the build's signing key (image.signing), packing (image.update.pack), and the check that
 studio-update runs on the box before it writes anything, run here from the overlay's own script with the host's gpgv."""
 
-import importlib.machinery
-import importlib.util
 import shutil
 import stat
 import tarfile
@@ -12,21 +10,11 @@ from pathlib import Path
 import pytest
 
 from image import forged_updates, signing, sysupdate, update
+from tests.image.overlay_scripts import studio_update
 
-STUDIO_UPDATE = Path(update.__file__).parent / "overlay/usr/local/sbin/studio-update"
 VERSION = "0.1.0.20261129171500"
-PIECES = sorted(sysupdate.source_names(VERSION).values())
+PIECES = sorted(sysupdate.source_names("amd64", VERSION).values())
 MEMBERS = [update.MANIFEST, update.SUMS, update.SIGNATURE, *PIECES]
-
-
-def load_studio_update():
-    loader = importlib.machinery.SourceFileLoader("studio_update", str(STUDIO_UPDATE))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
-
-studio_update = load_studio_update()
 
 
 @pytest.fixture(scope="module")
