@@ -48,8 +48,7 @@ def build(arch: str, out: Path, reuse_rootfs: bool = False, version: str | None 
     rootfs_seconds = json.loads(previous.read_text()).get("rootfs_seconds") if reused and previous.is_file() else None
     if reused:
         # The overlay is plain files, so a reused rootfs still gets the current ones.
-        for folder in rootfs.overlays(arch):
-            shutil.copytree(folder, tree, dirs_exist_ok=True, symlinks=True)
+        rootfs.apply_overlays(arch, tree)
         say(f"reusing {tree}, {' and '.join(f.name for f in rootfs.overlays(arch))} re-applied")
     else:
         if arch != host_arch():

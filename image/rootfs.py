@@ -57,6 +57,22 @@ def overlays(arch: str) -> list[Path]:
     return [folder for folder in (IMAGE_DIR / "overlay", IMAGE_DIR / f"overlay-{arch}") if folder.is_dir()]
 
 
+def apply_overlays(arch: str, tree: Path) -> None:
+    """Lay the overlays over an existing rootfs again (a reused one), replacing files and links already there."""
+    for folder in overlays(arch):
+        for source in sorted(folder.rglob("*")):
+            target = tree / source.relative_to(folder)
+            if source.is_dir() and not source.is_symlink():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            if source.is_symlink():
+                target.symlink_to(source.readlink())
+            else:
+                shutil.copy2(source, target)
+
+
 def build_wheel(into: Path, python: str) -> Path:
     """`pip wheel . --no-deps`: the project exactly as this checkout has it."""
     into.mkdir(parents=True, exist_ok=True)

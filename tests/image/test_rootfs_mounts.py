@@ -30,3 +30,20 @@ def test_a_build_refuses_to_delete_a_rootfs_with_a_mount_inside(tmp_path: Path) 
         assert (shm / "host-file").read_text() == "still here"
     finally:
         subprocess.run(["umount", str(shm)], check=True)
+
+
+def test_overlays_lay_over_a_reused_rootfs_again_replacing_links_and_files(tmp_path):
+    """A reused rootfs already has every overlay file and link; applying them twice must replace, not fail."""
+    tree = tmp_path / "rootfs"
+    (tree / "usr/local/bin").mkdir(parents=True)
+    (tree / "usr/local/bin/studio").symlink_to("/somewhere/old")
+    for _ in range(2):
+        rootfs.apply_overlays("arm64", tree)
+    assert os.readlink(tree / "usr/local/bin/studio") == "/opt/studio/venv/bin/studio"
+    assert (tree / "usr/local/lib/studio/boot-trial").stat().st_mode & 0o111
+    assert os.readlink(tree / "usr/lib/systemd/system/multi-user.target.wants/studio-good-boot.service") == \
+        "../studio-good-boot.service"
+    amd64 = tmp_path / "amd64"
+    rootfs.apply_overlays("amd64", amd64)
+    assert (amd64 / "usr/local/sbin/studio-update").is_file()
+    assert not (amd64 / "usr/local/lib/studio/boot-trial").exists()
