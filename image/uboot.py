@@ -125,10 +125,11 @@ def parse_state(text: str) -> dict[str, str]:
 
 
 def config_txt(packaged: str) -> str:
-    """raspi-firmware's config.txt with U-Boot as the "kernel" the firmware starts, instead of a kernel and initrd."""
-    kept = [line for line in packaged.splitlines()
-            if not line.split("#", 1)[0].strip().startswith(("kernel=", "initramfs", "cmdline="))]
-    if not any(line.strip() == "arm_64bit=1" for line in kept):
-        kept.append("arm_64bit=1")
-    return "\n".join([*kept, "", "# The Studio box: U-Boot runs boot.scr, which picks the root slot (image/uboot.py).",
-                      f"kernel={LOADER}", ""])
+    """raspi-firmware's settings with U-Boot as the "kernel" the firmware starts, instead of a kernel and initrd."""
+    settings = [line.strip() for line in packaged.splitlines()
+                if line.split("#", 1)[0].strip() and not line.strip().startswith(("kernel=", "initramfs", "cmdline="))]
+    if "arm_64bit=1" not in settings:
+        settings.insert(0, "arm_64bit=1")
+    return "\n".join(["# The Pi's firmware reads this. Written by image/uboot.py from raspi-firmware's settings:",
+                      "# the firmware starts U-Boot, which runs boot.scr, which picks the root slot.",
+                      *settings, f"kernel={LOADER}", ""])
