@@ -47,7 +47,7 @@ FLAVOURS = {
     # u-boot-qemu: the same U-Boot release built for qemu's virt board, for the emulated boot test (2 MB).
     "arm64": Flavour("arm64", ("linux-image-arm64", "raspi-firmware", "firmware-brcm80211", "u-boot-rpi",
                                "u-boot-qemu", "systemd-container", "gpgv"), "main,non-free-firmware",
-                     # raspi-firmware writes cmdline.txt from this file when it is installed, so it goes in first.
+                     # raspi-firmware's hooks read this file when it is installed, so it goes in first.
                      (f'mkdir -p "$1/etc/default" && cp {IMAGE_DIR}/raspi-firmware.default "$1/etc/default/raspi-firmware"',)),
 }
 
