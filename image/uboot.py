@@ -86,8 +86,13 @@ else
   setenv studio_fallback ${{studio_good}}
 fi
 setexpr studio_initrd_addr ${{kernel_addr_r}} + {INITRD_OFFSET:#x}
+if test -n "${{studio_trial}}"; then
+  setenv studio_said "trial ${{studio_trial}} has ${{studio_tries}} tries left"
+else
+  setenv studio_said "nothing on trial"
+fi
 for studio_try in ${{studio_boot}} ${{studio_fallback}}; do
-  echo "studio: booting ${{studio_try}} (good ${{studio_good}}, trial ${{studio_trial}}, tries left ${{studio_tries}})"
+  echo "studio: booting ${{studio_try}} (good ${{studio_good}}, ${{studio_said}})"
   if load {here} ${{kernel_addr_r}} {slots.PREFIX}${{studio_try}}.vmlinuz && load {here} ${{studio_initrd_addr}} {slots.PREFIX}${{studio_try}}.initrd; then
     setenv bootargs "{options}"
     echo "studio: kernel command line ${{bootargs}}"

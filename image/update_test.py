@@ -71,7 +71,7 @@ def running(box: BootedBox) -> dict[str, object]:
                     "lsblk -no PARTLABEL \"$(findmnt -no SOURCE /)\"; "
                     f"{verdict}; echo --; "
                     "lsblk -nro PARTLABEL | grep -E '^(studio_|_empty)'; echo --; "
-                    f"{entries}; echo --; sudo ls {boot} | grep '^studio_'",
+                    f"{entries}; echo --; sudo ls {boot} | grep -E '^studio_.+[.](vmlinuz|initrd)$'",
                     timeout=60)
     head, slot_labels, entries_text, boot_files = (text + "\n").split("--\n")
     version, slot, bless = head.split()

@@ -99,6 +99,7 @@ def test_the_good_version_boots_from_its_slot_and_the_state_is_left_alone(tmp_pa
     assert booted(lines) == GOOD, lines
     command_line = [line for line in lines if "kernel command line" in line][0]
     assert f"root=PARTLABEL=studio_{GOOD} ro" in command_line and "console=ttyAMA0,115200" in command_line
+    assert f"studio: booting {GOOD} (good {GOOD}, nothing on trial)" in lines
     assert state_on(image) == state
 
 
@@ -114,6 +115,7 @@ def test_a_trial_boots_three_times_counting_down_then_the_good_version_comes_bac
 def test_a_trial_whose_kernel_is_missing_falls_back_to_the_good_version_in_the_same_boot(tmp_path):
     image = make_disk(tmp_path, uboot.state_text(GOOD, TRIAL, 3), (GOOD,))
     lines = power_on(image)
+    assert f"studio: booting {TRIAL} (good {GOOD}, trial {TRIAL} has 2 tries left)" in lines
     assert f"studio: {TRIAL} did not boot" in lines
     assert booted(lines) == GOOD
     assert uboot.parse_state(state_on(image))["studio_tries"] == "2"
