@@ -110,6 +110,30 @@ def identity(shell: Shell) -> dict[str, str]:
     return dict(zip(names, values))
 
 
+def loader_state(shell: Shell) -> dict[str, str]:
+    """Which version runs and what its loader thinks of it; raises unless the loader boots the running version.
+
+    amd64: systemd-bless-boot's status of this boot (`clean` for an entry
+    without a counter, `good`, or `indeterminate` while on trial). The Pi:
+    boot-trial's line from U-Boot's state file, whose good or trial version
+    must be the one running; on a real Pi that shows the firmware started
+    U-Boot and U-Boot ran our script, which qemu cannot show.
+    """
+    arch = shell("dpkg --print-architecture").strip()
+    version = shell("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release").strip()
+    if arch == "amd64":
+        verdict = shell("sudo /usr/lib/systemd/systemd-bless-boot status", check=False).strip()
+        if verdict not in ("clean", "good", "indeterminate"):
+            raise BoxCheckFailed(f"systemd-bless-boot status says {verdict!r}: this boot was not started by "
+                                 "systemd-boot from a studio entry")
+        return {"arch": arch, "version": version, "verdict": verdict}
+    line = shell("sudo /usr/local/lib/studio/boot-trial status 2>&1", check=False).strip()
+    state = dict(field.split("=", 1) for field in line.split() if "=" in field)
+    if version not in (state.get("good"), state.get("trial")):
+        raise BoxCheckFailed(f"running {version}, but U-Boot's state file says {line!r}")
+    return {"arch": arch, "version": version, **state}
+
+
 def known_waveform(seconds: float = 2.0) -> bytes:
     """Stereo s32 noise from a fixed seed: every frame differs, so there is exactly one place it can match."""
     return random.Random(9).randbytes(int(seconds * RATE) * FRAME_BYTES)

@@ -172,6 +172,7 @@ def run_scenario(record: dict, workdir: Path, say=print) -> dict:
         box.wait_for_ssh(120)
         results["first"] = running(box)
         results["identity_first"] = box_checks.identity(box.ssh)
+        results["loader_first"] = box_checks.loader_state(box.ssh)
         say(f"[{box.since_start():6.1f}s] running {results['first']}")
 
         results["install_good"] = install(box, good, say)

@@ -78,3 +78,10 @@ async def test_loopback_recording_is_sample_exact():
     result = await box_checks.loopback_recording_is_exact(BASE_URL, TOKEN, ssh, print, uri="stream://hil/loopback")
     assert result["waveform_at_frame"] >= result["recording_from"]
 
+
+
+@needs_ssh
+def test_the_loader_boots_the_version_that_runs():
+    """On a Pi this is the firmware -> U-Boot -> boot.scr hop, which only a real Pi can show."""
+    state = box_checks.loader_state(ssh)
+    assert state["verdict"] in ("clean", "good", "indeterminate", "trial", "rolled-back")

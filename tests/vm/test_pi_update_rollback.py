@@ -30,6 +30,8 @@ def test_the_built_version_boots_from_slot_a_with_nothing_on_trial(scenario):
     assert scenario["first"]["version"] == built and scenario["first"]["slot"] == f"studio_{built}"
     assert scenario["first"]["bless"] == "clean"
     assert scenario["first"]["entries"] == [f"studio_good={built}"]
+    assert scenario["loader_first"] == {"arch": "arm64", "version": built, "verdict": "clean", "booted": built,
+                                        "good": built, "trial": "", "tries": "0"}
 
 
 def test_an_update_is_armed_with_three_tries_without_touching_the_running_slot(scenario):

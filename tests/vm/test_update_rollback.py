@@ -30,6 +30,7 @@ def test_the_built_version_boots_from_slot_a_uncounted(scenario):
     assert scenario["first"]["slot"] == f"studio_{built}"
     assert scenario["first"]["bless"] == "clean"
     assert scenario["first"]["entries"] == [f"studio_{built}.conf"]
+    assert scenario["loader_first"] == {"arch": "amd64", "version": built, "verdict": "clean"}
 
 
 def test_an_update_is_installed_with_three_tries_without_touching_the_running_slot(scenario):
