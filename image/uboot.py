@@ -44,6 +44,7 @@ INITRD_OFFSET = 0x6000000
 PI_CONSOLES = "console=serial0,115200 console=tty1"
 # qemu's virt board: its PL011 UART.
 OTHER_CONSOLES = "console=ttyAMA0,115200"
+# setexpr computes in hex: single digits read the same in both bases.
 MAX_TRIES = 9
 # U-Boot's hush parser rejects an apostrophe even inside double quotes; the script's messages avoid it.
 
