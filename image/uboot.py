@@ -124,12 +124,6 @@ def state_text(good: str, trial: str | None = None, tries: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_state(text: str) -> dict[str, str]:
-    """studio_boot.env as U-Boot or the box wrote it (`env export -t` ends it with a NUL)."""
-    pairs = (line.split("=", 1) for line in text.replace("\0", "").splitlines() if "=" in line)
-    return {name.strip(): value.strip() for name, value in pairs if not name.startswith("#")}
-
-
 def config_txt(packaged: str) -> str:
     """raspi-firmware's settings with U-Boot as the "kernel" the firmware starts, instead of a kernel and initrd."""
     settings = [line.strip() for line in packaged.splitlines()

@@ -107,9 +107,9 @@ def test_a_trial_boots_three_times_counting_down_then_the_good_version_comes_bac
     image = make_disk(tmp_path, uboot.state_text(GOOD, TRIAL, 3), (GOOD, TRIAL))
     seen = []
     for _ in range(4):
-        seen.append((booted(power_on(image)), uboot.parse_state(state_on(image))["studio_tries"]))
+        seen.append((booted(power_on(image)), boot_trial.parse_state(state_on(image))["studio_tries"]))
     assert seen == [(TRIAL, "2"), (TRIAL, "1"), (TRIAL, "0"), (GOOD, "0")]
-    assert uboot.parse_state(state_on(image)) == {"studio_good": GOOD, "studio_trial": TRIAL, "studio_tries": "0"}
+    assert boot_trial.parse_state(state_on(image)) == {"studio_good": GOOD, "studio_trial": TRIAL, "studio_tries": "0"}
 
 
 def test_a_trial_whose_kernel_is_missing_falls_back_to_the_good_version_in_the_same_boot(tmp_path):
@@ -118,7 +118,7 @@ def test_a_trial_whose_kernel_is_missing_falls_back_to_the_good_version_in_the_s
     assert f"studio: booting {TRIAL} (good {GOOD}, trial {TRIAL} has 2 tries left)" in lines
     assert f"studio: {TRIAL} did not boot" in lines
     assert booted(lines) == GOOD
-    assert uboot.parse_state(state_on(image))["studio_tries"] == "2"
+    assert boot_trial.parse_state(state_on(image))["studio_tries"] == "2"
 
 
 def test_without_a_good_version_the_script_says_so_and_starts_nothing(tmp_path):
@@ -144,4 +144,4 @@ def test_the_box_and_u_boot_read_each_others_state(tmp_path):
     boot_trial.bless(box, TRIAL)
     subprocess.run(["mcopy", "-o", "-i", f"{image}{PARTITION}", str(box / uboot.STATE), "::/"], check=True)
     assert booted(power_on(image)) == TRIAL
-    assert uboot.parse_state(state_on(image)) == {"studio_good": TRIAL}
+    assert boot_trial.parse_state(state_on(image)) == {"studio_good": TRIAL}

@@ -31,7 +31,7 @@ def run(tmp_path: Path, booted: str, *args: str) -> int:
 def test_arming_gives_the_new_version_three_tries_and_keeps_the_running_one_as_good(tmp_path):
     boot = boot_folder(tmp_path, uboot.state_text(GOOD))
     assert run(boot, GOOD, "arm", TRIAL) == 0
-    assert uboot.parse_state((boot / uboot.STATE).read_text()) == {
+    assert boot_trial.parse_state((boot / uboot.STATE).read_text()) == {
         "studio_good": GOOD, "studio_trial": TRIAL, "studio_tries": "3"}
     assert not list(boot.glob(f".{uboot.STATE}*")), "the partial file was left behind"
 
@@ -51,7 +51,7 @@ def test_a_trial_out_of_tries_shows_as_rolled_back_and_the_next_update_replaces_
     assert run(boot, GOOD, "status") == 0
     assert capsys.readouterr().out.startswith(f"verdict=rolled-back booted={GOOD} good={GOOD} trial={TRIAL}")
     assert run(boot, GOOD, "arm", NEXT) == 0
-    assert uboot.parse_state((boot / uboot.STATE).read_text())["studio_trial"] == NEXT
+    assert boot_trial.parse_state((boot / uboot.STATE).read_text())["studio_trial"] == NEXT
 
 
 @pytest.mark.parametrize(("booted", "args", "state", "message"), [
