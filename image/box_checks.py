@@ -110,6 +110,12 @@ def identity(shell: Shell) -> dict[str, str]:
     return dict(zip(names, values))
 
 
+RUNNING_VERSION = "sed -n 's/^IMAGE_VERSION=//p' /etc/os-release"
+# What each arch's loader says of this boot: systemd-bless-boot's verdict; boot-trial's `verdict=… good=…` line.
+LOADER_STATUS = {"amd64": "sudo /usr/lib/systemd/systemd-bless-boot status",
+                 "arm64": "sudo /usr/local/lib/studio/boot-trial status"}
+
+
 def loader_state(shell: Shell) -> dict[str, str]:
     """Which version runs and what its loader thinks of it; raises unless the loader boots the running version.
 
@@ -120,14 +126,14 @@ def loader_state(shell: Shell) -> dict[str, str]:
     U-Boot and U-Boot ran our script, which qemu cannot show.
     """
     arch = shell("dpkg --print-architecture").strip()
-    version = shell("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release").strip()
+    version = shell(RUNNING_VERSION).strip()
     if arch == "amd64":
-        verdict = shell("sudo /usr/lib/systemd/systemd-bless-boot status", check=False).strip()
+        verdict = shell(LOADER_STATUS[arch], check=False).strip()
         if verdict not in ("clean", "good", "indeterminate"):
             raise BoxCheckFailed(f"systemd-bless-boot status says {verdict!r}: this boot was not started by "
                                  "systemd-boot from a studio entry")
         return {"arch": arch, "version": version, "verdict": verdict}
-    line = shell("sudo /usr/local/lib/studio/boot-trial status 2>&1", check=False).strip()
+    line = shell(f"{LOADER_STATUS[arch]} 2>&1", check=False).strip()
     state = dict(field.split("=", 1) for field in line.split() if "=" in field)
     if version not in (state.get("good"), state.get("trial")):
         raise BoxCheckFailed(f"running {version}, but U-Boot's state file says {line!r}")

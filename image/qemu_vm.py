@@ -8,9 +8,9 @@ flashed card. The amd64 machine boots as a NUC does: UEFI firmware (OVMF,
 with its own variable store per box), systemd-boot from the ESP, the newest
 entry; the arm64 one through U-Boot and the Pi's boot script (see
 `BootedBox.machine`). A reboot in the guest resets the machine and it boots
-again, so boot counting and rollback run for real. User networking forwards the MCP and
-SSH ports to 127.0.0.1; the monitor socket hot-plugs USB devices. KVM is
-used when it really runs a guest, else TCG.
+again, so boot counting and rollback run for real. User networking
+forwards the MCP and SSH ports to 127.0.0.1; the monitor socket hot-plugs
+USB devices. KVM is used when it really runs a guest, else TCG.
 """
 
 from __future__ import annotations

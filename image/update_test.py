@@ -64,10 +64,9 @@ def running(box: BootedBox) -> dict[str, object]:
     """
     amd64 = box.record["arch"] == "amd64"
     boot = BOOT_MOUNTS[box.record["arch"]]
-    verdict = ("sudo /usr/lib/systemd/systemd-bless-boot status" if amd64 else
-               "sudo /usr/local/lib/studio/boot-trial status | sed 's/^verdict=//; s/ .*//'")
+    verdict = box_checks.LOADER_STATUS[box.record["arch"]] + ("" if amd64 else " | sed 's/^verdict=//; s/ .*//'")
     entries = f"sudo ls {boot}/loader/entries" if amd64 else f"sudo cat {boot}/{uboot.STATE} | tr -d '\\0'"
-    text = box.ssh("sed -n 's/^IMAGE_VERSION=//p' /etc/os-release; "
+    text = box.ssh(f"{box_checks.RUNNING_VERSION}; "
                     "lsblk -no PARTLABEL \"$(findmnt -no SOURCE /)\"; "
                     f"{verdict}; echo --; "
                     "lsblk -nro PARTLABEL | grep -E '^(studio_|_empty)'; echo --; "
@@ -114,7 +113,7 @@ def forgeries(update_file: Path, arch: str, version: str, foreign: signing.Signi
 
 def wait_assessed(box: BootedBox, timeout: float) -> dict[str, str]:
     """studio-good-boot (and on amd64 systemd-bless-boot) finished: active or failed."""
-    units = ("studio-good-boot.service", "systemd-bless-boot.service")[:2 if box.record["arch"] == "amd64" else 1]
+    units = ("studio-good-boot.service",) + (("systemd-bless-boot.service",) if box.record["arch"] == "amd64" else ())
 
     def finished() -> dict[str, str]:
         states = dict(zip(units, box.ssh("systemctl is-active " + " ".join(units), check=False).split()))
@@ -129,7 +128,7 @@ def wait_for_version(box: BootedBox, version: str, after_boot: str, timeout: flo
     def booted() -> bool:
         box.check_alive()
         try:
-            answer = box.ssh("cat /proc/sys/kernel/random/boot_id; sed -n 's/^IMAGE_VERSION=//p' /etc/os-release",
+            answer = box.ssh(f"cat /proc/sys/kernel/random/boot_id; {box_checks.RUNNING_VERSION}",
                              timeout=30, check=False).split()
         except subprocess.TimeoutExpired:
             return False
