@@ -39,6 +39,7 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.config import Config
+from appliance.services.host_check import HostCheck
 from appliance.services.live_resources import DESCRIPTIONS, LiveResources
 from appliance.services.service_error import ServiceError
 from appliance.services.tool_registry import ToolRegistry
@@ -179,30 +180,18 @@ class StudioMCP(MCPServer):
     def app(self, extra_routes: list[Route]) -> Starlette:
         for route in extra_routes:
             self._custom_starlette_routes.append(route)
-        security = TransportSecuritySettings(allowed_hosts=allowed_hosts(self.config),
-                                             allowed_origins=[f"http://{h}" for h in allowed_hosts(self.config)])
-        return self.streamable_http_app(transport_security=security, host=self.config.mcp.bind)
+        # The SDK's Host check takes names fixed at start; HostCheck decides per request (see host_check.py).
+        app = self.streamable_http_app(
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            host=self.config.mcp.bind)
+        app.add_middleware(HostCheck, extra_names=self.config.mcp.allowed_hosts)
+        return app
 
 
 def _live_uri(uri: str) -> str:
     if uri not in DESCRIPTIONS:
         raise MCPError(INVALID_PARAMS, f"uri: {uri!r} cannot be subscribed to; resources: {', '.join(DESCRIPTIONS)}")
     return uri
-
-
-def allowed_hosts(config: Config) -> list[str]:
-    """Host headers a LAN client may send: loopback, the box's names and addresses, and configured extras."""
-    names = {"127.0.0.1", "localhost", "[::1]", socket.gethostname(), f"{socket.gethostname()}.local",
-             *config.mcp.allowed_hosts}
-    if config.mcp.bind not in ("0.0.0.0", "::"):
-        names.add(_url_host(config.mcp.bind))
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None):
-            address = info[4][0]
-            names.add(f"[{address}]" if ":" in address else address)
-    except OSError:
-        pass
-    return sorted({f"{name}:*" for name in names} | names)
 
 
 def _url_host(bind: str) -> str:

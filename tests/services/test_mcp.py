@@ -3,18 +3,20 @@
 import asyncio
 import json
 import signal
+import socket
 
 import httpx2
 import pytest
 
-from tests.support.mcp_client import mcp_session
+from appliance.services.host_check import host_name
+from tests.support.mcp_client import mcp_session, mcp_url
 
 TOKEN = "test-token-0123456789abcdef"
 
 
 @pytest.fixture
 def stack_env():
-    return {"STUDIO_MCP_TOKEN": TOKEN}
+    return {"STUDIO_MCP_TOKEN": TOKEN, "STUDIO_MCP_ALLOWED_HOSTS": "studio-extra.lan"}
 
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -35,10 +37,62 @@ def test_right_token_is_accepted(url):
     assert response.status_code == 200
 
 
-def test_foreign_host_is_refused(url):
-    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": "evil.example.com"}
+@pytest.mark.parametrize("host", ["evil.example.com", "evil.example.com:8080", "127.0.0.1.evil.example.com",
+                                  "[::2]:80", ""])
+def test_foreign_host_is_refused_naming_the_names_allowed(url, host):
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": host}
     response = httpx2.post(url, json=INIT, headers=headers)
-    assert response.status_code in (400, 403, 421)
+    assert response.status_code == 421
+    assert f"Host {host!r} is not this box" in response.text and "localhost" in response.text
+    assert "[mcp] allowed_hosts" in response.text
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST:1234", "127.0.0.1", "[::1]:8080",
+                                  f"{socket.gethostname()}.local:9", "studio-extra.lan:80"])
+def test_the_box_names_and_configured_extras_are_accepted(url, host):
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Host": host}
+    assert httpx2.post(url, json=INIT, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(("origin", "status"), [
+    ("http://evil.example.com", 403), ("null", 403), ("file://localhost", 403), ("http://localhost:3000", 200),
+    ("https://127.0.0.1", 200)])
+def test_origin_must_be_the_box(url, origin, status):
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}", "Origin": origin}
+    response = httpx2.post(url, json=INIT, headers=headers)
+    assert response.status_code == status
+    if status == 403:
+        assert f"Origin {origin!r} is not this box" in response.text
+
+
+def test_host_check_guards_the_other_routes_too(url):
+    response = httpx2.get(url.replace("/mcp", "/healthz"), headers={"Host": "evil.example.com"})
+    assert response.status_code == 421
+
+
+def test_an_address_the_box_gains_after_start_is_accepted(stack):
+    """The address a request arrives on is the box's, whenever it got it (DHCP after boot, Wi-Fi later).
+
+    Bound to every address, hootenanny is reached on 127.0.0.2, an address no list made at its start
+    names; a Host naming another address is still refused on that connection.
+    """
+    stack.env["STUDIO_MCP_BIND"] = "0.0.0.0"
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    port = stack.env["STUDIO_MCP_PORT"]
+    mcp_url(port)
+    headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
+    arrived = httpx2.post(f"http://127.0.0.2:{port}/mcp", json=INIT, headers=headers)
+    assert arrived.status_code == 200
+    elsewhere = httpx2.post(f"http://127.0.0.2:{port}/mcp", json=INIT, headers={**headers, "Host": "127.0.0.3"})
+    assert elsewhere.status_code == 421
+
+
+@pytest.mark.parametrize(("authority", "name"), [
+    ("Studio-1.local:8080", "studio-1.local"), ("[FE80::1]:80", "fe80::1"), ("fe80::1", "fe80::1"),
+    ("10.0.0.5", "10.0.0.5"), ("host:notaport", "host:notaport"), ("", "")])
+def test_host_name_takes_the_name_out_of_an_authority(authority, name):
+    assert host_name(authority) == name
 
 
 def test_healthz_says_nothing_private(url, stack):
