@@ -27,6 +27,11 @@ TCG guest runs from minute to minute; the figure compares the medians.
 Under TCG everything in the guest is slower than on a NUC, Python's imports
 (our services) and systemd's work alike, so the ratio, not the seconds, is
 the figure. The issue's target: our services add under 10 % (ratio >= 0.91).
+
+Each box is then rebooted, and the second figure is that daily boot, without
+first boot's work: from the kernel's start to hootenanny's READY (sent once
+it serves HTTP) against the peer's `multi-user.target`, both systemd's own
+monotonic timestamps, so firmware and loader are left out of both sides.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def cpu_seconds(systemctl_show: str) -> dict[str, float]:
 
 
 def boot(record: dict, workdir: Path, masked: bool, run: int) -> dict[str, float | str]:
-    """One first boot; seconds since qemu started for MCP (shipped only) and multi-user.target."""
+    """One first boot (seconds since qemu started to MCP, shipped only, and multi-user.target), then a daily boot."""
     key, public = ssh_keypair(workdir)
     extra = "systemd.mask=studio.target" if masked else ""
     name = f"{'masked' if masked else 'shipped'}-{run}"
@@ -99,6 +104,9 @@ def boot(record: dict, workdir: Path, masked: bool, run: int) -> dict[str, float
             times.update(service_cpu_s(box))
         times["clock_offset_s"] = round(box.clock.bound or 0.0, 3)
         times["accel"] = " ".join(box.accel)
+        box.reboot(BOOT_TIMEOUT)
+        daily_end = "multi-user.target" if masked else "hootenanny.service"
+        times["daily_s"] = round(box.active_enter_us(daily_end, BOOT_TIMEOUT) / 1e6, 2)
     print(f"image_boot: {name}: {json.dumps(times)}", flush=True)
     return times
 
@@ -133,4 +141,10 @@ def main() -> None:
           f"{sorted(t['multi_user_s'] for t in masked)} s, shipped multi-user.target "
           f"{sorted(t['multi_user_s'] for t in shipped)} s", flush=True)
     figure("image boot to MCP ready", ours, peer, "multi-user.target without our services", "s",
+           higher_is_better=False, target=1 / 1.1)
+    print(f"image_boot: daily boots (kernel start to the end): hootenanny READY "
+          f"{sorted(t['daily_s'] for t in shipped)} s, peer multi-user.target {sorted(t['daily_s'] for t in masked)} s",
+          flush=True)
+    figure("image daily boot to MCP ready", statistics.median(t["daily_s"] for t in shipped),
+           statistics.median(t["daily_s"] for t in masked), "multi-user.target without our services", "s",
            higher_is_better=False, target=1 / 1.1)

@@ -29,8 +29,11 @@ SERVICES = ("chaosgarden", "hootenanny", "vibeweaver")
 RATE = 48000
 CHANNELS = 2
 FRAME_BYTES = 4 * CHANNELS  # s32 stereo
-PLAYBACK_PCM = "hw:Loopback,0"
-CAPTURE_PCM = "hw:Loopback,1"
+# snd-aloop joins playback substream N of device 0 to capture substream N of device 1. Named without a
+# substream, each side takes the first one free, so anything else holding one (a device probe) pairs aplay
+# with a capture nobody records: a silent recording. Named, a busy substream is an error that says so.
+PLAYBACK_PCM = "hw:Loopback,0,0"
+CAPTURE_PCM = "hw:Loopback,1,0"
 
 
 class Shell(Protocol):

@@ -279,11 +279,15 @@ class BootedBox:
 
     def active_since_start(self, unit: str, timeout: float) -> float:
         """Seconds from qemu's start to `unit` becoming active, from systemd's own timestamp (waited for over SSH)."""
+        return self.clock.host_seconds(self.active_enter_us(unit, timeout))
+
+    def active_enter_us(self, unit: str, timeout: float) -> int:
+        """Microseconds from this boot's kernel start to `unit` becoming active, as systemd recorded it."""
         def entered() -> int:
             self.check_alive()
             value = self.ssh(f"systemctl show -P ActiveEnterTimestampMonotonic {unit}", timeout=30).strip()
             return int(value) if value.isdigit() else 0
-        return self.clock.host_seconds(wait_until(entered, timeout, f"{unit} never became active", every=2))
+        return wait_until(entered, timeout, f"{unit} never became active", every=2)
 
     def wait_for_ssh(self, timeout: float) -> None:
         def answers() -> bool:
