@@ -7,7 +7,9 @@ waveform played into snd-aloop comes back sample-exact through MCP, and a
 USB sound card hot-plugged through the qemu monitor reaches device_list.
 Then the box reboots: what first boot made (machine ID, hostname, SSH host
 key, token, authorized keys) is still there, kept on the data partition, and
-MCP answers again. Prints each step with its time since qemu started.
+MCP answers again. Last, on amd64, systemd (PID 1) is stopped dead as a hang
+would stop it, and the hardware watchdog (qemu's i6300esb) must reset the box
+into a good boot. Prints each step with its time since qemu started.
 """
 
 from __future__ import annotations
@@ -77,7 +79,22 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
         results["read_only_root_after_reboot"] = box_checks.root_is_read_only(box.ssh)
         say(f"[{box.since_start():6.1f}s] after the reboot: {results['identity_after_reboot']}, services "
             f"{results['services_after_reboot']}")
+        if record["arch"] == "amd64":  # qemu's virt board has no watchdog for the Pi image
+            hang_is_reset(box, results, say)
     return results
+
+
+def hang_is_reset(box: BootedBox, results: dict, say) -> None:
+    """systemd stopped in its tracks, a hang no panic reports: the hardware watchdog resets the box."""
+    results["watchdog"] = box_checks.watchdog_armed(box.ssh)
+    old_boot = box.boot_id()
+    hung_at = box.since_start()
+    results["pid1_hung"] = box_checks.hang_pid1(box.ssh)
+    say(f"[{hung_at:6.1f}s] watchdog {results['watchdog']}; PID 1 stopped: {results['pid1_hung']}")
+    box.wait_for_boot_after(old_boot, BOOT_TIMEOUT)
+    results["back_after_hang_s"] = box.wait_for_http(BOOT_TIMEOUT) - hung_at
+    results["services_after_hang"] = box_checks.services_active(box.ssh)
+    say(f"[{box.since_start():6.1f}s] reset by the watchdog and back: services {results['services_after_hang']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,6 +113,34 @@ def identity(shell: Shell) -> dict[str, str]:
     return dict(zip(names, values))
 
 
+WATCHDOG = "/sys/class/watchdog/watchdog0"
+# Stops systemd (PID 1) where it stands and holds it there, as a hang would. A ptrace stop needs no signal, which
+# PID 1 would not take; the tracer sleeps so the stop lasts, and nothing but a watchdog can end it. PID 1's state
+# is read in the same session: a new SSH login would wait on logind, which waits on the stopped systemd.
+HANG_PID1 = ("sudo nohup python3 -c 'import ctypes, time; libc = ctypes.CDLL(None); "
+             "assert libc.ptrace(0x4206, 1, 0, 0) == 0; assert libc.ptrace(0x4207, 1, 0, 0) == 0; time.sleep(3600)' "
+             ">/dev/null 2>&1 </dev/null & "
+             "for i in $(seq 40); do s=$(grep '^State:' /proc/1/status); "
+             "case \"$s\" in *'tracing stop'*) break;; esac; sleep 0.5; done; echo \"$s\"")
+
+
+def watchdog_armed(shell: Shell) -> dict[str, str]:
+    """The hardware watchdog is open and counting, with systemd's interval; raises otherwise."""
+    state = shell(f"cat {WATCHDOG}/identity {WATCHDOG}/state {WATCHDOG}/timeout 2>&1; "
+                  "systemctl show -P RuntimeWatchdogUSec", check=False).splitlines()
+    if len(state) != 4 or state[1] != "active":
+        raise BoxCheckFailed(f"no active hardware watchdog: {WATCHDOG} says {state}")
+    return dict(zip(("device", "state", "timeout_s", "systemd_interval"), state))
+
+
+def hang_pid1(shell: Shell) -> str:
+    """Stop PID 1 for good; returns its state line, which must say `t (tracing stop)`."""
+    state = shell(HANG_PID1, timeout=90, check=False).strip()
+    if "tracing stop" not in state:
+        raise BoxCheckFailed(f"PID 1 did not stop: {state!r}")
+    return state
+
+
 RUNNING_VERSION = "sed -n 's/^IMAGE_VERSION=//p' /etc/os-release"
 # What each arch's loader says of this boot: systemd-bless-boot's verdict; boot-trial's `verdict=… good=…` line.
 LOADER_STATUS = {"amd64": "sudo /usr/lib/systemd/systemd-bless-boot status",

@@ -162,7 +162,8 @@ class BootedBox:
             self.accel = accelerator(Path(self.record["kernel"]), self.workdir)
             # Each box has its own UEFI variable store, as each NUC has its own flash.
             shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
-            return [QEMU, *self.accel,
+            # i6300esb: a NUC's watchdog for systemd's RuntimeWatchdogSec; its default action resets the machine.
+            return [QEMU, *self.accel, "-device", "i6300esb",
                     "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                     "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
         self.accel = ["-accel", "tcg", "-cpu", "max"]

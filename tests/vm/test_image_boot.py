@@ -54,3 +54,11 @@ def test_loopback_waveform_comes_back_sample_exact_over_mcp(booted):
 
 def test_usb_audio_hotplug_reaches_device_list(booted):
     assert booted["hotplug_device"]
+
+
+def test_a_hung_systemd_is_reset_by_the_hardware_watchdog(booted):
+    # Nothing else reboots a box whose PID 1 is stopped: no panic, no unit can run.
+    assert booted["watchdog"]["state"] == "active" and booted["watchdog"]["systemd_interval"] == "15s"
+    assert "tracing stop" in booted["pid1_hung"]
+    assert booted["back_after_hang_s"] < 420
+    assert set(booted["services_after_hang"]) == {"chaosgarden", "hootenanny", "vibeweaver", "studio.target"}
