@@ -85,3 +85,10 @@ def test_the_loader_boots_the_version_that_runs():
     """On a Pi this is the firmware -> U-Boot -> boot.scr hop, which only a real Pi can show."""
     state = box_checks.loader_state(ssh)
     assert state["verdict"] in ("clean", "good", "indeterminate", "trial", "rolled-back")
+
+
+@needs_ssh
+def test_the_hardware_watchdog_is_armed():
+    """The Pi's bcm2835-wdt or the NUC's iTCO, counting with systemd's 15 s (not hung on purpose: a real box)."""
+    armed = box_checks.watchdog_armed(ssh)
+    assert armed["systemd_interval"] == "15s" and int(armed["timeout_s"]) <= 15
