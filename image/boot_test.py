@@ -7,9 +7,9 @@ waveform played into snd-aloop comes back sample-exact through MCP, and a
 USB sound card hot-plugged through the qemu monitor reaches device_list.
 Then the box reboots: what first boot made (machine ID, hostname, SSH host
 key, token, authorized keys) is still there, kept on the data partition, and
-MCP answers again. Last, on amd64, systemd (PID 1) is stopped dead as a hang
-would stop it, and the hardware watchdog (qemu's i6300esb) must reset the box
-into a good boot. Prints each step with its time since qemu started.
+MCP answers again. Last, systemd (PID 1) is stopped dead as a hang would
+stop it, and the hardware watchdog (qemu's i6300esb) must reset the box into
+a good boot. Prints each step with its time since qemu started.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
         results["read_only_root"] = box_checks.root_is_read_only(box.ssh)
         say(f"[{box.since_start():6.1f}s] / is read-only: {results['read_only_root']}")
         results["hostname"] = box.ssh("hostname").strip()
-        say(f"[{box.since_start():6.1f}s] hostname {results['hostname']}; data partition "
-            f"{box.ssh('df -h --output=size /var/lib/studio | tail -1').strip()}")
+        results["data_bytes"] = box_checks.data_partition_grown(box.ssh)
+        say(f"[{box.since_start():6.1f}s] hostname {results['hostname']}; data partition grown to "
+            f"{results['data_bytes'] / 2**20:.0f} MiB")
         results["loopback"] = asyncio.run(box_checks.loopback_recording_is_exact(
             box.base_url, token, box.ssh, lambda m: say(f"[{box.since_start():6.1f}s] {m}")))
         say(f"[{box.since_start():6.1f}s] loopback recording sample-exact: {results['loopback']}")
@@ -79,8 +80,7 @@ def run_checks(record: dict, workdir: Path, say=print) -> dict:
         results["read_only_root_after_reboot"] = box_checks.root_is_read_only(box.ssh)
         say(f"[{box.since_start():6.1f}s] after the reboot: {results['identity_after_reboot']}, services "
             f"{results['services_after_reboot']}")
-        if record["arch"] == "amd64":  # qemu's virt board has no watchdog for the Pi image
-            hang_is_reset(box, results, say)
+        hang_is_reset(box, results, say)
     return results
 
 

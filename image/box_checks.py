@@ -102,6 +102,17 @@ def root_is_read_only(shell: Shell) -> dict[str, str]:
     return {"options": options, "write": refused}
 
 
+def data_partition_grown(shell: Shell, timeout: float = 180) -> int:
+    """Bytes of the data partition's filesystem once studio-grow-data has run; raises if that unit failed."""
+    deadline = time.monotonic() + timeout
+    while (state := shell("systemctl is-active studio-grow-data.service", check=False).strip()) != "active":
+        if state == "failed" or time.monotonic() > deadline:
+            raise BoxCheckFailed(f"studio-grow-data.service is {state}: "
+                                 f"{shell('sudo journalctl -b -u studio-grow-data --no-pager | tail -5', check=False)}")
+        time.sleep(1)
+    return int(shell("df -B1 --output=size /data | tail -1").strip())
+
+
 def identity(shell: Shell) -> dict[str, str]:
     """What first boot made and every later boot must keep: machine ID, name, SSH host key, token, authorized keys."""
     command = ("cat /etc/machine-id; hostname; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f2; "

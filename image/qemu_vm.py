@@ -162,8 +162,7 @@ class BootedBox:
             self.accel = accelerator(Path(self.record["kernel"]), self.workdir)
             # Each box has its own UEFI variable store, as each NUC has its own flash.
             shutil.copyfile(OVMF_VARS, self.workdir / "OVMF_VARS.fd")
-            # i6300esb: a NUC's watchdog for systemd's RuntimeWatchdogSec; its default action resets the machine.
-            return [QEMU, *self.accel, "-device", "i6300esb",
+            return [QEMU, *self.accel,
                     "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                     "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / 'OVMF_VARS.fd'}"]
         self.accel = ["-accel", "tcg", "-cpu", "max"]
@@ -176,7 +175,10 @@ class BootedBox:
             stale.unlink(missing_ok=True)
         disk = self.prepare_disk()
         forwards = f"hostfwd=tcp:127.0.0.1:{self.mcp_port}-:8080,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+        # i6300esb stands in for the NUC's iTCO and the Pi's bcm2835-wdt (PCI, so on both boards); systemd's
+        # RuntimeWatchdogSec pings it, and its default action resets the machine.
         argv = ["nice", "-n", "10", *self.machine(), "-m", str(self.memory_mib), "-smp", "2", "-display", "none",
+                "-device", "i6300esb",
                 "-drive", f"file={disk},format=raw,if=virtio,discard=unmap",
                 "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
                 "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci", "-audiodev", "none,id=snd0",

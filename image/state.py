@@ -16,7 +16,7 @@ reads first can point there:
   and /home, so the journal, chrony's drift, the ALSA mixer state, systemd's
   timers and random seed, and the studio user's authorized keys persist,
   while whatever the image ships there still shows through.
-- `/data/system/firstboot.done`: first boot's stamp.
+- `/data/system/firstboot.done`, `/data/system/data-grown`: first boot's stamps.
 """
 
 from __future__ import annotations

@@ -43,6 +43,11 @@ def test_the_box_comes_back_after_a_reboot(booted):
     assert set(booted["services_after_reboot"]) == {"chaosgarden", "hootenanny", "vibeweaver", "studio.target"}
 
 
+def test_first_boot_grew_the_data_partition_to_the_end_of_the_disk(booted):
+    # The image's data partition is 256 MiB; BootedBox makes the disk 1 GiB larger than the image.
+    assert booted["data_bytes"] > 1 << 30
+
+
 def test_first_boot_named_the_box(booted):
     assert booted["hostname"].startswith("studio-") and len(booted["hostname"]) == len("studio-") + 6
 
