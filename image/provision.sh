@@ -35,8 +35,7 @@ apt-get purge -y -qq --autoremove gcc libc6-dev python3-dev libasound2-dev >/dev
 apt-get clean
 
 echo "provision: units enabled"
-systemctl enable studio.target studio-firstboot.service studio-host-keys.service studio-grow-data.service \
-    studio-governor.service studio-good-boot.service \
+systemctl enable studio.target studio-firstboot.service studio-governor.service studio-good-boot.service \
     systemd-networkd.service systemd-resolved.service ssh.service avahi-daemon.service chrony.service
 systemctl set-default multi-user.target >/dev/null
 # Wi-Fi starts when wlan0 appears (not with multi-user.target, which would wait
