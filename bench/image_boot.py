@@ -43,8 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx2
-
+from bench.mcp_latency import initialize_answered
 from bench.report import figure
 from image.boot_test import BOOT_TIMEOUT, load_record, setup_toml
 from image.build import DEFAULT_OUT, build
@@ -52,18 +51,11 @@ from image.qemu_vm import BootedBox, ssh_keypair, wait_until
 
 TOKEN = "bench-image-token-0123456789"
 SERVICES = ("chaosgarden.service", "hootenanny.service", "vibeweaver.service")
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
 
 
 def mcp_answers(box: BootedBox) -> bool:
-    """An authenticated MCP initialize answered 200 with the server's info: what an agent needs, not an open port."""
-    try:
-        response = httpx2.post(f"{box.base_url}/mcp", json=INIT, timeout=5, headers={
-            "Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"})
-        return response.status_code == 200 and "serverInfo" in response.text
-    except httpx2.HTTPError:
-        return False
+    """What an agent needs of the box: an MCP initialize with its token answered."""
+    return initialize_answered(f"{box.base_url}/mcp", TOKEN)
 
 
 def service_cpu_s(box: BootedBox) -> dict[str, float]:

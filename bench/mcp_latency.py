@@ -56,6 +56,21 @@ def serve_bare(port: int) -> None:
     uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="warning")
 
 
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                         "clientInfo": {"name": "bench", "version": "1"}}}
+
+
+def initialize_answered(url: str, token: str | None) -> bool:
+    """An MCP `initialize` (with the bearer token, if any) answered 200 with the server's info, not an open port."""
+    headers = {"Accept": "application/json, text/event-stream", **({"Authorization": f"Bearer {token}"} if token else {})}
+    try:
+        response = httpx2.post(url, json=INITIALIZE, headers=headers, timeout=5)
+    except httpx2.HTTPError:
+        return False
+    return response.status_code == 200 and "serverInfo" in response.text
+
+
 # -- measuring ---------------------------------------------------------------------
 
 Call = Callable[[], Awaitable[object]]

@@ -4,7 +4,7 @@ What the box's boot waits for is hootenanny's start, and under qemu's TCG
 (`image_boot.py`) that start runs some fifteen times slower than here. This
 measures it on the machine's own CPU: the CPU seconds (user + system, from
 `/proc/<pid>/stat`) and wall seconds from exec until an MCP `initialize` is
-answered 200, for hootenanny (`studio hootenanny`, fresh data directory)
+answered with the server's info, for hootenanny (`studio hootenanny`, fresh data directory)
 and for a bare SDK `MCPServer` with one tool under uvicorn (the peer in
 `mcp_latency.py`). Starts alternate, STARTS of each; the medians compare. The
 ratio says how much our own code (config, catalog, recovery, tools, ZMQ) adds
@@ -21,15 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx2
-
-from bench.mcp_latency import _free_port
+from bench.mcp_latency import _free_port, initialize_answered
 from bench.report import figure
 
 STARTS = 5
 TOKEN = "bench-token-0123456789abcdef0123"
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
 START_TIMEOUT_S = 60.0
 
 
@@ -40,19 +36,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_until_answered(argv: list[str], env: dict[str, str], port: int, token: str | None) -> tuple[float, float]:
-    """Start `argv`, poll its MCP `initialize` every 10 ms; (CPU s, wall s) when it is answered 200."""
-    headers = {"Accept": "application/json, text/event-stream", **({"Authorization": f"Bearer {token}"} if token else {})}
+    """Start `argv`, poll its MCP `initialize` every 10 ms; (CPU s, wall s) when it is answered."""
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.monotonic() - started < START_TIMEOUT_S:
             if proc.poll() is not None:
                 raise RuntimeError(f"{argv}: exited {proc.returncode} before answering")
-            try:
-                if httpx2.post(f"http://127.0.0.1:{port}/mcp", json=INIT, headers=headers, timeout=5).status_code == 200:
-                    return cpu_seconds(proc.pid), time.monotonic() - started
-            except httpx2.HTTPError:
-                pass
+            if initialize_answered(f"http://127.0.0.1:{port}/mcp", token):
+                return cpu_seconds(proc.pid), time.monotonic() - started
             time.sleep(0.01)
         raise RuntimeError(f"{argv}: no MCP answer in {START_TIMEOUT_S:.0f} s")
     finally:

@@ -79,7 +79,6 @@ async def test_loopback_recording_is_sample_exact():
     assert result["waveform_at_frame"] >= result["recording_from"]
 
 
-
 @needs_ssh
 def test_the_loader_boots_the_version_that_runs():
     """On a Pi this is the firmware -> U-Boot -> boot.scr hop, which only a real Pi can show."""
