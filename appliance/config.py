@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class RtConfig(_Section):
         "device", description="what paces playback and the beat clock: the device's position, or CLOCK_MONOTONIC "
                               "(for unpaced PCMs such as the ALSA file plugin over null)")
     playback_period_frames: int = Field(256, ge=32, le=8192)
+    midi_seal_seconds: float = Field(
+        60.0, gt=0, le=3600, description="a MIDI chunk is sealed once its oldest event is this old, so sparse MIDI "
+                                         "never lives for long only in a staging file")
     midi_out: str | None = Field(None, description="raw MIDI output for timeline MIDI (a rawmidi path or FIFO)")
     link: Literal["off", "follow", "lead"] = Field(
         "off", description="Ableton Link tempo (needs the 'link' extra, aalink): 'follow' takes the session's tempo, "
@@ -86,7 +89,7 @@ class WeaveConfig(_Section):
 
 
 class Config(_Section):
-    data_dir: Path = Field(Path("var"), description="recordings, CAS, sqlite")
+    data_dir: Path = Field(Path("var"), validate_default=True, description="recordings, CAS, sqlite")
     run_dir: Path | None = Field(None, description="ZMQ sockets; default <data_dir>/run")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     mcp: McpConfig = Field(default_factory=McpConfig)
@@ -94,6 +97,14 @@ class Config(_Section):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     wire: WireConfig = Field(default_factory=WireConfig)
     weave: WeaveConfig = Field(default_factory=WeaveConfig)
+
+    @field_validator("data_dir", "run_dir")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        # Resolved here, once, against the directory the process was started in: these paths cross process
+        # boundaries (chunk paths go to chaosgarden, sockets to every peer), where a relative one means
+        # something else or is refused. `studio up` passes the resolved value on to its children.
+        return None if path is None else path.expanduser().absolute()
 
     @property
     def runtime_dir(self) -> Path:

@@ -18,8 +18,17 @@ def run_until_signalled(main: Callable[[], Awaitable[None]], name: str) -> None:
 async def _run(main: Callable[[], Awaitable[None]], name: str) -> None:
     task = asyncio.ensure_future(main())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # Once: under `studio up` a Ctrl-C reaches us from the terminal and then again as the supervisor's
+        # SIGTERM, and a second cancel would cut short the clean-up the first one started.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+            loop.add_signal_handler(sig, lambda: log.info("%s is already stopping", name))
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
     try:
         await task
     except asyncio.CancelledError:

@@ -10,7 +10,8 @@ import typer
 from rich.table import Column, Table
 
 from appliance.cli.context import EXIT_FAILURE, box, box_errors, console, errors, print_json
-from appliance.cli.udev_device import DeviceInfoError, kernel_name, notice, properties
+from appliance.cli.udev_device import properties
+from appliance.sound_devices import DeviceInfoError, kernel_name, notice
 
 app = typer.Typer(help="Sound cards and MIDI ports: list them; udev reports arrivals and departures here.",
                   no_args_is_help=True)

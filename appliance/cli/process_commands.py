@@ -44,5 +44,6 @@ def up(data_dir: str = typer.Option(None, "--data-dir", help="Data directory (de
     host = "127.0.0.1" if config.mcp.bind in ("0.0.0.0", "::") else config.mcp.bind
     console.print(f"[bold]MCP[/]   http://{host}:{config.mcp.port}/mcp")
     console.print(f"[bold]token[/] {token}")
-    console.print(f"[bold]data[/]  {config.data_dir.absolute()}   (Ctrl-C stops everything)")
-    raise typer.Exit(Supervisor(child_environment(data_dir)).run())
+    console.print(f"[bold]data[/]  {config.data_dir}   (Ctrl-C stops everything)")
+    # The resolved directory, not the one given: the children must not depend on the directory they start in.
+    raise typer.Exit(Supervisor(child_environment(str(config.data_dir))).run())

@@ -212,16 +212,31 @@ class AudioCapture(CaptureThread):
 
 
 class MidiCapture(CaptureThread):
-    """Raw MIDI bursts as timestamped records; the timeline frame is derived from CLOCK_MONOTONIC."""
+    """Raw MIDI bursts as timestamped records; the timeline frame is derived from CLOCK_MONOTONIC.
+
+    MIDI is sparse: a chunk could take hours to fill. So a chunk is handed over
+    for sealing once its oldest record is `seal_after_ns` old, which bounds how
+    long any event lives only in a staging file.
+    """
 
     def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, start_frame: int,
-                 priority: int, start_mono_ns: int = 0) -> None:
+                 priority: int, start_mono_ns: int = 0, seal_after_ns: int = 60 * NS) -> None:
         super().__init__(name, source, writer, sample_rate, priority)
         self.start_frame = start_frame
         self.t0_ns = start_mono_ns or time.monotonic_ns()
+        self.seal_after_ns = seal_after_ns
+        self._oldest_unsealed_ns = 0  # arrival of the first record in the current chunk; 0: it holds none
 
     def frame_at(self, mono_ns: int) -> int:
         return self.start_frame + (mono_ns - self.t0_ns) * self.sample_rate // NS
+
+    def prime_head(self) -> None:
+        """A head before the first event: MIDI positions are time-derived, so it is exact at once.
+
+        hootenanny takes a stream's start clock from its first head, and a
+        MIDI port may stay silent for minutes.
+        """
+        self._store_head(time.monotonic_ns())
 
     def timeline_frame(self) -> int:
         return self.frame_at(time.monotonic_ns())
@@ -244,9 +259,17 @@ class MidiCapture(CaptureThread):
                 continue
             if data and not self.stopping.is_set():
                 mono = self.source.last_end_ns
+                before = self.writer.current
+                fresh = before is None or before.used == 0
                 self.writer.write(pack_record(mono, self.frame_at(mono), bytes(data)))
+                if fresh or self.writer.current is not before:
+                    self._oldest_unsealed_ns = mono
                 self._check_ring()
-            self._store_head(time.monotonic_ns())
+            now = time.monotonic_ns()
+            if self._oldest_unsealed_ns and now - self._oldest_unsealed_ns >= self.seal_after_ns:
+                self.writer.cut()
+                self._oldest_unsealed_ns = 0
+            self._store_head(now)
 
     def _store_head(self, mono: int) -> None:
         w = self.writer

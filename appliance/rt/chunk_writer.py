@@ -161,6 +161,11 @@ class ChunkWriter:
             return None
         return self._full(chunk)
 
+    def cut(self) -> None:
+        """Hand over the current chunk now if anything is in it (MIDI's bound on unsealed data); a spare is next."""
+        if self.current is not None and self.current.used:
+            self._rotate()
+
     def _has_chunk(self) -> bool:
         if self.current is None and self.spares:
             self.current = self.spares.popleft()

@@ -208,7 +208,8 @@ class Garden:
                     self._publish_all(stream.collect())
             if time.monotonic_ns() >= next_head:
                 next_head += interval_ns
-                self._publish_all([stream.head_broadcast() for stream in self.streams.values() if stream.running])
+                self._publish_all([stream.head_broadcast() for stream in self.streams.values()
+                                   if stream.running and stream.has_head])
             if time.monotonic() >= next_gc:
                 # Young generations only: start-up objects are frozen, so this is short.
                 next_gc = time.monotonic() + YOUNG_GC_INTERVAL_S

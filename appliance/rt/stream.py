@@ -76,7 +76,7 @@ class CaptureStream:
         if d.kind is StreamKind.MIDI:
             source = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
             return MidiCapture(name, source, self.writer, d.sample_rate, self.start_frame, self.config.priority,
-                               self.start_mono_ns)
+                               self.start_mono_ns, round(self.config.midi_seal_seconds * 1_000_000_000))
         spec = AudioSpec(d.device, d.sample_rate, d.channels, d.sample_format, d.period)
         source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
         return AudioCapture(name, source, self.writer, d.sample_rate, d.frame_bytes, d.period,
@@ -101,6 +101,8 @@ class CaptureStream:
             self._release_spares()
             raise
         self.clocks.append(clock(self.start_frame, self.start_mono_ns or time.monotonic_ns(), "start"))
+        if isinstance(self.thread, MidiCapture):
+            self.thread.prime_head()
         self.running = True
         self.thread.start()
 
@@ -210,6 +212,11 @@ class CaptureStream:
             "lostSamples": event.lost_frames, "xruns": getattr(self.thread, "xruns", 0),
         }
         return ("stream.error", "streamError", value)
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the capture thread has stored a head yet; before that it would read as 1970 at sample 0."""
+        return self.thread.head.load().monotonic_ns != 0
 
     def head_broadcast(self) -> tuple[str, str, dict[str, Any]]:
         self._head_told = True

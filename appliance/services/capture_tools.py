@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
-
 import asyncio
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +23,7 @@ from appliance.services.slicer import (
     materialize_virtual,
     slice_stream,
 )
-from appliance.services.timepoints import TimePointError, resolve_window
+from appliance.services.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
 from appliance.services.devices import DeviceRegistry
 from appliance.services.streams import StreamService
 from appliance.services.tool_registry import Progress, Tool, ToolOutput, ToolRegistry
@@ -67,8 +66,11 @@ class NoArgs(_Args):
     pass
 
 
-TIME_POINT_HELP = ('"now", {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
-                   '{"session_start": {"session": id, "segment": n}} or {"session_end": {...}} (segment optional)')
+TIME_POINT_HELP = ('"now" (the moment the request arrives; the end of the recording if it stopped before), '
+                   '{"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
+                   '{"session_start": {"session": id, "segment": n}} or {"session_end": {...}} (segment optional). '
+                   'A window with both ends on the wall clock ("now", seconds_ago, wall_time) has exactly the asked '
+                   'length in samples')
 
 
 class StreamSliceArgs(_Args):
@@ -89,9 +91,12 @@ class Slicer:
         self.streams, self.artifacts, self.store = streams, artifacts, store
 
     async def slice(self, args: StreamSliceArgs, progress: Progress | None = None) -> dict[str, Any]:
+        arrived = time.time_ns()  # "now", for every time point of this request
+        await self._wait_for(args, arrived)
         with self.streams.snapshot(args.uri) as manifest:
             try:
-                start, end = resolve_window(args.start, args.end, manifest, session_edge=self.streams.session_edge)
+                start, end = resolve_window(args.start, args.end, manifest, now_realtime_ns=arrived,
+                                            session_edge=self.streams.session_edge)
             except TimePointError as exc:
                 raise ServiceError("badRequest", str(exc)) from None
             staging = self.store.create_staging()
@@ -102,6 +107,17 @@ class Slicer:
                 self.store.release(staging.path)
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
             return self._keep(args, manifest, staging.path, info)
+
+    async def _wait_for(self, args: StreamSliceArgs, arrived: int) -> None:
+        """Wait until the recording has passed the latest wall-clock moment the window names (at most "now")."""
+        try:
+            moments = [moment_of(parse_time_point(value, name), arrived)
+                       for name, value in (("start", args.start), ("end", args.end))]
+        except TimePointError as exc:
+            raise ServiceError("badRequest", str(exc)) from None
+        named = [m for m in moments if m is not None and m <= arrived]
+        if named:
+            await self.streams.wait_for_moment(args.uri, max(named))
 
     async def materialize(self, virtual: Artifact) -> Artifact:
         """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""

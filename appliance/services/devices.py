@@ -1,15 +1,22 @@
 """The device registry: sound cards and raw MIDI ports the box has seen, connected or not.
 
-Fed by udev through `studio device added|removed` (a `deviceNotice` request),
-and always listing the simulated Eurorack (`sim`).
+Fed by udev through `studio device added|removed` (a `deviceNotice` request)
+and by a scan of the kernel's sound nodes when hootenanny starts, so a
+device plugged in before the box started, or while hootenanny was down, is
+listed, and one that left meanwhile is not shown as connected. Always lists
+the simulated Eurorack (`sim`). An id from here is what an agent gives
+`stream_create` as `device`; `resolve` turns it into what chaosgarden opens.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any
 
 from appliance.services.catalog import now_ns
+
+log = logging.getLogger(__name__)
 
 SIM = {"id": "sim", "kind": "audio+midi", "alsa_name": "sim", "dev_path": "", "connected": True}
 
@@ -25,6 +32,29 @@ class DeviceRegistry:
             " dev_path=excluded.dev_path, connected=excluded.connected, last_seen_ns=excluded.last_seen_ns",
             (device_id, kind, alsa_name, dev_path, int(connected), now_ns()))
 
+    def rescan(self, present: list[dict[str, str]]) -> None:
+        """Take the nodes present now (sound_devices.present) as the truth: they are connected, the rest are not."""
+        for event in present:
+            self.seen(event["deviceId"], event["kind"], event["alsaName"], event["devPath"], True)
+        here = {event["deviceId"] for event in present}
+        for row in self.db.execute("SELECT id FROM devices WHERE connected=1").fetchall():
+            if row["id"] not in here:
+                self.db.execute("UPDATE devices SET connected=0 WHERE id=?", (row["id"],))
+        log.info("devices present: %s", ", ".join(sorted(here)) or "none (only the simulated Eurorack)")
+
     def list(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT id, kind, alsa_name, dev_path, connected FROM devices ORDER BY id")
         return [dict(SIM)] + [{**dict(r), "connected": bool(r["connected"])} for r in rows]
+
+    def resolve(self, device: str) -> str:
+        """What chaosgarden opens for `device`: a registry id's ALSA name (or MIDI node); anything else as given."""
+        row = self.db.execute("SELECT alsa_name FROM devices WHERE id=?", (device,)).fetchone()
+        return row["alsa_name"] if row is not None else device
+
+    def connected(self, device: str) -> bool | None:
+        """Whether the registry knows `device` (by id or ALSA name) to be connected; None when it does not know it."""
+        if device == "sim":
+            return True
+        row = self.db.execute("SELECT connected FROM devices WHERE id=? OR alsa_name=? ORDER BY connected DESC",
+                              (device, device)).fetchone()
+        return None if row is None else bool(row["connected"])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 import zmq
 import zmq.asyncio
 
-from appliance import notify
+from appliance import notify, sound_devices
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
@@ -47,6 +49,20 @@ SIM_STREAMS = (
 )
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the process's lifecycle owns SIGINT and SIGTERM.
+
+    uvicorn's handlers would shut the server down first and then raise the
+    signals again; two of them (Ctrl-C under `studio up`, then its SIGTERM)
+    count as "force quit", which skips the app's lifespan shutdown and leaves
+    its task to be cancelled with a traceback. Our `run` asks it to exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class Hootenanny:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -60,9 +76,10 @@ class Hootenanny:
         pub.bind(endpoints.ipc(config.runtime_dir, endpoints.HOOTENANNY_EVENTS))
         self.publisher = Publisher(pub, "hootenanny")
         self.garden = GardenLink(self.ctx, config, self.publisher, self._garden_event)
-        self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish)
-        self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
         self.devices = DeviceRegistry(self.db)
+        self.devices.rescan(sound_devices.present())
+        self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish, self.devices)
+        self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
         self.registry = ToolRegistry()
         slicer = Slicer(self.streams, self.artifacts, self.store)
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, slicer)
@@ -131,7 +148,7 @@ class Hootenanny:
 
     async def run(self) -> None:
         self.store.scan_orphans(self.streams.known_staging())
-        server = uvicorn.Server(uvicorn.Config(self.app, host=self.config.mcp.bind, port=self.config.mcp.port,
+        server = QuietServer(uvicorn.Config(self.app, host=self.config.mcp.bind, port=self.config.mcp.port,
                                                log_config=None, lifespan="on", access_log=False))
         serving = asyncio.create_task(server.serve())
         tasks = [

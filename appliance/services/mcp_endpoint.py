@@ -157,6 +157,17 @@ class StudioMCP(MCPServer):
                                  annotations=ToolAnnotations(**remote.annotations) if remote.annotations else None))
         return tools
 
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None,
+                         context: Context | None = None) -> Any:
+        # The SDK answers an unknown name with a ValueError, which its dispatcher logs as a traceback and
+        # sends as "Internal server error": a client's mistake is neither, so it is refused here by name.
+        known = [prompt.name for prompt in await self.list_prompts()]
+        if name not in known:
+            message = f"name: no prompt {name!r}; prompts: {', '.join(known) or 'none'}"
+            log.info("prompts/get refused: %s", message)
+            raise MCPError(INVALID_PARAMS, message)
+        return await super().get_prompt(name, arguments, context)
+
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         if name in self.registry.tools:
             return self.registry.tools[name].input_schema()

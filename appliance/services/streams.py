@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from appliance.cas import ContentStore, SealError
 from appliance.config import Config
@@ -38,9 +38,31 @@ log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 LIVE_PERSIST_INTERVAL_S = 1.0
+# A stream's manifest gets a clock snapshot from its head at least this often, so wall-clock time points map
+# through a recent pin on every stream: MIDI streams seal rarely and so have few chunk-boundary clocks.
+CLOCK_INTERVAL_NS = 10 * 1_000_000_000
+# How chaosgarden's refusal begins when the device itself cannot be opened (rt.sources: DeviceLost at open).
+DEVICE_UNOPENED = ("cannot open ALSA PCM", "cannot open raw MIDI")
 MIB = 1 << 20
 FREE_SPACE = "Free space (studio cas gc, stream_retention) and start the stream again"
 Publish = Callable[[str, str, dict[str, Any]], None]
+
+
+class DeviceLookup(Protocol):
+    """What the device registry tells the streams (services.devices.DeviceRegistry)."""
+
+    def resolve(self, device: str) -> str: ...
+    def connected(self, device: str) -> bool | None: ...
+
+
+class AsGiven:
+    """No registry: devices are opened by the names they were given, and nothing is known of them."""
+
+    def resolve(self, device: str) -> str:
+        return device
+
+    def connected(self, device: str) -> bool | None:
+        return None
 
 
 @dataclass
@@ -59,13 +81,16 @@ class Recorder:
     garden_lost: bool = False
     broken: str = ""  # why the manifest could not be read; the stream is unusable until repaired
     stopping: bool = False  # a stop of our own (disk full) is on its way
+    head_clock: ClockSnapshot | None = None  # the clocks of the newest head chaosgarden told us of
+    head_moved: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) at every head
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class StreamService:
     def __init__(self, db: sqlite3.Connection, store: ContentStore, garden: GardenLink, config: Config,
-                 publish: Publish) -> None:
+                 publish: Publish, devices: DeviceLookup | None = None) -> None:
         self.db = db
+        self.devices = devices or AsGiven()
         self.store = store
         self.garden = garden
         self.config = config
@@ -134,19 +159,24 @@ class StreamService:
         rec.manifest.state = "recording"
         rec.manifest.live = None
         self._persist(rec)
+        # A device id from device_list names the card's ALSA PCM or the port's node, which chaosgarden opens.
+        opened = self.devices.resolve(rec.definition.device)
+        wire = {**rec.definition.to_wire(), "device": opened}
         try:
             await self.garden.request("streamStart", {
-                "uri": rec.definition.uri, "definition": rec.definition.to_wire(), "chunkPath": paths[0],
+                "uri": rec.definition.uri, "definition": wire, "chunkPath": paths[0],
                 "sparePaths": paths[1:], "startSample": start_sample, "startRealtimeNs": start_realtime},
                 retries=0, timeout=10)
         except RequestError as exc:
             self._release_in_flight(rec)
             rec.manifest.state = "stopped"
             rec.last_error = exc.message
+            rec.device_connected = not exc.message.startswith(DEVICE_UNOPENED)
             self._persist(rec)
             raise ServiceError("unavailable" if exc.code == "unavailable" else "badRequest",
                                f"chaosgarden refused {rec.definition.uri}: {exc.message}") from None
-        rec.recording, rec.garden_lost, rec.head_seen = True, False, time.monotonic()
+        rec.recording, rec.garden_lost, rec.head_seen, rec.head_clock = True, False, time.monotonic(), None
+        rec.device_connected = True
         self._set_state(rec, "recording")
         log.info("%s recording from sample %d", rec.definition.uri, start_sample)
 
@@ -340,11 +370,17 @@ class StreamService:
 
     def _on_head(self, rec: Recorder, head: dict[str, Any]) -> None:
         rec.head_seen = time.monotonic()
+        if not head["monotonicNs"]:
+            return  # a head from before the capture thread's first reading carries no clock
+        reading = ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
+                                realtime_ns=head["realtimeNs"], reason="periodic")
         if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
-            rec.manifest.clocks.append(ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
-                                                     realtime_ns=head["realtimeNs"], reason="start"))
+            rec.manifest.clocks.append(reading.model_copy(update={"reason": "start"}))
         if _stale(rec.manifest, head):
             return
+        if reading.realtime_ns - max(c.realtime_ns for c in rec.manifest.clocks) >= CLOCK_INTERVAL_NS:
+            rec.manifest.clocks.append(reading)
+            rec.live_dirty = True
         live = rec.manifest.live
         if live is not None and live.path != head["chunkPath"]:
             return  # chaosgarden moved on before we sealed the previous chunk: keep its edge until the seal
@@ -352,6 +388,10 @@ class StreamService:
             rec.manifest.live = LiveEdge(path=head["chunkPath"], first_sample=head["chunkFirstSample"],
                                          head_sample=head["samplePosition"], head_bytes=head["bytePosition"])
         rec.live_dirty = True
+        # Only a head whose bytes are readable counts as the clock reading for "now" (wait_for_moment).
+        rec.head_clock = reading
+        rec.head_moved.set()
+        rec.head_moved = asyncio.Event()
 
     def _on_error(self, rec: Recorder, error: dict[str, Any]) -> None:
         rec.xruns = error["xruns"]
@@ -516,7 +556,11 @@ class StreamService:
         is sealed meanwhile its staging name goes, but the open file keeps the
         bytes (sealing links them into content/ first).
         """
-        manifest = self.recorder(uri).manifest.model_copy(deep=True)
+        rec = self.recorder(uri)
+        manifest = rec.manifest.model_copy(deep=True)
+        if rec.recording and rec.head_clock is not None:
+            # The freshest reading of the clocks, for "now" and wall-clock time points; not kept in the manifest.
+            manifest.clocks.append(rec.head_clock.model_copy(update={"reason": "head"}))
         fd = None
         if manifest.live is not None:
             try:
@@ -530,6 +574,28 @@ class StreamService:
         finally:
             if fd is not None:
                 os.close(fd)
+
+    async def wait_for_moment(self, uri: str, realtime_ns: int) -> None:
+        """Return once a recording stream's head has passed CLOCK_REALTIME `realtime_ns` (at once if not recording).
+
+        "now" is the moment a request arrives, but the head we know of is up to
+        a head interval old: a window ending "now" waits for the head to pass
+        that moment rather than come up short. Bounded: a head that does not
+        come means chaosgarden is not recording this stream, and that is said.
+        """
+        rec = self.recorder(uri)
+        limit = 3 * self.config.rt.head_interval_ms / 1000 + 1.0
+        deadline = time.monotonic() + limit
+        while rec.recording and (rec.head_clock is None or rec.head_clock.realtime_ns < realtime_ns):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServiceError("unavailable", f"{uri}: chaosgarden has not reported the recording reaching the "
+                                                  f"moment of this request within {limit:.1f} s; "
+                                                  f"{rec.last_error or 'it may be restarting'}; try again")
+            try:
+                await asyncio.wait_for(rec.head_moved.wait(), left)
+            except TimeoutError:
+                pass
 
     def use_session_edges(self, lookup: Callable[[str, int | None, str, str], int]) -> None:
         """Let time points name session edges (the session service provides them)."""
@@ -552,9 +618,16 @@ class StreamService:
             "bytes": sum(c.bytes for c in m.chunks),
             "xruns": rec.xruns,
             "device": rec.definition.device,
-            "device_connected": rec.device_connected and not rec.garden_lost,
+            "device_connected": self._device_connected(rec),
             "last_error": rec.last_error,
         }
+
+    def _device_connected(self, rec: Recorder) -> bool:
+        """While recording: what chaosgarden last said of the device. Otherwise: the registry, or the last try."""
+        if rec.recording:
+            return rec.device_connected and not rec.garden_lost
+        known = self.devices.connected(rec.definition.device)
+        return rec.device_connected if known is None else known and rec.device_connected
 
     def status(self, uri: str | None = None) -> list[dict[str, Any]]:
         recs = [self._known(uri)] if uri else list(self.recorders.values())

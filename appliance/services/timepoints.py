@@ -2,6 +2,14 @@
 
 Samples are the authority: wall-clock forms are mapped through the stream's
 CLOCK_REALTIME snapshots, and session edges through the sessions module.
+
+"now" is the moment the request arrived (`now_realtime_ns`), mapped like any
+wall-clock time; the caller waits for the recording to pass that moment
+before it resolves (StreamService.wait_for_moment). A window whose two ends
+are both wall-clock forms ("now", seconds_ago, wall_time) has exactly the
+asked length in samples at the stream's rate: the end is mapped through the
+clocks when it is "now" (else the start is), and the other end is that many
+samples away. Clock drift within the window is the only error left.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ class _Form(BaseModel):
 
 
 class Now(_Form):
-    """The readable head of the stream."""
+    """The moment the request arrived (on a stream that is not recording: the end of its recording)."""
 
 
 class SecondsAgo(_Form):
@@ -126,17 +134,39 @@ def _rule(err: dict[str, Any]) -> str:
 def resolve_window(start: Any, end: Any, manifest: Manifest, *, now_realtime_ns: int | None = None,
                    session_edge: SessionEdge | None = None) -> tuple[int, int]:
     """Parse and resolve `start` and `end` to the frame window [start, end) on the manifest's stream."""
-    first = resolve(parse_time_point(start, "start"), manifest, "start", now_realtime_ns, session_edge)
-    last = resolve(parse_time_point(end, "end"), manifest, "end", now_realtime_ns, session_edge)
+    now = time.time_ns() if now_realtime_ns is None else now_realtime_ns
+    start_point, end_point = parse_time_point(start, "start"), parse_time_point(end, "end")
+    first = resolve(start_point, manifest, "start", now, session_edge)
+    last = resolve(end_point, manifest, "end", now, session_edge)
+    since, until = moment_of(start_point, now), moment_of(end_point, now)
+    if since is not None and until is not None and until > since and _mapped(last, end_point, manifest, now):
+        length = _div_round((until - since) * manifest.definition.sample_rate, NS)
+        if isinstance(end_point, Now):
+            first = _on_recording(last - length, start_point, manifest, "start")
+        else:
+            last = _on_recording(first + length, end_point, manifest, "end")
     if last <= first:
         raise TimePointError(f"end: sample {last} is not after start (sample {first}); end must be later than start")
     return first, last
 
 
-def resolve(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None = None,
-            session_edge: SessionEdge | None = None) -> int:
-    """The frame `point` names on the manifest's stream, checked to lie on what was recorded."""
-    frame = _frame_of(point, manifest, field, now_realtime_ns, session_edge)
+def moment_of(point: TimePoint, now_realtime_ns: int) -> int | None:
+    """CLOCK_REALTIME a wall-clock form names ("now" is the request's arrival); None for sample and session forms."""
+    if isinstance(point, Now):
+        return now_realtime_ns
+    if isinstance(point, SecondsAgo):
+        return now_realtime_ns - round(point.seconds_ago * NS)
+    if isinstance(point, WallTime):
+        return _ns(point.wall_time)
+    return None
+
+
+def _mapped(frame: int, point: TimePoint, manifest: Manifest, now_realtime_ns: int) -> bool:
+    """False when "now" stood for the end of a recording that had stopped before the request."""
+    return not isinstance(point, Now) or not manifest.clocks or frame == _now_frame(manifest, now_realtime_ns)
+
+
+def _on_recording(frame: int, point: TimePoint, manifest: Manifest, field: str) -> int:
     lo, hi = available_range(manifest)
     if not lo <= frame <= hi:
         span = f"samples {lo} to {hi}" if hi > lo else "nothing yet"
@@ -145,18 +175,29 @@ def resolve(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: i
     return frame
 
 
+def resolve(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None = None,
+            session_edge: SessionEdge | None = None) -> int:
+    """The frame `point` names on the manifest's stream, checked to lie on what was recorded."""
+    return _on_recording(_frame_of(point, manifest, field, now_realtime_ns, session_edge), point, manifest, field)
+
+
 def _frame_of(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns: int | None,
               session_edge: SessionEdge | None) -> int:
+    now = time.time_ns() if now_realtime_ns is None else now_realtime_ns
     if isinstance(point, Now):
-        return available_range(manifest)[1]
+        return _now_frame(manifest, now) if manifest.clocks else available_range(manifest)[1]
     if isinstance(point, SampleAt):
         return point.sample
     if isinstance(point, SecondsAgo):
-        now = time.time_ns() if now_realtime_ns is None else now_realtime_ns
         return sample_at_realtime(manifest, now - round(point.seconds_ago * NS), field)
     if isinstance(point, WallTime):
         return sample_at_realtime(manifest, _ns(point.wall_time), field)
     return _session_frame(point, manifest, field, session_edge)
+
+
+def _now_frame(manifest: Manifest, now_realtime_ns: int) -> int:
+    """The frame of the request's arrival; the readable head when the recording ended before it."""
+    return min(sample_at_realtime(manifest, now_realtime_ns, "now"), available_range(manifest)[1])
 
 
 def _session_frame(point: SessionStart | SessionEnd, manifest: Manifest, field: str,

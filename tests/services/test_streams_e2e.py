@@ -3,8 +3,11 @@
 import asyncio
 import random
 import sqlite3
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -18,6 +21,7 @@ from tests.support.garden import wait_until
 from tests.support.stack import ToolClient, ToolFailed, make_stack
 
 RATE = 48000
+NS = 1_000_000_000
 
 
 async def wait_for(tools, uri, predicate, timeout=30.0):
@@ -90,10 +94,10 @@ async def test_slice_seconds_ago_to_now_is_sample_exact(stack, tools):
     before = (await wait_for(tools, uri, lambda s: s["head_sample"] >= 3 * RATE))["head_sample"]
     result = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 2}, end="now", tags=["test"])
     start, end = result["sample_range"]
-    # "now" is the readable head, which trails the wall clock by however long a loaded machine takes to
-    # seal; so the window may be shorter than two seconds, never longer, and never starts earlier.
-    assert end >= before and start >= before - 2.2 * RATE
-    assert 0 < end - start <= 2.2 * RATE
+    # "now" is the moment the request arrived: hootenanny waits for the head to pass it, so the window is
+    # two seconds to the sample, and it ends after the head that was readable before the request.
+    assert end - start == 2 * RATE and result["seconds"] == 2.0
+    assert end >= before
     assert len(result["source_chunks"]) >= 2  # distinct digests: the sim patch repeats every second
     path = ContentStore(stack.data_dir / "cas").path(result["content_hash"])
     data, rate = sf.read(path, dtype="int32")
@@ -187,3 +191,69 @@ async def test_a_stream_past_the_memory_budget_is_refused_at_start_and_nothing_i
     staging = stack.data_dir / "cas" / "staging"
     left = [p for p in staging.rglob("*") if p.is_file()]
     assert [p.read_text()[:1] for p in left] == ["{"]  # only the stream's own manifest: no chunk path was kept
+
+
+async def test_every_last_n_seconds_window_has_its_length_to_the_sample(stack, tools):
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/short"
+    await tools.call("stream_create", uri=uri, device="sim", sample_format="s16", chunk_samples=24000)
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["head_sample"] >= 2 * RATE)
+    for seconds in (1, 0.5, 0.01, 1.25):
+        result = await tools.call("stream_slice", uri=uri, start={"seconds_ago": seconds}, end="now")
+        start, end = result["sample_range"]
+        assert end - start == round(seconds * RATE), (seconds, result)
+    now = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 1})  # end defaults to "now"
+    assert now["sample_range"][1] - now["sample_range"][0] == RATE
+
+
+async def test_midi_has_real_clocks_and_slices_by_wall_clock(stack, tools):
+    """The sim MIDI stream: its start clock is a real reading, and the last seconds slice by time."""
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/notes"
+    began = time.time_ns()
+    await tools.call("stream_create", uri=uri, device="sim", kind="midi")
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["head_sample"] >= 3 * RATE)
+    _, manifest = recorded_live(stack, uri)
+    start_clock = manifest.clocks[0]
+    assert start_clock.reason == "start" and start_clock.monotonic_ns > 0
+    assert abs(start_clock.realtime_ns - began) < 5 * NS, "the start clock is not a reading of the real clock"
+    result = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 2}, end="now")
+    start, end = result["sample_range"]
+    assert end - start == 2 * RATE
+    song = mido.MidiFile(ContentStore(stack.data_dir / "cas").path(result["content_hash"]))
+    notes = [m for m in song if m.type == "note_on" and m.velocity]
+    assert 6 <= len(notes) <= 9, notes  # the sim plays four notes a second
+    moment = time.time_ns()
+    wall = await tools.call("stream_slice", uri=uri, start={"wall_time": iso(moment - 2 * NS)},
+                            end={"wall_time": iso(moment - NS)})
+    assert wall["sample_range"][1] - wall["sample_range"][0] == RATE
+
+
+async def test_sparse_midi_is_sealed_within_its_bound(stack, tools):
+    """A MIDI chunk is sealed once its oldest event is rt.midi_seal_seconds old, not when it is full."""
+    stack.env["STUDIO_RT_MIDI_SEAL_SECONDS"] = "0.5"
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/sparse"
+    await tools.call("stream_create", uri=uri, device="sim", kind="midi")  # chunks of 128 KiB: hours of notes
+    await tools.call("stream_start", uri=uri)
+    began = time.monotonic()
+    status = await wait_for(tools, uri, lambda s: s["chunks_sealed"] >= 3)
+    assert time.monotonic() - began < 10, "three chunks took far longer than three bounds"
+    _, manifest = recorded_live(stack, uri)
+    assert all(c.bytes < 4096 for c in manifest.chunks), "chunks were sealed for being full, not by the bound"
+    assert status["state"] == "recording"
+
+
+def recorded_live(stack, uri) -> tuple[bytes, manifests.Manifest]:
+    """The manifest as hootenanny last persisted it (at most a second old) and its sealed bytes."""
+    wait_until(lambda: recorded(stack, uri)[1].clocks, timeout=10)
+    return recorded(stack, uri)
+
+
+def iso(realtime_ns: int) -> str:
+    return datetime.fromtimestamp(realtime_ns / NS, tz=timezone.utc).isoformat()
