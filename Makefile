@@ -32,7 +32,7 @@ define ensure_debs
 	fi
 endef
 
-.PHONY: run test bench faults image image-test hil vm clean system-deps bench-deps
+.PHONY: run test bench faults image image-test hil vm clean system-deps bench-deps interop
 
 system-deps:
 	@command -v dpkg-query >/dev/null || { echo "make: not a Debian system; install ALSA development headers (alsa-lib) yourself"; exit 0; }
@@ -69,6 +69,13 @@ vm: $(STAMP)
 
 hil: $(STAMP)
 	$(PYTEST) -q -m hil
+
+# A second MCP client (the TypeScript SDK) and the MCP conformance suite against
+# `studio up` (tests/interop). Needs Node >= 20 and npm; versions pinned in
+# tests/interop/package-lock.json.
+interop: $(STAMP)
+	cd tests/interop && npm ci --no-audit --no-fund
+	$(PYTEST) -q -m interop --run-interop tests/interop
 
 clean:
 	rm -rf $(VENV) var .pytest_cache build *.egg-info

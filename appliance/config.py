@@ -70,6 +70,8 @@ class CaptureConfig(_Section):
     chunk_samples: int = Field(131072, ge=1024, le=1 << 30)
     sample_rate: int = Field(48000, ge=8000, le=768000)
     sim_streams: bool = Field(False, description="record the simulated Eurorack (stream://sim/audio, /midi)")
+    clock_seconds: float = Field(10.0, gt=0, le=3600, description="every stream keeps a clock snapshot at least "
+                                                                   "this often (besides chunk edges and device events)")
     disk_reserve_mb: int = Field(64, ge=0, le=1 << 20,
                                  description="recording stops when a new chunk would leave less free than this")
 

@@ -16,18 +16,21 @@ OPT_IN_MARKERS = {
     "vm": "boots the image under qemu: run with `make vm` (or pytest --run-vm)",
     "faults": "fault, fuzz and load scenarios: run with `make faults` (or pytest --run-faults)",
     "hil": "needs a real box: set STUDIO_HIL_HOST (and STUDIO_HIL_TOKEN), then `make hil`",
+    "interop": "a second MCP client and the MCP conformance suite (Node): run with `make interop` "
+               "(or pytest --run-interop after npm ci in tests/interop)",
 }
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-vm", action="store_true", help="run tests marked vm")
     parser.addoption("--run-faults", action="store_true", help="run tests marked faults")
+    parser.addoption("--run-interop", action="store_true", help="run tests marked interop")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Slow and hardware tests are reported as skipped, with how to run them, unless asked for."""
     enabled = {"vm": config.getoption("--run-vm"), "faults": config.getoption("--run-faults"),
-               "hil": bool(os.environ.get("STUDIO_HIL_HOST"))}
+               "hil": bool(os.environ.get("STUDIO_HIL_HOST")), "interop": config.getoption("--run-interop")}
     for item in items:
         for marker, why in OPT_IN_MARKERS.items():
             if marker in item.keywords and not enabled[marker]:

@@ -14,9 +14,18 @@ def test_defaults_without_any_source():
     config = load_config(files=(), environ={})
     assert config.mcp.port == 8080
     assert config.mcp.bind == "127.0.0.1"
-    assert config.data_dir == Path("var")
-    assert config.runtime_dir == Path("var/run")
+    assert config.data_dir == Path.cwd() / "var"
+    assert config.runtime_dir == Path.cwd() / "var" / "run"
     assert config.rt.priority == 70
+
+
+def test_relative_paths_are_resolved_once_where_the_config_is_loaded(tmp_path, monkeypatch):
+    """A relative data or run directory never crosses a process boundary: chaosgarden refuses relative chunk paths."""
+    monkeypatch.chdir(tmp_path)
+    config = load_config(files=(), environ={"STUDIO_DATA_DIR": "box/data", "STUDIO_RUN_DIR": "../run"})
+    assert config.data_dir == tmp_path / "box" / "data"
+    assert config.run_dir == config.runtime_dir == tmp_path / ".." / "run"
+    assert load_config(files=(), environ={"STUDIO_DATA_DIR": "~/studio"}).data_dir == Path.home() / "studio"
 
 
 def test_layers_later_wins(tmp_path):

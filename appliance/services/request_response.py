@@ -133,10 +133,10 @@ class RequestResponse:
                 start, end = sample_at_realtime(rec.manifest, start_ns), sample_at_realtime(rec.manifest, end_ns)
             except TimePointError as exc:
                 raise ServiceError("unavailable", str(exc)) from None
-            if rec.manifest.head_sample >= end:
+            if rec.head_sample >= end:
                 return start, end
             if time.monotonic() > deadline or not rec.recording:
-                raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.manifest.head_sample}, "
+                raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.head_sample}, "
                                                   f"the answer ends at {end}")
             await asyncio.sleep(0.05)
 

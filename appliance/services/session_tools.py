@@ -87,9 +87,9 @@ async def _wait_readable(sessions: SessionService, slicer: Slicer, session: str,
     end = sessions.edge(session, segment, "end", uri)
     rec = slicer.streams.recorder(uri)
     deadline = asyncio.get_running_loop().time() + EXPORT_WAIT_S
-    while rec.manifest.head_sample < end:
+    while rec.head_sample < end:
         if not rec.recording or asyncio.get_running_loop().time() > deadline:
-            raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.manifest.head_sample}, "
+            raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.head_sample}, "
                                               f"the segment ends at {end}; export again shortly")
         await asyncio.sleep(0.05)
 

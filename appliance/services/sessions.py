@@ -181,9 +181,9 @@ class SessionService:
         try:
             sample = max(sample_at_realtime(rec.manifest, realtime_ns), 0)
         except TimePointError:
-            return rec.manifest.head_sample
+            return rec.head_sample
         # A stream that stopped ends where it stopped, even if the clock says a moment later.
-        return sample if rec.recording else min(sample, rec.manifest.head_sample)
+        return sample if rec.recording else min(sample, rec.head_sample)
 
     def _close_open_segment(self, session_id: str, stamp: int) -> None:
         open_seg = self.db.execute("SELECT number FROM segments WHERE session_id=? AND stopped_ns IS NULL",

@@ -33,14 +33,12 @@ from appliance.services.catalog import now_ns
 from appliance.services.garden_link import GardenLink
 from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
 from appliance.services.service_error import ServiceError
+from appliance.services.timepoints import available_range
 
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 LIVE_PERSIST_INTERVAL_S = 1.0
-# A stream's manifest gets a clock snapshot from its head at least this often, so wall-clock time points map
-# through a recent pin on every stream: MIDI streams seal rarely and so have few chunk-boundary clocks.
-CLOCK_INTERVAL_NS = 10 * 1_000_000_000
 # How chaosgarden's refusal begins when the device itself cannot be opened (rt.sources: DeviceLost at open).
 DEVICE_UNOPENED = ("cannot open ALSA PCM", "cannot open raw MIDI")
 MIB = 1 << 20
@@ -84,6 +82,15 @@ class Recorder:
     head_clock: ClockSnapshot | None = None  # the clocks of the newest head chaosgarden told us of
     head_moved: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) at every head
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def head_sample(self) -> int:
+        """Where the timeline is readable to. A MIDI timeline runs on with time, event or not: its head is the
+        newest head's position (or the stop clock's), though no chunk may be open."""
+        head = available_range(self.manifest)[1]
+        if self.recording and self.head_clock is not None and self.definition.kind is StreamKind.MIDI:
+            head = max(head, self.head_clock.sample)
+        return head
 
 
 class StreamService:
@@ -216,7 +223,9 @@ class StreamService:
         for state in reply.value:
             await self._take_unacknowledged(rec, state)
             if rec.recording and not state["running"]:
-                self._finish(rec)  # the last chunk was empty: no final chunk to carry the news
+                # The last chunk was empty: no final chunk carried the news, nor the stop's clock.
+                rec.manifest.clocks.append(_clock(state["clocks"][-1]))
+                self._finish(rec)
 
     def _stop_soon(self, rec: Recorder, reason: str) -> None:
         """Stop a recording we cannot go on with (called under its lock, so the stop runs after)."""
@@ -285,6 +294,8 @@ class StreamService:
             self._forget(path)
         if full["final"]:
             if rec.recording:
+                if not path:  # nothing in the last chunk: the stop's clock comes with this marker alone
+                    rec.manifest.clocks.append(_clock(full["clock"]))
                 self._finish(rec)
         elif rec.recording and path and row is not None:
             await self._spare(rec)
@@ -378,7 +389,9 @@ class StreamService:
             rec.manifest.clocks.append(reading.model_copy(update={"reason": "start"}))
         if _stale(rec.manifest, head):
             return
-        if reading.realtime_ns - max(c.realtime_ns for c in rec.manifest.clocks) >= CLOCK_INTERVAL_NS:
+        # A clock snapshot from the head now and then, so wall-clock time points map through a recent pin on
+        # every stream: MIDI streams seal rarely and so have few chunk-boundary clocks.
+        if reading.realtime_ns - rec.manifest.clocks[-1].realtime_ns >= self.config.capture.clock_seconds * NS:
             rec.manifest.clocks.append(reading)
             rec.live_dirty = True
         live = rec.manifest.live
@@ -494,7 +507,7 @@ class StreamService:
                 "clock": {"samplePosition": live.head_sample, "monotonicNs": 0,
                           "realtimeNs": _realtime_of(rec, live.head_sample), "midiTicks": -1, "reason": "restart"}})
         rec.manifest.live = None
-        edge = rec.manifest.head_sample
+        edge = rec.head_sample
         real = _realtime_of(rec, edge)
         rec.manifest.clocks.append(ClockSnapshot(sample=edge, realtime_ns=real, reason="restart",
                                                  monotonic_ns=real - time.time_ns() + time.monotonic_ns()))
@@ -613,7 +626,7 @@ class StreamService:
             "uri": rec.definition.uri,
             "state": "broken" if rec.broken else
                      "recording" if rec.recording else ("stopped" if m.chunks or m.gaps else "defined"),
-            "head_sample": m.head_sample,
+            "head_sample": rec.head_sample,
             "chunks_sealed": len(m.chunks),
             "bytes": sum(c.bytes for c in m.chunks),
             "xruns": rec.xruns,

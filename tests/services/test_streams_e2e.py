@@ -1,6 +1,7 @@
 """Streams end to end: real chaosgarden, real hootenanny, tools over ZMQ, sealed chunks checked sample by sample."""
 
 import asyncio
+import os
 import random
 import sqlite3
 import time
@@ -247,6 +248,32 @@ async def test_sparse_midi_is_sealed_within_its_bound(stack, tools):
     _, manifest = recorded_live(stack, uri)
     assert all(c.bytes < 4096 for c in manifest.chunks), "chunks were sealed for being full, not by the bound"
     assert status["state"] == "recording"
+
+
+async def test_an_idle_midi_port_keeps_clocks_start_periodic_device_and_stop(stack, tools, short_tmp):
+    """No event at all: the timeline still has real clocks, so every time-point form works on it."""
+    stack.env["STUDIO_CAPTURE_CLOCK_SECONDS"] = "0.3"
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    port = short_tmp / "midiC2D0"
+    os.mkfifo(port)
+    writer = os.open(port, os.O_RDWR)
+    uri = "stream://eurorack/idle"
+    await tools.call("stream_create", uri=uri, device=str(port), kind="midi")
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["head_sample"] >= 2 * RATE)
+    quiet = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 1}, end="now")
+    assert quiet["sample_range"][1] - quiet["sample_range"][0] == RATE
+    os.close(writer)  # the port goes away: a deviceLost clock
+    await wait_for(tools, uri, lambda s: not s["device_connected"])
+    await tools.call("stream_stop", uri=uri)
+    _, manifest = recorded(stack, uri)
+    reasons = [c.reason for c in manifest.clocks]
+    assert reasons[0] == "start" and reasons[-1] == "stop" and "deviceLost" in reasons
+    assert reasons.count("periodic") >= 4, reasons
+    readings = sorted(manifest.clocks, key=lambda c: c.sample)
+    for a, b in zip(readings, readings[1:]):  # one timeline: samples follow the clocks at the stream's rate
+        assert abs((b.realtime_ns - a.realtime_ns) * RATE // NS - (b.sample - a.sample)) <= RATE // 100, (a, b)
 
 
 def recorded_live(stack, uri) -> tuple[bytes, manifests.Manifest]:
