@@ -17,8 +17,8 @@ from appliance.cli.context import EXIT_FAILURE, EXIT_USAGE, box, box_errors, con
 
 SLICE_TIMEOUT_S = 600.0
 COPY_BLOCK = 1 << 20
-TIME_POINT_HELP = ('"now", or JSON as in MCP: {"seconds_ago": 10}, {"wall_time": "2026-11-21T10:00:00Z"}, '
-                   '{"sample": 123456}, {"session_start": {"session": "<id>"}}')
+TIME_POINT_HELP = ('"now" (when the command runs), or JSON as in MCP: {"seconds_ago": 10}, '
+                   '{"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, {"session_start": {"session": "<id>"}}')
 
 
 def streams(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

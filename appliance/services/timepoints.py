@@ -26,7 +26,7 @@ from appliance.services.manifest import ClockSnapshot, Manifest
 
 NS = 1_000_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-ALLOWED_FORMS = ('"now", {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
+ALLOWED_FORMS = ('"now" (the moment the request arrived), {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
                  '{"session_start": {"session": id, "segment": n}}, {"session_end": {"session": id, "segment": n}} '
                  "(segment optional)")
 

@@ -38,6 +38,7 @@ from mcp_types import ImageContent
 from PIL import Image
 
 from appliance.proto.stream_definition import SampleFormat
+from image.box_checks import poll
 from appliance.rt.sim_source import sim_frames
 from tests.support.mcp_client import mcp_session
 
@@ -198,17 +199,6 @@ async def statuses(client: Any) -> dict[str, dict[str, Any]]:
     return {row["uri"]: row for row in rows}
 
 
-async def until(probe: Any, what: str, timeout: float = HANG_GUARD_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.2)
-
-
 @pytest.fixture
 def clone() -> Iterator[Path]:
     # Short: the box's sockets live under ./var/run, and a unix socket path has at most 107 bytes.
@@ -271,7 +261,7 @@ async def first_run(box: Box) -> dict[str, Any]:
             return rows if ok and rows[AUDIO]["chunks_sealed"] >= 2 and rows[AUDIO]["head_sample"] > 11 * RATE \
                 else None
 
-        before = await until(recording, "both sim streams recording, two audio chunks sealed, 11 s recorded")
+        before = await poll(recording, HANG_GUARD_S, "both sim streams recording, two audio chunks sealed, 11 s recorded", 0.2)
         await asyncio.sleep(0.5)
         after = await statuses(client)
         for uri in (AUDIO, MIDI):
@@ -335,7 +325,7 @@ async def first_run(box: Box) -> dict[str, Any]:
             out, _ = await call(client, "weave_eval", code="len(ticks)")
             return out["success"] and int(out["result"]) >= 2
 
-        await until(fired, "the @on_beat rule fired twice")
+        await poll(fired, HANG_GUARD_S, "the @on_beat rule fired twice", 0.2)
         head = (await statuses(client))[AUDIO]["head_sample"]
         return {"audio": audio, "wav": wav, "head": head}
 
@@ -352,7 +342,7 @@ async def second_run(box: Box, kept: dict[str, Any], head_before: int) -> None:
             return rows if all(rows[u]["state"] == "recording" for u in (AUDIO, MIDI)) and \
                 rows[AUDIO]["head_sample"] > head_before + (AWAY_S + 1) * RATE else None
 
-        await until(resumed, "both streams recording again, past the time away")
+        await poll(resumed, HANG_GUARD_S, "both streams recording again, past the time away", 0.2)
         gap_start, gap_end = head_before + 2 * RATE, head_before + int((AWAY_S - 0.5) * RATE)
         gap, _ = await call(client, "stream_slice", uri=AUDIO, start={"sample": gap_start}, end={"sample": gap_end})
         silence, _ = soundfile.read(io.BytesIO(box.download(gap["download_url"])), dtype="int32")

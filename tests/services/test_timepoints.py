@@ -192,3 +192,26 @@ def test_session_edges_go_through_the_sessions_lookup(store):
 def test_session_edges_without_a_lookup_are_an_error(store):
     with pytest.raises(TimePointError, match="start: session time points are not available here"):
         resolve_window({"session_start": {"session": "s1"}}, "now", stream(store))
+
+
+# -- "now" and windows on the wall clock ---------------------------------------
+
+def test_now_is_the_request_and_a_wall_clock_window_has_its_length_to_the_sample(store):
+    # The clocks disagree with the nominal rate by a few samples (jitter and drift): interpolation alone would
+    # make "the last 1.5 s" 72 003 samples long.
+    manifest = stream(store, clocks=[(0, 0.0), (RATE, 1.00004), (2 * RATE, 2.0), (3 * RATE + 5, 3.0)])
+    arrived = T0_NS + round(3.5 * NS)  # the request; the head (4 s recorded) is past it
+    first, last = resolve_window({"seconds_ago": 1.5}, "now", manifest, now_realtime_ns=arrived)
+    assert last == 3 * RATE + 5 + RATE // 2  # "now": the moment of the request, through the newest clock
+    assert last - first == round(1.5 * RATE)
+    start, end = resolve_window({"wall_time": "2026-11-18T11:06:40.5Z"}, {"wall_time": "2026-11-18T11:06:41.75Z"},
+                                manifest, now_realtime_ns=arrived)
+    assert end - start == round(1.25 * RATE)
+
+
+def test_now_on_a_stopped_stream_is_where_it_stopped(store):
+    manifest = stream(store, clocks=[(0, 0.0), (4 * RATE, 4.0)])
+    hour_later = T0_NS + 3600 * NS
+    assert resolve_window({"sample": RATE}, "now", manifest, now_realtime_ns=hour_later) == (RATE, 4 * RATE)
+    with pytest.raises(TimePointError, match=r"start: \{\"seconds_ago\":3.0\} is sample .* outside the recording"):
+        resolve_window({"seconds_ago": 3}, "now", manifest, now_realtime_ns=hour_later)
