@@ -16,8 +16,8 @@ import soundfile as sf
 
 from appliance.cas import ContentStore
 from appliance.proto.stream_definition import StreamDefinition
-from appliance.services.manifest import ChunkRef, Manifest
-from appliance.services.slicer import slice_stream
+from appliance.services.capture.manifest import ChunkRef, Manifest
+from appliance.services.slicing.slicer import slice_stream
 from bench.report import figure, median_seconds, require, scratch_dir
 
 RATE = 48000

@@ -46,8 +46,8 @@ def gc(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Remove content nothing references (released chunks, old slices); a grace period protects fresh seals."""
-    from appliance.services import garbage
-    from appliance.services.catalog import open_catalog
+    from appliance.services.store import garbage
+    from appliance.services.store.catalog import open_catalog
 
     config = config_or_exit()
     store = ContentStore(config.data_dir / "cas")

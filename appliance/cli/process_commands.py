@@ -34,7 +34,7 @@ def vibeweaver() -> None:
 def up(data_dir: str = typer.Option(None, "--data-dir", help="Data directory (default: STUDIO_DATA_DIR or ./var).")) -> None:
     """Run all three processes on the simulated Eurorack; Ctrl-C stops them all."""
     from appliance.cli.supervisor import Supervisor, child_environment
-    from appliance.services import token as tokens
+    from appliance import token as tokens
 
     if data_dir:
         os.environ["STUDIO_DATA_DIR"] = data_dir

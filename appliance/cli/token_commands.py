@@ -10,7 +10,7 @@ from appliance.cli.context import config_or_exit, console, errors
 def token(rotate: bool = typer.Option(False, "--rotate", help="Make a new token; the old one stops working "
                                                                "when hootenanny restarts.")) -> None:
     """Print the bearer token agents need for MCP."""
-    from appliance.services import token as tokens
+    from appliance import token as tokens
 
     config = config_or_exit()
     if rotate:

@@ -14,31 +14,36 @@ import zmq
 import zmq.asyncio
 
 from appliance import notify, sound_devices
+from appliance import token as tokens
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
 from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
-from appliance.services import garbage
-from appliance.services import token as tokens
-from appliance.services.artifacts import Artifact, ArtifactStore
-from appliance.services.capture_tools import Slicer, add_capture_tools
-from appliance.services.catalog import open_catalog
-from appliance.services.devices import DeviceRegistry
-from appliance.services.garden_link import GardenLink
-from appliance.services.jobs import JobService, add_job_tools
-from appliance.services.http_app import routes
-from appliance.services.live_resources import LiveResources, ServiceState
-from appliance.services.mcp_endpoint import StudioMCP
-from appliance.services.retention import Retention, add_retention_tool
+from appliance.services.agent.http_app import routes
+from appliance.services.agent.live_resources import LiveResources, ServiceState
+from appliance.services.agent.mcp_endpoint import StudioMCP
+from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.tools.capture import add_capture_tools
+from appliance.services.agent.tools.jobs import add_job_tools
+from appliance.services.agent.tools.request_response import add_request_response_tools
+from appliance.services.agent.tools.retention import add_retention_tool
+from appliance.services.agent.tools.sessions import add_session_tools
+from appliance.services.agent.tools.transport import add_transport_tools
+from appliance.services.agent.worker_hub import WorkerHub
+from appliance.services.capture.devices import DeviceRegistry
+from appliance.services.capture.garden_link import GardenLink
+from appliance.services.capture.retention import Retention
+from appliance.services.capture.streams import StreamService
+from appliance.services.jobs import JobService
 from appliance.services.service_error import ServiceError
-from appliance.services.session_tools import add_session_tools
-from appliance.services.sessions import SessionService
-from appliance.services.streams import StreamService
-from appliance.services.tool_registry import ToolRegistry
-from appliance.services.request_response import RequestResponse, add_request_response_tools
-from appliance.services.transport_tools import GardenTimeline, add_transport_tools
-from appliance.services.worker_hub import WorkerHub
+from appliance.services.sessions.request_response import RequestResponse
+from appliance.services.sessions.sessions import SessionService
+from appliance.services.slicing.slices import Slicer
+from appliance.services.store import garbage
+from appliance.services.store.artifacts import Artifact, ArtifactStore
+from appliance.services.store.catalog import open_catalog
+from appliance.services.timeline import GardenTimeline
 
 log = logging.getLogger(__name__)
 

@@ -16,18 +16,17 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.patterns import PatternError, PatternSpec, render
-from appliance.services.artifacts import ArtifactStore
-from appliance.services.capture_tools import Slicer, StreamSliceArgs
-from appliance.services.catalog import now_ns
-from appliance.services.request_response import RequestArgs, RequestResponse
+from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.store.catalog import now_ns
+from appliance.services.sessions.request_response import RequestResponse
+from appliance.services.slicing.slices import Slicer
 from appliance.services.service_error import ServiceError
-from appliance.services.streams import StreamService
-from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.capture.streams import StreamService
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,14 @@ SPACES = ("capture", "pattern")
 Publish = Callable[[str, str, dict[str, Any]], None]
 
 
-class SampleArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class SampleRequest:
+    """What `sample()` asks of the box: a space, a prompt, the space's inference fields, tags for the artifact."""
 
-    space: str = Field(description=f"one of {', '.join(SPACES)}")
-    prompt: str = Field("", description="capture: the stream uri (default: the first recording audio stream)")
-    inference: dict[str, Any] = Field(default_factory=dict,
-                                      description="capture: start/end time points; pattern: PatternSpec fields, "
-                                                  "and optionally session (request_response) and tail_seconds")
-    tags: list[str] = Field(default_factory=list)
-
-
-class JobArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    job_id: str
+    space: str
+    prompt: str = ""
+    inference: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
 
 
 class JobService:
@@ -61,7 +53,7 @@ class JobService:
         self.db.execute("UPDATE jobs SET state='failed', error='hootenanny restarted while it ran'"
                         " WHERE state IN ('pending', 'running')")
 
-    def submit(self, args: SampleArgs) -> str:
+    def submit(self, args: SampleRequest) -> str:
         work = self._work(args)  # bad arguments fail here, before a job exists
         job_id = "job-" + secrets.token_hex(6)
         stamp = now_ns()
@@ -79,7 +71,7 @@ class JobService:
             raise ServiceError("notFound", f"job_id: no job {job_id!r}")
         return dict(row)
 
-    def _work(self, args: SampleArgs) -> Callable[[], Awaitable[str]]:
+    def _work(self, args: SampleRequest) -> Callable[[], Awaitable[str]]:
         if args.space == "capture":
             return self._capture_work(args)
         if args.space == "pattern":
@@ -97,7 +89,7 @@ class JobService:
             return lambda: self._pattern(spec, args, session, tail)
         raise ServiceError("badRequest", f"space: {args.space!r} is not a box space; spaces here: {', '.join(SPACES)}")
 
-    def _capture_work(self, args: SampleArgs) -> Callable[[], Awaitable[str]]:
+    def _capture_work(self, args: SampleRequest) -> Callable[[], Awaitable[str]]:
         uri = args.prompt or next((u for u, r in self.streams.recorders.items()
                                    if r.recording and r.definition.kind.value == "audio"), "")
         if not uri:
@@ -105,24 +97,23 @@ class JobService:
         unknown = sorted(set(args.inference) - {"start", "end"})
         if unknown:
             raise ServiceError("badRequest", f"inference: capture takes start and end; not {unknown[0]!r}")
-        slice_args = StreamSliceArgs(uri=uri, start=args.inference.get("start", {"seconds_ago": 4}),
-                                     end=args.inference.get("end", "now"), tags=["capture", *args.tags])
+        start, end = args.inference.get("start", {"seconds_ago": 4}), args.inference.get("end", "now")
         self.streams.recorder(uri)
 
         async def capture() -> str:
-            return (await self.slicer.slice(slice_args))["artifact_id"]
+            return (await self.slicer.slice(uri, start, end, tags=["capture", *args.tags]))["artifact_id"]
 
         return capture
 
-    async def _pattern(self, spec: PatternSpec, args: SampleArgs, session: str | None, tail: float) -> str:
+    async def _pattern(self, spec: PatternSpec, args: SampleRequest, session: str | None, tail: float) -> str:
         data = render(spec)
         digest = await asyncio.to_thread(self.artifacts.store.put, data)
         artifact = self.artifacts.add(content_hash=digest, mime="audio/midi", tags=["pattern", *args.tags],
                                       metadata={"pattern": {**args.inference}, "prompt": args.prompt})
         if session is None:
             return artifact.id
-        answer = await self.request_response.request(
-            RequestArgs(session=session, artifact_id=artifact.id, tail_seconds=tail), ["pattern", *args.tags])
+        answer = await self.request_response.request(session, artifact_id=artifact.id, tail_seconds=tail,
+                                                     tags=["pattern", *args.tags])
         return answer["audio_artifact_id"]
 
     async def _run(self, job_id: str, space: str, work: Callable[[], Awaitable[str]]) -> None:
@@ -149,37 +140,3 @@ class JobService:
     def _event(self, job_id: str, space: str, state: str, *, artifact_id: str = "", error: str = "") -> None:
         self.publish(f"job.{state}", "jobEvent", {"jobId": job_id, "state": state, "space": space,
                                                   "artifactId": artifact_id, "error": error, "progress": -1.0})
-
-
-class RegisterArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    content_hash: str
-    mime: str = Field(min_length=3, max_length=200)
-    tags: list[str] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    parent_id: str | None = None
-
-
-def add_job_tools(registry: ToolRegistry, jobs: JobService, artifacts: ArtifactStore) -> None:
-    async def job_sample(args: SampleArgs) -> ToolOutput:
-        job_id = jobs.submit(args)
-        return ToolOutput({"job_id": job_id, "space": args.space}, f"{job_id} started in space {args.space}")
-
-    async def job_status(args: JobArgs) -> ToolOutput:
-        row = jobs.status(args.job_id)
-        return ToolOutput(row, f"{args.job_id}: {row['state']}")
-
-    async def artifact_register(args: RegisterArgs) -> ToolOutput:
-        artifact = artifacts.add(content_hash=args.content_hash, mime=args.mime, tags=args.tags,
-                                 parent_id=args.parent_id, metadata=args.metadata)
-        return ToolOutput({"artifact_id": artifact.id, **artifact.public()}, f"registered {artifact.id}")
-
-    for tool in (
-        Tool("job_sample", "Start sample() work on the box: space capture (slice a stream) or pattern (MIDI "
-             "pattern generator). Completion arrives as job. broadcasts; job_status polls.", SampleArgs, job_sample),
-        Tool("job_status", "A job's state, artifact and error.", JobArgs, job_status, read_only=True, idempotent=True),
-        Tool("artifact_register", "Make content already sealed in the box's CAS an artifact (generator output).",
-             RegisterArgs, artifact_register),
-    ):
-        registry.add(tool)

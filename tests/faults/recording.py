@@ -16,7 +16,7 @@ import numpy as np
 
 from appliance.cas import ContentStore
 from appliance.cas.digest import hash_file
-from appliance.services import manifest as manifests
+from appliance.services.capture import manifest as manifests
 from tests.faults.counter_card import RATE, source_frame
 
 

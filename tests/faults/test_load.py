@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.services.slicer import MIME_VIRTUAL, MIME_WAV
+from appliance.services.slicing.slicer import MIME_VIRTUAL, MIME_WAV
 from tests.faults.box import rss_kib
 from tests.faults.counter_card import RATE
 from tests.faults.rig import Rig, recording_rig
@@ -37,7 +37,7 @@ CLIENTS = 20
 CHANNELS = 8
 SECONDS = float(os.environ.get("STUDIO_FAULTS_LOAD_SECONDS", "300"))
 CHUNK_SAMPLES = RATE
-WAV_SECONDS = 2  # "seconds_ago" is wall time; "now", the readable head, trails it (by more under load)
+WAV_SECONDS = 2  # "seconds_ago" to "now": both the wall clock, so exactly this long however loaded the box
 WAV_EVERY = 8  # every slice is kept, and as a WAV 8 channels of s32 make 1.5 MB a second
 VIRTUAL_SECONDS = 0.5
 TOOLS = ("stream_status", "stream_slice", "weave_eval")
@@ -130,7 +130,7 @@ class Agent:
         else:
             start, end = value["sample_range"]
             self.tally.sliced.append(end - start)
-            ok = 0 < end - start <= WAV_SECONDS * RATE and value["mime"] == MIME_WAV \
+            ok = end - start == WAV_SECONDS * RATE and value["mime"] == MIME_WAV \
                 and value["bytes"] >= (end - start) * CHANNELS * 4
         return None if ok else f"cut {value['sample_range']} as {value['bytes']} bytes of {value['mime']}"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.services.streams import LIVE_PERSIST_INTERVAL_S
+from appliance.services.capture.streams import LIVE_PERSIST_INTERVAL_S
 from tests.faults.box import COMMANDS
 from tests.faults.recording import ms
 from tests.faults.rig import recording_rig

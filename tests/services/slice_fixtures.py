@@ -10,7 +10,7 @@ import soundfile as sf
 from appliance.cas import ContentStore
 from appliance.proto.midi_record import pack_record
 from appliance.proto.stream_definition import SampleFormat, StreamDefinition
-from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.capture.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
 
 NS = 1_000_000_000
 T0_NS = 1_795_000_000 * NS  # 2026-11-18, a CLOCK_REALTIME far from zero

@@ -12,8 +12,8 @@ import mido
 import pytest
 
 from appliance.cas import ContentStore
-from appliance.services.catalog import open_catalog
-from appliance.services.devices import DeviceRegistry
+from appliance.services.store.catalog import open_catalog
+from appliance.services.capture.devices import DeviceRegistry
 from appliance.sound_devices import present
 from tests.services.test_streams_e2e import wait_for
 from tests.support.stack import ToolFailed

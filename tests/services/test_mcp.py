@@ -8,7 +8,7 @@ import socket
 import httpx2
 import pytest
 
-from appliance.services.host_check import host_name
+from appliance.services.agent.host_check import host_name
 from tests.support.mcp_client import mcp_session, mcp_url
 
 TOKEN = "test-token-0123456789abcdef"

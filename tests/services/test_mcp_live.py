@@ -14,8 +14,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ImageContent, ResourceUpdatedNotification
 from PIL import Image
 
-from appliance.services.live_resources import LiveResources
-from appliance.services.mcp_endpoint import ProgressRelay
+from appliance.services.agent.live_resources import LiveResources
+from appliance.services.agent.mcp_endpoint import ProgressRelay
 from tests.support.mcp_client import mcp_session
 
 TOKEN = "test-token-live-0123456789abcdef"

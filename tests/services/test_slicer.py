@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 
 from appliance.cas import ContentStore
 from appliance.proto.midi_record import pack_record
-from appliance.services import slicer, wav_writer
-from appliance.services.midi_export import TICKS_PER_SECOND
-from appliance.services.slicer import (
+from appliance.services.slicing import slicer
+from appliance.services.slicing import wav_writer
+from appliance.services.slicing.midi_export import TICKS_PER_SECOND
+from appliance.services.slicing.slicer import (
     MIME_MIDI,
     MIME_VIRTUAL,
     MIME_WAV,

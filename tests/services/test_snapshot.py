@@ -4,10 +4,10 @@ import soundfile as sf
 
 from appliance.cas import ContentStore
 from appliance.config import load_config
-from appliance.services.catalog import open_catalog
-from appliance.services.manifest import LiveEdge
-from appliance.services.slicer import slice_stream
-from appliance.services.streams import StreamService
+from appliance.services.store.catalog import open_catalog
+from appliance.services.capture.manifest import LiveEdge
+from appliance.services.slicing.slicer import slice_stream
+from appliance.services.capture.streams import StreamService
 
 FRAMES = 4800
 

@@ -16,7 +16,7 @@ import soundfile as sf
 from appliance.cas import ContentStore
 from appliance.proto.stream_definition import SampleFormat
 from appliance.rt.sim_source import sim_frames
-from appliance.services import manifest as manifests
+from appliance.services.capture import manifest as manifests
 from tests.support.alsa import PCM_NAME, PacedFifo, write_asoundrc
 from tests.support.garden import wait_until
 from tests.support.stack import ToolClient, ToolFailed, make_stack

@@ -1,8 +1,8 @@
 import pytest
 
 from appliance.cas import ContentStore
-from appliance.services.manifest import ClockSnapshot
-from appliance.services.timepoints import (
+from appliance.services.capture.manifest import ClockSnapshot
+from appliance.services.slicing.timepoints import (
     ALLOWED_FORMS,
     Now,
     SampleAt,

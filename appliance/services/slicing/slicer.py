@@ -24,7 +24,7 @@ from appliance.cas import ContentStore
 from appliance.cas.digest import hash_file
 from appliance.proto.midi_record import MidiRecord, iter_records
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
-from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.capture.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
 
 BLOCK_BYTES = 4 << 20
 MIME_WAV = "audio/wav"
@@ -286,7 +286,7 @@ def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress:
 
 
 def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
-    from appliance.services.wav_writer import WavWriter
+    from appliance.services.slicing.wav_writer import WavWriter
 
     total, done, fb = plan.end - plan.start, 0, plan.definition.frame_bytes
     with WavWriter(path, plan.definition, total) as wav:
@@ -361,7 +361,7 @@ def _what(piece: ChunkPiece | LivePiece) -> str:
 
 
 def _write_midi(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
-    from appliance.services.midi_export import write_smf
+    from appliance.services.slicing.midi_export import write_smf
 
     write_smf(_records(plan, store, progress), plan.start, plan.end, plan.definition.sample_rate, path)
     if progress is not None:

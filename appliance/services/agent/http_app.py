@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from appliance import __version__
-from appliance.services.artifacts import ArtifactStore
+from appliance.services.store.artifacts import ArtifactStore
 from appliance.services.service_error import ServiceError
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from appliance.proto.stream_definition import explain
 from appliance.services.service_error import ServiceError
+from appliance.services.slicing.slicer import Progress
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,6 @@ class ToolOutput:
 
 
 Handler = Callable[..., Awaitable[ToolOutput]]
-Progress = Callable[[int, int], None]  # (done, total); callable from any thread, may be dropped by throttling
 
 
 @dataclass(frozen=True)

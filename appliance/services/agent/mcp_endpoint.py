@@ -39,11 +39,11 @@ from starlette.routing import Route
 
 from appliance import __version__
 from appliance.config import Config
-from appliance.services.host_check import HostCheck
-from appliance.services.live_resources import DESCRIPTIONS, LiveResources
+from appliance.services.agent.host_check import HostCheck
+from appliance.services.agent.live_resources import DESCRIPTIONS, LiveResources
 from appliance.services.service_error import ServiceError
-from appliance.services.tool_registry import ToolRegistry
-from appliance.services.worker_hub import WorkerHub
+from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.worker_hub import WorkerHub
 
 INSTRUCTIONS = (
     "The studio box records everything its Eurorack hardware plays. Define and start streams "

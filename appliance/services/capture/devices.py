@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from appliance.services.catalog import now_ns
+from appliance.services.store.catalog import now_ns
 
 log = logging.getLogger(__name__)
 

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.proto.stream_definition import SampleFormat, StreamKind
-from appliance.cas import ContentStore
-from appliance.services.artifacts import Artifact, ArtifactStore
-from appliance.services.manifest import Manifest
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.capture.devices import DeviceRegistry
+from appliance.services.capture.streams import StreamService
 from appliance.services.service_error import ServiceError
-from appliance.services.slicer import (
-    MIME_VIRTUAL,
-    MIME_WAV,
-    SliceError,
-    SliceInfo,
-    VirtualSlice,
-    materialize_virtual,
-    slice_stream,
-)
-from appliance.services.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
-from appliance.services.devices import DeviceRegistry
-from appliance.services.streams import StreamService
-from appliance.services.tool_registry import Progress, Tool, ToolOutput, ToolRegistry
+from appliance.services.slicing.slicer import MIME_VIRTUAL, Progress
+from appliance.services.slicing.slices import Slicer, picture
+from appliance.services.store.artifacts import ArtifactStore
 
 
 class _Args(BaseModel):
@@ -84,86 +72,6 @@ class StreamSliceArgs(_Args):
                                              "MIDI); only with output 'materialize'")
 
 
-class Slicer:
-    """stream_slice: resolve the window, cut it in a worker thread, keep it as an artifact."""
-
-    def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore) -> None:
-        self.streams, self.artifacts, self.store = streams, artifacts, store
-
-    async def slice(self, args: StreamSliceArgs, progress: Progress | None = None) -> dict[str, Any]:
-        arrived = time.time_ns()  # "now", for every time point of this request
-        await self._wait_for(args, arrived)
-        with self.streams.snapshot(args.uri) as manifest:
-            try:
-                start, end = resolve_window(args.start, args.end, manifest, now_realtime_ns=arrived,
-                                            session_edge=self.streams.session_edge)
-            except TimePointError as exc:
-                raise ServiceError("badRequest", str(exc)) from None
-            staging = self.store.create_staging()
-            try:
-                info = await asyncio.to_thread(slice_stream, manifest, self.store, start, end, staging.path,
-                                               args.output, progress)
-            except SliceError as exc:
-                self.store.release(staging.path)
-                raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
-            return self._keep(args, manifest, staging.path, info)
-
-    async def _wait_for(self, args: StreamSliceArgs, arrived: int) -> None:
-        """Wait until the recording has passed the latest wall-clock moment the window names (at most "now")."""
-        try:
-            moments = [moment_of(parse_time_point(value, name), arrived)
-                       for name, value in (("start", args.start), ("end", args.end))]
-        except TimePointError as exc:
-            raise ServiceError("badRequest", str(exc)) from None
-        named = [m for m in moments if m is not None and m <= arrived]
-        if named:
-            await self.streams.wait_for_moment(args.uri, max(named))
-
-    async def materialize(self, virtual: Artifact) -> Artifact:
-        """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""
-        staging = self.store.create_staging()
-        try:
-            info = await asyncio.to_thread(materialize_virtual, _virtual(virtual, self.store), self.store,
-                                           staging.path)
-        except SliceError as exc:
-            self.store.release(staging.path)
-            raise ServiceError("unavailable", str(exc)) from None
-        return self.artifacts.add_file(staging.path, mime=info.mime, tags=virtual.tags, parent_id=virtual.id,
-                                       metadata={"lineage": {**virtual.metadata.get("lineage", {}),
-                                                             "output": "materialize"}},
-                                       chunks=info.source_chunks)
-
-    def _keep(self, args: StreamSliceArgs, manifest: Manifest, path: Path, info: SliceInfo) -> dict[str, Any]:
-        lineage = {
-            "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
-            "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
-            "sample_rate": manifest.definition.sample_rate, "output": args.output,
-        }
-        artifact = self.artifacts.add_file(path, mime=info.mime, tags=args.tags, metadata={"lineage": lineage},
-                                           chunks=info.source_chunks)
-        return {
-            "artifact_id": artifact.id, "content_hash": artifact.content_hash, "mime": info.mime,
-            "sample_range": list(info.sample_range), "seconds": info.frames / manifest.definition.sample_rate,
-            "source_chunks": info.source_chunks, "download_url": f"/artifacts/{artifact.id}", "bytes": artifact.bytes,
-        }
-
-
-def _picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
-    """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
-    # Imported here: numpy, PIL and mido under it are a sixth of hootenanny's start, which is on the boot path.
-    from appliance.services.waveform_picture import audio_png, midi_png
-
-    _artifact, path = artifacts.content_path(result["artifact_id"])
-    return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
-
-
-def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
-    try:
-        return VirtualSlice.model_validate_json(store.path(artifact.content_hash).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ServiceError("unavailable", f"{artifact.id}: its virtual slice cannot be read: {exc}") from None
-
-
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
                       devices: DeviceRegistry, slicer: Slicer) -> None:
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
@@ -200,9 +108,9 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
         if args.picture and args.output != "materialize":
             raise ServiceError("badRequest", "picture: only with output 'materialize' (a virtual slice has no "
                                              "samples to draw); use picture=false or output='materialize'")
-        result = await slicer.slice(args, progress)
+        result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress)
         start, end = result["sample_range"]
-        images = [await asyncio.to_thread(_picture, artifacts, result)] if args.picture else []
+        images = [await asyncio.to_thread(picture, artifacts, result)] if args.picture else []
         return ToolOutput(result, f"{result['artifact_id']}: {args.uri} samples {start}..{end} "
                                   f"({result['seconds']:.3f} s) as {result['mime']}", images)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cas import ContentStore
-from appliance.services.catalog import now_ns
+from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
 
 MAX_LIST = 500

@@ -10,6 +10,7 @@ Segment edges are samples on each stream, taken from its clock snapshots.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
@@ -20,11 +21,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from appliance.cas import ContentStore
-from appliance.services.artifacts import ArtifactStore
-from appliance.services.catalog import now_ns
+from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
-from appliance.services.streams import Recorder, StreamService
-from appliance.services.timepoints import TimePointError, sample_at_realtime
+from appliance.services.capture.streams import Recorder, StreamService
+from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
 
 SESSION_MIME = "application/vnd.studio.session+json"
 
@@ -67,6 +68,9 @@ class Segment:
     def public(self) -> dict[str, Any]:
         return {"number": self.number, "started_ns": self.started_ns, "stopped_ns": self.stopped_ns,
                 "streams": {uri: {"start_sample": a, "end_sample": b} for uri, (a, b) in self.edges.items()}}
+
+
+EXPORT_WAIT_S = 5.0  # a segment that just ended may be a head interval ahead of what is readable
 
 
 class SessionService:
@@ -144,6 +148,17 @@ class SessionService:
                 "SELECT * FROM segment_edges WHERE session_id=? AND number=?", (session_id, seg["number"]))}
             segments.append(Segment(seg["number"], seg["started_ns"], seg["stopped_ns"], edges))
         return segments
+
+    async def wait_readable(self, session_id: str, segment: int | None, stream: str) -> None:
+        """Wait (briefly) until `stream` is readable to the end of the session or segment: it may have just ended."""
+        end = self.edge(session_id, segment, "end", stream)
+        rec = self.streams.recorder(stream)
+        deadline = time.monotonic() + EXPORT_WAIT_S
+        while rec.head_sample < end:
+            if not rec.recording or time.monotonic() > deadline:
+                raise ServiceError("unavailable", f"{stream}: recorded up to sample {rec.head_sample}, "
+                                                  f"the segment ends at {end}; export again shortly")
+            await asyncio.sleep(0.05)
 
     def edge(self, session_id: str, segment: int | None, edge: str, stream: str) -> int:
         """The sample where a session (or one segment of it) starts or ends on `stream`."""

@@ -19,17 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.cas import ContentStore
-from appliance.services.artifacts import Artifact, ArtifactStore
+from appliance.services.store.artifacts import Artifact, ArtifactStore
 from appliance.services.service_error import ServiceError
-from appliance.services.sessions import SessionService
-from appliance.services.slicer import MIME_MIDI, SliceError, slice_stream
-from appliance.services.streams import StreamService
-from appliance.services.timepoints import TimePointError, sample_at_realtime
-from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
-from appliance.services.transport_tools import GardenTimeline
+from appliance.services.sessions.sessions import SessionService
+from appliance.services.slicing.slicer import MIME_MIDI, SliceError, slice_stream
+from appliance.services.capture.streams import StreamService
+from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
+from appliance.services.timeline import GardenTimeline
 
 ONSET_RATIO = 0.25  # the answer starts where it first reaches this share of its peak
 NOISE_FLOOR = 0.01  # below this peak (full scale 1.0) nothing answered
@@ -47,42 +46,27 @@ class MidiEvent(_Args):
     message: list[int] = Field(min_length=1, max_length=3, description="MIDI bytes, e.g. [144, 60, 100]")
 
 
-class RequestArgs(_Args):
-    session: str = Field(description="a request_response session from session_create")
-    artifact_id: str | None = Field(None, description="a Standard MIDI File artifact to send")
-    events: list[MidiEvent] | None = Field(None, min_length=1, description="or MIDI events to send")
-    tail_seconds: float = Field(1.0, ge=0, le=60, description="recording kept after the MIDI ends")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "RequestArgs":
-        if (self.artifact_id is None) == (self.events is None):
-            raise ValueError("give exactly one of artifact_id or events")
-        return self
-
-
-class CalibrateArgs(_Args):
-    session: str = Field(description="a request_response session whose midi_out is patched to its audio_in")
-
-
 class RequestResponse:
     def __init__(self, sessions: SessionService, streams: StreamService, artifacts: ArtifactStore,
                  store: ContentStore, timeline: GardenTimeline) -> None:
         self.sessions, self.streams, self.artifacts, self.store, self.timeline = (
             sessions, streams, artifacts, store, timeline)
 
-    async def request(self, args: RequestArgs, tags: list[str]) -> dict[str, Any]:
-        status = self._session(args.session)
-        midi = self._midi_artifact(args, tags)
+    async def request(self, session: str, *, artifact_id: str | None = None, events: list[MidiEvent] | None = None,
+                      tail_seconds: float = 1.0, tags: list[str]) -> dict[str, Any]:
+        """Send a MIDI artifact (or events) out, record the answer, keep both; exactly one of the two sources."""
+        status = self._session(session)
+        midi = self._midi_artifact(session, artifact_id, events, tags)
         first_note = _first_note_seconds(self.store.path(midi.content_hash))
         rec = self.streams.recorder(status["audio_in"])
         if not rec.recording:
-            raise ServiceError("conflict", f"session {args.session}: audio_in {rec.definition.uri} is not recording "
+            raise ServiceError("conflict", f"session {session}: audio_in {rec.definition.uri} is not recording "
                                            "(session_play starts it)")
         reply = await self.timeline.request("audition", {
             "contentPath": str(self.store.path(midi.content_hash)), "mime": MIME_MIDI, "durationSeconds": 0.0,
             "gain": 1.0, "midiOut": status["midi_out"]}, timeout=30.0)
         sent_ns = reply["startRealtimeNs"]
-        end_ns = sent_ns + int((reply["durationSeconds"] + args.tail_seconds) * 1e9)
+        end_ns = sent_ns + int((reply["durationSeconds"] + tail_seconds) * 1e9)
         await asyncio.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
         # A little audio from before the send: where a loaded box maps the send time a few ms late,
         # the answer still starts inside the cut, and an answer already sounding is told apart.
@@ -94,12 +78,12 @@ class RequestResponse:
         latency = None if onset is None or onset == 0 else onset - preroll - first_note
         audio = self.artifacts.add_file(path, mime=info.mime, tags=["response", *tags], parent_id=midi.id,
                                         chunks=info.source_chunks, metadata={
-            "session": args.session, "round_trip_latency_seconds": latency, "midi_artifact": midi.id,
+            "session": session, "round_trip_latency_seconds": latency, "midi_artifact": midi.id,
             "preroll_seconds": preroll,
             "lineage": {"stream": info.stream, "sample_range": list(info.sample_range),
                         "source_chunks": info.source_chunks, "sent_realtime_ns": sent_ns,
                         "sample_rate": rec.definition.sample_rate}})
-        return {"session": args.session, "midi_artifact_id": midi.id, "audio_artifact_id": audio.id,
+        return {"session": session, "midi_artifact_id": midi.id, "audio_artifact_id": audio.id,
                 "round_trip_latency_seconds": latency, "sample_range": list(info.sample_range),
                 "download_url": f"/artifacts/{audio.id}"}
 
@@ -114,15 +98,28 @@ class RequestResponse:
                                              "request_response session (with midi_out and audio_in)")
         return status
 
-    def _midi_artifact(self, args: RequestArgs, tags: list[str]) -> Artifact:
-        if args.artifact_id is not None:
-            artifact, _path = self.artifacts.content_path(args.artifact_id)
+    async def calibrate(self, session: str) -> dict[str, Any]:
+        """Loopback: one note out of midi_out, and how long until audio_in hears it."""
+        note, velocity, seconds = CALIBRATION_NOTE
+        ping = [MidiEvent(at=0, message=[0x90, note, velocity]), MidiEvent(at=seconds, message=[0x80, note, 0])]
+        result = await self.request(session, events=ping, tail_seconds=1.0, tags=["calibration"])
+        if result["round_trip_latency_seconds"] is None:
+            raise ServiceError("unavailable", f"session {session}: nothing came back on audio_in above "
+                                              f"{NOISE_FLOOR} full scale; is midi_out patched to audio_in?")
+        return result
+
+    def _midi_artifact(self, session: str, artifact_id: str | None, events: list[MidiEvent] | None,
+                       tags: list[str]) -> Artifact:
+        if artifact_id is not None:
+            artifact, _path = self.artifacts.content_path(artifact_id)
             if artifact.mime != MIME_MIDI:
                 raise ServiceError("badRequest", f"artifact_id: {artifact.id} is {artifact.mime}, not {MIME_MIDI}")
             return artifact
-        digest = self.store.put(events_to_smf(args.events))
+        if not events:
+            raise ServiceError("badRequest", "give exactly one of artifact_id or events")
+        digest = self.store.put(events_to_smf(events))
         return self.artifacts.add(content_hash=digest, mime=MIME_MIDI, tags=["request", *tags],
-                                  metadata={"session": args.session, "events": len(args.events)})
+                                  metadata={"session": session, "events": len(events)})
 
     async def _window(self, uri: str, start_ns: int, end_ns: int) -> tuple[int, int]:
         """The window in stream samples, once the recording has passed its end."""
@@ -195,26 +192,3 @@ def _onset_seconds(path: Path) -> float | None:
     if peak < NOISE_FLOOR:
         return None
     return int(np.argmax(level >= peak * ONSET_RATIO)) / rate
-
-
-def add_request_response_tools(registry: ToolRegistry, rr: RequestResponse) -> None:
-    async def session_request(args: RequestArgs) -> ToolOutput:
-        result = await rr.request(args, [])
-        latency = result["round_trip_latency_seconds"]
-        heard = "no answer above the noise" if latency is None else f"round trip {latency * 1000:.1f} ms"
-        return ToolOutput(result, f"{result['midi_artifact_id']} -> {result['audio_artifact_id']} ({heard})")
-
-    async def session_calibrate(args: CalibrateArgs) -> ToolOutput:
-        note, velocity, seconds = CALIBRATION_NOTE
-        ping = [MidiEvent(at=0, message=[0x90, note, velocity]), MidiEvent(at=seconds, message=[0x80, note, 0])]
-        result = await rr.request(RequestArgs(session=args.session, events=ping, tail_seconds=1.0), ["calibration"])
-        if result["round_trip_latency_seconds"] is None:
-            raise ServiceError("unavailable", f"session {args.session}: nothing came back on audio_in above "
-                                              f"{NOISE_FLOOR} full scale; is midi_out patched to audio_in?")
-        return ToolOutput(result, f"{args.session}: round trip {result['round_trip_latency_seconds'] * 1000:.1f} ms")
-
-    registry.add(Tool("session_request", "Request/response: send a MIDI artifact (or events) to the session's "
-                      "midi_out, record its audio_in for the MIDI's length plus tail_seconds, return both as linked "
-                      "artifacts with the measured round-trip latency.", RequestArgs, session_request))
-    registry.add(Tool("session_calibrate", "Loopback calibration: send one note to the session's midi_out and "
-                      "measure how long until it is heard on audio_in.", CalibrateArgs, session_calibrate))

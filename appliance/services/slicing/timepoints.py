@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appliance.proto.stream_definition import StreamKind
-from appliance.services.manifest import ClockSnapshot, Manifest
+from appliance.services.capture.manifest import ClockSnapshot, Manifest
 
 NS = 1_000_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

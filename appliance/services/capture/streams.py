@@ -28,12 +28,12 @@ from appliance.proto.channel import RequestError
 from appliance.proto.midi_record import iter_records
 from appliance.proto.pubsub import Broadcast
 from appliance.proto.stream_definition import DefinitionError, StreamDefinition, StreamKind
-from appliance.services import manifest as manifests
-from appliance.services.catalog import now_ns
-from appliance.services.garden_link import GardenLink
-from appliance.services.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.capture import manifest as manifests
+from appliance.services.store.catalog import now_ns
+from appliance.services.capture.garden_link import GardenLink
+from appliance.services.capture.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
 from appliance.services.service_error import ServiceError
-from appliance.services.timepoints import available_range
+from appliance.services.slicing.timepoints import available_range
 
 log = logging.getLogger(__name__)
 

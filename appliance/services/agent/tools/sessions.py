@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.capture_tools import NoArgs, Slicer, StreamSliceArgs
-from appliance.services.service_error import ServiceError
-from appliance.services.sessions import SessionService, SessionSpec
-from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
-
-EXPORT_WAIT_S = 5.0  # a segment that just ended may be a head interval ahead of what is readable
-
+from appliance.services.agent.tools.capture import NoArgs
+from appliance.services.sessions.sessions import SessionService, SessionSpec
+from appliance.services.slicing.slices import Slicer
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -56,10 +52,9 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
         ref = {"session": args.session, "segment": args.segment}
         files = []
         for uri in status["streams"]:
-            await _wait_readable(sessions, slicer, args.session, args.segment, uri)
-            result = await slicer.slice(StreamSliceArgs(uri=uri, start={"session_start": ref},
-                                                        end={"session_end": ref}, output=args.output,
-                                                        tags=["session", args.session]))
+            await sessions.wait_readable(args.session, args.segment, uri)
+            result = await slicer.slice(uri, {"session_start": ref}, {"session_end": ref}, args.output,
+                                        ["session", args.session])
             files.append({"stream": uri, **result})
         what = f"segment {args.segment}" if args.segment else "whole session"
         return ToolOutput({"session": args.session, "segment": args.segment, "files": files},
@@ -80,17 +75,3 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
              SessionExportArgs, session_export),
     ):
         registry.add(tool)
-
-
-async def _wait_readable(sessions: SessionService, slicer: Slicer, session: str, segment: int | None,
-                         uri: str) -> None:
-    end = sessions.edge(session, segment, "end", uri)
-    rec = slicer.streams.recorder(uri)
-    deadline = asyncio.get_running_loop().time() + EXPORT_WAIT_S
-    while rec.head_sample < end:
-        if not rec.recording or asyncio.get_running_loop().time() > deadline:
-            raise ServiceError("unavailable", f"{uri}: recorded up to sample {rec.head_sample}, "
-                                              f"the segment ends at {end}; export again shortly")
-        await asyncio.sleep(0.05)
-
-

@@ -27,7 +27,7 @@ from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
 from appliance.services.service_error import ServiceError
-from appliance.services.tool_registry import Progress, ToolOutput, ToolRegistry, as_wire_result
+from appliance.services.agent.registry import Progress, ToolOutput, ToolRegistry, as_wire_result
 
 log = logging.getLogger(__name__)
 

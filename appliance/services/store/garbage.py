@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.cas import ContentStore
-from appliance.services import manifest as manifests
-from appliance.services.manifest import ManifestError
+from appliance.services.capture import manifest as manifests
+from appliance.services.capture.manifest import ManifestError
 
 GRACE_SECONDS = 600.0
 

@@ -1,28 +1,13 @@
-"""The transport and timeline tools: the beat clock, regions, auditions and markers, kept by chaosgarden.
-
-hootenanny checks arguments, turns artifact ids into sealed CAS paths, and
-forwards each call as one request to chaosgarden; what chaosgarden answers
-(or that it is away) comes back as the tool's result or error.
-"""
+"""The transport and timeline tools: the beat clock, regions, auditions and markers, kept by chaosgarden."""
 
 from __future__ import annotations
 
-import json
-import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.proto.channel import RequestError
-from appliance.services.artifacts import ArtifactStore
-from appliance.services.garden_link import GardenLink
-from appliance.services.service_error import ServiceError
-from appliance.services.slicer import MIME_MIDI, MIME_WAV
-from appliance.services.tool_registry import Tool, ToolOutput, ToolRegistry
-
-PLAYABLE = (MIME_WAV, MIME_MIDI)
-COMMAND_TIMEOUT_S = 2.0  # transport commands are instant; an agent should not wait long for a dead peer
-PREPARE_TIMEOUT_S = 60.0  # decoding and resampling a long WAV happens before chaosgarden answers
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.timeline import GardenTimeline
 
 
 class _Args(BaseModel):
@@ -64,39 +49,6 @@ class MarkerArgs(_Args):
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON handed back in MarkerReached")
 
 
-class GardenTimeline:
-    """The requests behind the tools; each failure of chaosgarden becomes a ServiceError."""
-
-    def __init__(self, garden: GardenLink, artifacts: ArtifactStore) -> None:
-        self.garden, self.artifacts = garden, artifacts
-
-    async def request(self, kind: str, value: Any = None, timeout: float = COMMAND_TIMEOUT_S) -> Any:
-        try:
-            reply = await self.garden.request(kind, value, timeout=timeout, retries=1)
-        except RequestError as exc:
-            if exc.code == "unavailable" or exc.code == "timeout":
-                raise ServiceError("unavailable", f"chaosgarden (the beat clock) is unavailable: {exc.message}") from None
-            raise ServiceError(exc.code, exc.message) from None
-        return reply.value
-
-    async def transport(self, verb: str, argument: float | None = None) -> dict[str, Any]:
-        return await self.request("transportCommand", {verb: argument})
-
-    def playable(self, artifact_id: str) -> tuple[str, str]:
-        """The CAS path and MIME type of an artifact chaosgarden can play."""
-        artifact, path = self.artifacts.content_path(artifact_id)
-        if artifact.mime not in PLAYABLE:
-            raise ServiceError("badRequest", f"artifact_id: {artifact_id} is {artifact.mime}; playable are "
-                                             f"{', '.join(PLAYABLE)}")
-        return str(path), artifact.mime
-
-
-def region_output(region: dict[str, Any]) -> dict[str, Any]:
-    """A TimelineRegion as the tools show it (the same fields timeline_schedule returns)."""
-    return {"region_id": region["id"], "artifact_id": region["artifactId"], "at": region["atBeat"],
-            "duration": region["durationBeats"] or None, "gain": round(region["gain"], 6), "mime": region["mime"]}
-
-
 def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
     def state_output(state: dict[str, Any]) -> ToolOutput:
         notes = [f"{o['kind']} output {o['device']}: {o['error']}" for o in state["outputs"] if o["error"]]
@@ -127,45 +79,25 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
         return state_output(await timeline.transport("tempo", args.bpm))
 
     async def timeline_schedule(args: ScheduleArgs) -> ToolOutput:
-        path, mime = timeline.playable(args.artifact_id)
-        region_id = "reg-" + secrets.token_hex(6)
-        await timeline.request("timelineSchedule", {
-            "id": region_id, "contentPath": path, "mime": mime, "atBeat": args.at,
-            "durationBeats": args.duration or 0.0, "gain": args.gain, "artifactId": args.artifact_id},
-            timeout=PREPARE_TIMEOUT_S)
-        result = {"region_id": region_id, "artifact_id": args.artifact_id, "at": args.at, "duration": args.duration,
-                  "gain": args.gain, "mime": mime}
-        return ToolOutput(result, f"{region_id}: {args.artifact_id} at beat {args.at:g}")
+        result = await timeline.schedule(args.artifact_id, args.at, args.duration, args.gain)
+        return ToolOutput(result, f"{result['region_id']}: {args.artifact_id} at beat {args.at:g}")
 
     async def timeline_remove(args: RemoveArgs) -> ToolOutput:
-        try:
-            removed = region_output(await timeline.request("timelineRemove", args.region_id))
-        except ServiceError as exc:
-            if exc.code != "notFound":
-                raise
-            raise ServiceError("notFound", f"region_id: {exc.message} (timeline_list shows the timeline)") from None
+        removed = await timeline.remove(args.region_id)
         return ToolOutput(removed, f"removed {removed['region_id']} ({removed['artifact_id']} at beat "
                                    f"{removed['at']:g})")
 
     async def timeline_list(_args: NoArgs) -> ToolOutput:
-        contents = await timeline.request("timelineList")
-        regions = [region_output(r) for r in contents["regions"]]
-        markers = [{"name": m["name"], "beat": m["beat"], "metadata": json.loads(m["metadataJson"] or "{}")}
-                   for m in contents["markers"]]
-        return ToolOutput({"regions": regions, "markers": markers},
-                          f"{len(regions)} regions, {len(markers)} markers")
+        contents = await timeline.contents()
+        return ToolOutput(contents, f"{len(contents['regions'])} regions, {len(contents['markers'])} markers")
 
     async def timeline_audition(args: AuditionArgs) -> ToolOutput:
-        path, mime = timeline.playable(args.artifact_id)
-        reply = await timeline.request("audition", {
-            "contentPath": path, "mime": mime, "durationSeconds": args.duration or 0.0, "gain": args.gain,
-            "midiOut": ""}, timeout=PREPARE_TIMEOUT_S)
+        reply = await timeline.audition(args.artifact_id, args.duration, args.gain)
         return ToolOutput({"artifact_id": args.artifact_id, **reply},
                           f"auditioning {args.artifact_id} for {reply['durationSeconds']:.3f} s")
 
     async def timeline_marker(args: MarkerArgs) -> ToolOutput:
-        await timeline.request("marker", {"name": args.name, "beat": args.beat,
-                                          "metadataJson": json.dumps(args.metadata)})
+        await timeline.marker(args.name, args.beat, args.metadata)
         return ToolOutput({"name": args.name, "beat": args.beat, "metadata": args.metadata},
                           f"marker {args.name} at beat {args.beat:g}")
 

@@ -1,0 +1,114 @@
+"""Slicing a stream into an artifact: a window named by time points, resolved, cut and kept with its lineage.
+
+The domain side of `stream_slice`, `session_export` and capture jobs: plain
+values in, the artifact's description out. "now" is the moment the call
+arrives; the cut waits (bounded) for the recording to pass it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from appliance.cas import ContentStore
+from appliance.services.capture.manifest import Manifest
+from appliance.services.capture.streams import StreamService
+from appliance.services.service_error import ServiceError
+from appliance.services.slicing.slicer import (
+    MIME_WAV,
+    Progress,
+    SliceError,
+    SliceInfo,
+    VirtualSlice,
+    materialize_virtual,
+    slice_stream,
+)
+from appliance.services.slicing.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
+from appliance.services.store.artifacts import Artifact, ArtifactStore
+
+Output = Literal["materialize", "virtual"]
+
+
+class Slicer:
+    """stream_slice: resolve the window, cut it in a worker thread, keep it as an artifact."""
+
+    def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore) -> None:
+        self.streams, self.artifacts, self.store = streams, artifacts, store
+
+    async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
+                    tags: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+        """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact."""
+        arrived = time.time_ns()  # "now", for every time point of this request
+        await self._wait_for(uri, start, end, arrived)
+        with self.streams.snapshot(uri) as manifest:
+            try:
+                first, last = resolve_window(start, end, manifest, now_realtime_ns=arrived,
+                                             session_edge=self.streams.session_edge)
+            except TimePointError as exc:
+                raise ServiceError("badRequest", str(exc)) from None
+            staging = self.store.create_staging()
+            try:
+                info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
+                                               output, progress)
+            except SliceError as exc:
+                self.store.release(staging.path)
+                raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
+            return self._keep(output, list(tags or []), manifest, staging.path, info)
+
+    async def _wait_for(self, uri: str, start: Any, end: Any, arrived: int) -> None:
+        """Wait until the recording has passed the latest wall-clock moment the window names (at most "now")."""
+        try:
+            moments = [moment_of(parse_time_point(value, name), arrived)
+                       for name, value in (("start", start), ("end", end))]
+        except TimePointError as exc:
+            raise ServiceError("badRequest", str(exc)) from None
+        named = [m for m in moments if m is not None and m <= arrived]
+        if named:
+            await self.streams.wait_for_moment(uri, max(named))
+
+    async def materialize(self, virtual: Artifact) -> Artifact:
+        """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""
+        staging = self.store.create_staging()
+        try:
+            info = await asyncio.to_thread(materialize_virtual, _virtual(virtual, self.store), self.store,
+                                           staging.path)
+        except SliceError as exc:
+            self.store.release(staging.path)
+            raise ServiceError("unavailable", str(exc)) from None
+        return self.artifacts.add_file(staging.path, mime=info.mime, tags=virtual.tags, parent_id=virtual.id,
+                                       metadata={"lineage": {**virtual.metadata.get("lineage", {}),
+                                                             "output": "materialize"}},
+                                       chunks=info.source_chunks)
+
+    def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo
+              ) -> dict[str, Any]:
+        lineage = {
+            "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
+            "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
+            "sample_rate": manifest.definition.sample_rate, "output": output,
+        }
+        artifact = self.artifacts.add_file(path, mime=info.mime, tags=tags, metadata={"lineage": lineage},
+                                           chunks=info.source_chunks)
+        return {
+            "artifact_id": artifact.id, "content_hash": artifact.content_hash, "mime": info.mime,
+            "sample_range": list(info.sample_range), "seconds": info.frames / manifest.definition.sample_rate,
+            "source_chunks": info.source_chunks, "download_url": f"/artifacts/{artifact.id}", "bytes": artifact.bytes,
+        }
+
+
+def picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
+    """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
+    # Imported here: numpy, PIL and mido under it are a sixth of hootenanny's start, which is on the boot path.
+    from appliance.services.slicing.pictures import audio_png, midi_png
+
+    _artifact, path = artifacts.content_path(result["artifact_id"])
+    return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
+
+
+def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
+    try:
+        return VirtualSlice.model_validate_json(store.path(artifact.content_hash).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ServiceError("unavailable", f"{artifact.id}: its virtual slice cannot be read: {exc}") from None
