@@ -116,6 +116,13 @@ class Config(_Section):
 SECTIONS = {name for name, f in Config.model_fields.items() if isinstance(f.default_factory, type)}
 
 
+def _section(name: str) -> type[BaseModel]:
+    """The model of the section `name` (a key of SECTIONS)."""
+    model = Config.model_fields[name].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model
+
+
 def load_config(
     files: tuple[Path, ...] | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
@@ -155,8 +162,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         section, _, rest = key.partition("_")
         if key in Config.model_fields and key not in SECTIONS:
             layer[key] = raw
-        elif section in SECTIONS and rest in Config.model_fields[section].annotation.model_fields:
-            field = Config.model_fields[section].annotation.model_fields[rest]
+        elif section in SECTIONS and rest in _section(section).model_fields:
+            field = _section(section).model_fields[rest]
             value: Any = [v.strip() for v in raw.split(",") if v.strip()] if _is_list(field) else raw
             layer.setdefault(section, {})[rest] = value
         else:
@@ -172,8 +179,7 @@ def env_names() -> list[str]:
     """Every environment variable that sets something."""
     names = [f"STUDIO_{k.upper()}" for k in Config.model_fields if k not in SECTIONS]
     for section in sorted(SECTIONS):
-        model = Config.model_fields[section].annotation
-        names += [f"STUDIO_{section.upper()}_{k.upper()}" for k in model.model_fields]
+        names += [f"STUDIO_{section.upper()}_{k.upper()}" for k in _section(section).model_fields]
     return names
 
 

@@ -81,6 +81,7 @@ async def watchdog(healthy: HealthCheck = lambda: True) -> None:
     interval = watchdog_interval()
     if interval is None or _address() is None:
         await asyncio.Event().wait()  # nothing to ping; callers may still treat an ending task as a failure
+        return
     sick = False
     while True:
         if healthy():

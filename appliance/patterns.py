@@ -125,7 +125,7 @@ def events(spec: PatternSpec) -> list[tuple[int, int, int]]:
     onsets = [i for i, hit in enumerate(euclidean(spec.pulses, spec.steps, spec.rotation)) if hit]
     steps_per_bar = spec.steps_per_beat * 4
     cycles = max(1, (spec.bars * steps_per_bar) // spec.steps)
-    played = []
+    played: list[tuple[int, int, int]] = []
     for cycle in range(cycles):
         for step in onsets:
             index = len(played)

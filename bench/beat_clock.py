@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.rt.beat_clock import NS, SampleClock, Transport, TransportView
+from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.beat_ticker import BeatTicker
 from appliance.rt.midi_out import MidiOutThread
 from appliance.rt.realtime import set_fifo
@@ -63,7 +63,7 @@ def report(name: str, ours: np.ndarray, peer: np.ndarray, target_us: float) -> N
 def tick_errors(priority: int) -> np.ndarray:
     """|emitted - grid| for every tick of SECONDS at 16 ticks a beat."""
     clock = SampleClock(RATE)
-    transport = Transport(RATE, BPM)
+    transport = TempoMap(RATE, BPM)
     ticker = BeatTicker(clock, transport, resolution=16, priority=priority)
     ticker.start()
     transport.play(clock.now_sample() + RATE // 10)
@@ -84,8 +84,8 @@ def midi_errors(root: Path, priority: int) -> np.ndarray:
     reader = threading.Thread(target=_read_arrivals, args=(fd, arrivals, done), daemon=True)
     reader.start()
     clock = SampleClock(RATE)
-    transport = Transport(RATE, BPM)
-    out = MidiOutThread(str(path), clock, TransportView(transport), priority)
+    transport = TempoMap(RATE, BPM)
+    out = MidiOutThread(str(path), clock, TempoMapView(transport), priority)
     count = int(SECONDS * BPM / 60 * 4)
     out.schedule = MidiSchedule(tuple(i / 4 for i in range(count)), (bytes((0x90, 60, 100)),) * count)
     out.start()

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.proto import codec
+from appliance.proto import stream_messages as wire
 from appliance.proto.codec import Body, BodyError
+from appliance.proto.stream_definition import StreamDefinition, StreamKind
 
 
 def stream_start(uri: str, spares: list[str]) -> dict:
@@ -36,6 +38,65 @@ def test_broadcast_round_trip():
     head = {"streamUri": "stream://eurorack/main", "samplePosition": 48000, "bytePosition": 288000,
             "monotonicNs": 1, "realtimeNs": 2, "chunkPath": "/p", "chunkFirstSample": 0}
     assert codec.unpack_broadcast(codec.pack_broadcast("streamHeadPosition", head)) == Body("streamHeadPosition", head)
+
+
+U64 = st.integers(0, 2**64 - 1)
+I64 = st.integers(-(2**63), 2**63 - 1)
+CLOCK = wire.ClockSnapshot(sample=48000, monotonic_ns=1, realtime_ns=2, reason="chunkBoundary")
+HEAD = wire.HeadPosition(stream_uri="stream://eurorack/main", sample=48000, byte_position=288000, monotonic_ns=1,
+                         realtime_ns=2, chunk_path="/p", chunk_first_sample=0)
+FULL = wire.ChunkFull(stream_uri="stream://eurorack/main", path="/p", bytes_written=288000, samples_written=48000,
+                      first_sample=0, clock=CLOCK, final=True)
+STATE = wire.StreamState(uri="stream://eurorack/main", running=True, head=HEAD, unacknowledged=(FULL, FULL),
+                         spares_left=2, ring_samples=3, dropped_samples=4, xruns=5, device_connected=False,
+                         last_error="gone", clocks=(CLOCK,), spare_paths=("/s1", "/s2"))
+BROADCASTS = [HEAD, FULL, wire.StreamError(stream_uri="stream://e/m", error="xrun", recoverable=True, kind="xrun",
+                                           clock=CLOCK, lost_samples=7, xruns=1)]
+REQUESTS = [
+    wire.StreamStart(uri="stream://e/m", definition=StreamDefinition(uri="stream://e/m", device="sim"),
+                     chunk_path="/c", spare_paths=("/s1", "/s2"), start_sample=9, start_realtime_ns=10),
+    wire.SwitchChunk(uri="stream://e/m", new_chunk_path="/n"),
+    wire.ChunkSealed(uri="stream://e/m", path="/c"),
+    wire.StreamStop(uri="stream://e/m"),
+    wire.DeviceNotice(device_id="ES9", action="removed", kind=StreamKind.MIDI, alsa_name="/dev/snd/midiC1D0",
+                      dev_path="/devices/x"),
+]
+
+
+@pytest.mark.parametrize("message", BROADCASTS, ids=lambda m: m.KIND)
+def test_typed_broadcasts_round_trip(message):
+    assert wire.typed_value(codec.unpack_broadcast(codec.pack_broadcast(message.KIND, message))) == message
+
+
+@pytest.mark.parametrize("message", REQUESTS, ids=lambda m: m.KIND)
+def test_typed_requests_round_trip(message):
+    assert wire.typed_value(codec.unpack_envelope(codec.pack_envelope(message.KIND, message))) == message
+
+
+def test_stream_states_round_trip_in_a_status_reply():
+    body = codec.unpack_envelope(codec.pack_envelope(wire.STATUS_REPLY, [STATE]))
+    assert wire.states_in(body) == [STATE] and wire.typed_value(body) == [STATE]
+    assert wire.states_in(codec.unpack_envelope(codec.pack_envelope("ack"))) == []
+
+
+@given(U64, U64, U64, U64, I64, I64, st.booleans())
+def test_chunk_full_round_trips_every_value_the_schema_holds(first, samples, written, at, mono, real, final):
+    clock = wire.ClockSnapshot(sample=at, monotonic_ns=mono, realtime_ns=real, reason="stop")
+    full = wire.ChunkFull(stream_uri="stream://a/b", path="/p", bytes_written=written, samples_written=samples,
+                          first_sample=first, clock=clock, final=final)
+    assert wire.typed_value(codec.unpack_broadcast(codec.pack_broadcast(full.KIND, full))) == full
+
+
+def test_a_typed_message_goes_on_the_wire_under_the_schema_names():
+    head = {"streamUri": "stream://eurorack/main", "samplePosition": 48000, "bytePosition": 288000,
+            "monotonicNs": 1, "realtimeNs": 2, "chunkPath": "/p", "chunkFirstSample": 0}
+    assert codec.unpack_broadcast(codec.pack_broadcast(HEAD.KIND, HEAD)) == Body("streamHeadPosition", head)
+
+
+def test_an_error_without_a_clock_decodes_with_the_unset_clock():
+    error = wire.StreamError(stream_uri="stream://e/m", error="disk full", recoverable=True, kind="noSpace")
+    decoded = wire.typed_value(codec.unpack_broadcast(codec.pack_broadcast(error.KIND, error)))
+    assert decoded == error and decoded.clock == wire.UNSET_CLOCK
 
 
 def test_kernel_state_round_trip():

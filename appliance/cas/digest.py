@@ -13,7 +13,6 @@ from pathlib import Path
 import blake3
 
 PARALLEL_THRESHOLD = 256 * 1024
-HEX_LENGTH = 64
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 

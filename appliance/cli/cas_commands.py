@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
 
 from appliance.cas import ContentStore
-from appliance.cli.context import EXIT_FAILURE, config_or_exit, console, errors
+from appliance.cli.context import EXIT_FAILURE, box, box_errors, config_or_exit, console, errors
+
+GC_TIMEOUT_S = 3600.0  # a card full of released chunks takes a while to unlink
 
 app = typer.Typer(help="Verify and collect the content-addressed store.", no_args_is_help=True)
 
@@ -45,28 +48,17 @@ def gc(
                                 "seconds ago (it may not be in its manifest yet)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Remove content nothing references (released chunks, old slices); a grace period protects fresh seals."""
-    from appliance.services.store import garbage
-    from appliance.services.store.catalog import open_catalog
+    """Remove content nothing references (released chunks, old slices); a grace period protects fresh seals.
 
-    config = config_or_exit()
-    store = ContentStore(config.data_dir / "cas")
-    db = open_catalog(config.data_dir / "hootenanny" / "catalog.db")
-    unreadable: list[str] = []
-    refs = garbage.referenced(db, store, unreadable)
-    if unreadable:
-        for problem in unreadable:
-            errors.print(f"[red]unreadable manifest[/] {problem}")
-        errors.print("studio: refusing to collect while a manifest cannot be read (its chunks would look unused)")
-        raise typer.Exit(EXIT_FAILURE)
-    with Progress(console=errors, transient=True, disable=as_json) as progress:
-        task = progress.add_task("collecting", total=None)
-        report = garbage.collect(store, refs, dry_run=dry_run, grace=grace,
-                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+    hootenanny does the work (the `cas_gc` tool): only it knows what its catalog and manifests reference.
+    """
+    with box_errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors,
+                                transient=True, disable=as_json) as progress:
+        progress.add_task("collecting", total=None)
+        report = box().call("cas_gc", {"dry_run": dry_run, "grace_seconds": grace}, timeout=GC_TIMEOUT_S)
     if as_json:
-        console.print_json(json.dumps({"kept": report.kept, "young": report.young, "removed": report.removed,
-                                       "removed_bytes": report.removed_bytes, "dry_run": dry_run}))
+        console.print_json(json.dumps(report))
         return
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {len(report.removed)} files ({report.removed_bytes} bytes); kept {report.kept}, "
-                  f"{report.young} too recent to judge")
+    console.print(f"{verb} {len(report['removed'])} files ({report['removed_bytes']} bytes); kept {report['kept']}, "
+                  f"{report['young']} too recent to judge")

@@ -51,6 +51,7 @@ def added(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
 def removed(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """Tell hootenanny a device left; the node is gone, so hootenanny's registry says which device it was."""
     _valid_or_exit(name)
+    event: dict[str, str] | None
     if os.environ.get("DEVPATH"):
         event = _notice_or_exit("removed", name)
     else:

@@ -46,6 +46,7 @@ def _source(code: str | None, file: Path | None) -> str:
         except OSError as exc:
             errors.print(f"[red]studio:[/] cannot read {file}: {exc.strerror}")
             raise typer.Exit(EXIT_USAGE) from None
+    assert code is not None  # exactly one of the two, checked above
     return sys.stdin.read() if code == "-" else code
 
 

@@ -11,6 +11,10 @@ body could decode into millions of dicts (seconds of a stalled event loop and
 gigabytes of memory). Even so each such word becomes a dict of defaults, so a
 receiver names the members it serves and any other is refused before it is
 expanded.
+
+A body value may also be a `WireMessage` (the typed stream messages in
+`stream_messages.py`), or a list of them: packing takes its `to_wire()`.
+Decoding always gives plain values; `stream_messages.typed_value` types them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ NESTING_LIMIT = 32
 
 class BodyError(ValueError):
     """A body that is not a valid message of the expected schema."""
+
+
+class WireMessage:
+    """A typed body value; the codec packs it as the plain value `to_wire()` gives."""
+
+    __slots__ = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +91,15 @@ def traversal_limit(body: bytes) -> int:
 
 
 def _pack_union(struct: Any, body: Body) -> bytes:
-    return pack(struct, {body.kind: body.value})
+    return pack(struct, {body.kind: _plain(body.value)})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, WireMessage):
+        return value.to_wire()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _unpack_union(struct: Any, data: bytes, kinds: Collection[str] | None = None) -> Body:

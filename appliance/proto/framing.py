@@ -13,12 +13,15 @@ import enum
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 PROTOCOL = b"HOOT01"
 REQUEST_ID_BYTES = 16
 MAX_NAME_BYTES = 255
 FRAMES_AFTER_PREFIX = 7
 NO_REQUEST = bytes(REQUEST_ID_BYTES)
+
+E = TypeVar("E", bound=enum.IntEnum)  # the enum a two-byte frame is decoded into
 
 
 class Command(enum.IntEnum):
@@ -102,7 +105,7 @@ def _name(value: str, what: str) -> bytes:
     return data
 
 
-def _enum(kind: type[enum.IntEnum], data: bytes, what: str) -> enum.IntEnum:
+def _enum(kind: type[E], data: bytes, what: str) -> E:
     if len(data) != 2:
         raise FrameError(what, "must be 2 bytes")
     try:

@@ -5,7 +5,7 @@ device it runs on CLOCK_MONOTONIC from a fixed origin; with one, the playback
 thread re-anchors it every period to the device's own position, so beats
 follow the sound card's crystal rather than the CPU's.
 
-`Transport` is the tempo map: an anchor (sample, beat, tempo, state) set by
+`TempoMap` is an anchor (sample, beat, tempo, state) set by
 play/pause/stop/seek/tempo, plus the anchor before it, so a change that takes
 effect a little in the future leaves the present unchanged. Beat = f(sample,
 tempo map): every thread computes beats from samples, never by counting.
@@ -27,7 +27,7 @@ STATE_NAMES = {STOPPED: "stopped", PLAYING: "playing", PAUSED: "paused"}
 STATE_CODES = {name: code for code, name in STATE_NAMES.items()}
 
 _SEQ, _SAMPLE, _MONO = range(3)
-# Transport array: sequence, jump count, then the current and previous segments.
+# The tempo map's array: sequence, jump count, then the current and previous segments.
 _TSEQ, _JUMPS, _STATE, _ASAMPLE, _ABEAT, _BPM, _PSTATE, _PSAMPLE, _PBEAT, _PBPM = range(10)
 
 
@@ -78,7 +78,7 @@ class TransportState:
     sample: int
 
 
-class Transport:
+class TempoMap:
     """The tempo map and play state; commands take effect at a sample the caller chooses."""
 
     def __init__(self, sample_rate: int, bpm: float = 120.0) -> None:
@@ -127,8 +127,8 @@ class Transport:
             if seq % 2 == 0 and a[_TSEQ] == seq:
                 return
 
-    def view(self) -> "TransportView":
-        return TransportView(self)
+    def view(self) -> "TempoMapView":
+        return TempoMapView(self)
 
     def beat_at(self, sample: float) -> float:
         snap = self.view()
@@ -139,10 +139,10 @@ class Transport:
         return TransportState(STATE_NAMES[snap.state_at(sample)], snap.beat_at(sample), snap.bpm, int(sample))
 
 
-class TransportView:
+class TempoMapView:
     """A reader's copy of the tempo map: `refresh()` then ask; preallocated so realtime loops can hold one."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: TempoMap) -> None:
         self.transport = transport
         self.snap = array("d", bytes(8 * 10))
         self.refresh()

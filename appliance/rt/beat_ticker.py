@@ -20,7 +20,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 
-from appliance.rt.beat_clock import NS, SampleClock, Transport, TransportView
+from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.realtime import set_fifo
 
 IDLE_POLL_S = 0.005  # how soon a play command is noticed when stopped
@@ -83,7 +83,7 @@ class TickRing:
 
 
 class BeatTicker(threading.Thread):
-    def __init__(self, clock: SampleClock, transport: Transport, resolution: int, priority: int) -> None:
+    def __init__(self, clock: SampleClock, transport: TempoMap, resolution: int, priority: int) -> None:
         super().__init__(name="beat clock", daemon=True)
         self.clock = clock
         self.transport = transport
@@ -93,8 +93,7 @@ class BeatTicker(threading.Thread):
         self.reached: deque[Marker] = deque()
         self.markers = MarkerTable()  # replaced by the control thread
         self.stopping = threading.Event()
-        self.realtime = False
-        self._view = TransportView(transport)
+        self._view = TempoMapView(transport)
         self._jumps = -1.0
         self._next = 0  # index of the next tick: beat = index / resolution
         self._checked = 0.0  # markers up to this beat have fired
@@ -103,7 +102,8 @@ class BeatTicker(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        if self.priority > 0:
+            set_fifo(self.priority)  # refused: it says so, and the loop runs at normal priority
         view, clock, stopped = self._view, self.clock, self.stopping.is_set
         while not stopped():
             view.refresh()

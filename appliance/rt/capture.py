@@ -62,7 +62,6 @@ class CaptureThread(threading.Thread):
         self.device_hint = threading.Event()  # set by udev news or stop: look again now
         self.unplugged = threading.Event()  # set by udev's removal: the device is gone until it is added again
         self.connected = True
-        self.realtime = False
         self.xruns = 0
         self._next_reopen_ns = 0
         self._dropped_seen = 0
@@ -147,7 +146,8 @@ class AudioCapture(CaptureThread):
         self._gap_kind = "resume" if start_mono_ns else ""  # the next period first fills a gap: "xrun", ...
 
     def run(self) -> None:
-        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        if self.priority > 0:
+            set_fifo(self.priority)  # refused: it says so, and the loop runs at normal priority
         source, writer, ring = self.source, self.writer, self.writer.ring
         # Bound once: attribute lookups are a measurable share of a period's work.
         read, write, store_head, stopped = source.read, writer.write, self._store_head, self.stopping.is_set
@@ -242,7 +242,8 @@ class MidiCapture(CaptureThread):
         return self.frame_at(time.monotonic_ns())
 
     def run(self) -> None:
-        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        if self.priority > 0:
+            set_fifo(self.priority)  # refused: it says so, and the loop runs at normal priority
         while not self.stopping.is_set():
             if not self.connected:
                 self.device_hint.wait(ABSENT_POLL_S)

@@ -167,22 +167,25 @@ class ChunkWriter:
             self._rotate()
 
     def _has_chunk(self) -> bool:
+        return self._next_chunk() is not None
+
+    def _next_chunk(self) -> MappedChunk | None:
+        """The chunk to write into: the current one, else the next spare (None: only the ring is left)."""
         if self.current is None and self.spares:
             self.current = self.spares.popleft()
-        return self.current is not None
+        return self.current
 
     def _room(self) -> int:
         return self.current.room if self.current is not None else 0
 
     def _to_files(self, data: memoryview | bytes) -> None:
+        """Lay `data` into chunk files, across as many as it takes; callers have checked a chunk is there."""
         pos, n = 0, len(data)
-        if self.whole_records and n > self.current.room:
+        chunk = self._next_chunk()
+        if chunk is not None and self.whole_records and n > chunk.room:
             self._rotate()
-            if not self._has_chunk():
-                self.ring.push(data)
-                return
-        while pos < n:
-            chunk = self.current
+            chunk = self._next_chunk()
+        while chunk is not None and pos < n:
             take = min(chunk.room, n - pos)
             self._begin(chunk)
             chunk.view[chunk.used : chunk.used + take] = data[pos : pos + take]
@@ -191,17 +194,17 @@ class ChunkWriter:
             self.frames_in_files += take // self.frame_bytes
             if chunk.room == 0:
                 self._rotate()
-                if pos < n and not self._has_chunk():
-                    self.ring.push(data[pos:])
-                    return
+                chunk = self._next_chunk() if pos < n else None
+        if pos < n:
+            self.ring.push(data[pos:])
 
     def _silence_to_files(self, nbytes: int) -> None:
         # Fresh fallocated chunks read as zeros, and zero is silence in every format.
         while nbytes > 0:
-            if not self._has_chunk():
+            chunk = self._next_chunk()
+            if chunk is None:
                 self.ring.push_gap(nbytes)
                 return
-            chunk = self.current
             take = min(chunk.room, nbytes)
             self._begin(chunk)
             chunk.used += take
@@ -216,7 +219,8 @@ class ChunkWriter:
 
     def _rotate(self) -> None:
         chunk, self.current = self.current, None
-        self.full.append(self._full(chunk))
+        if chunk is not None:
+            self.full.append(self._full(chunk))
 
     def _full(self, chunk: MappedChunk) -> FullChunk:
         first = chunk.first_frame if chunk.first_frame >= 0 else self.frames_in_files

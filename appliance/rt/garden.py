@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,18 @@ from appliance.proto import endpoints
 from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.codec import Body
 from appliance.proto.pubsub import Publisher
-from appliance.proto.stream_definition import DefinitionError, StreamDefinition
+from appliance.proto.stream_definition import DefinitionError
+from appliance.proto.stream_messages import (
+    STATUS_REQUEST,
+    ChunkSealed,
+    DeviceNotice,
+    StreamError,
+    StreamStart,
+    StreamStop,
+    SwitchChunk,
+    status_reply,
+    typed_value,
+)
 from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.memory_budget import refusal
 from appliance.rt.realtime import favour_control_thread, lock_memory, quiet_garbage_collector
@@ -88,20 +100,25 @@ class Garden:
     # -- commands --------------------------------------------------------
     async def handle(self, incoming: Incoming) -> Body:
         body = incoming.body
+        assert body is not None  # the channel calls a handler only with a request body it decoded
         handler = self._handlers().get(body.kind)
         if handler is None:
             raise RequestError("badRequest", f"chaosgarden does not handle {body.kind}")
-        return await handler(body.value)
+        try:
+            value = typed_value(body)
+        except DefinitionError as exc:  # only a streamStart carries a definition
+            raise RequestError("badRequest", f"stream definition: {exc}") from None
+        return await handler(value)
 
     def _handlers(self) -> dict[str, Any]:
         """The requests chaosgarden serves; the channel refuses any other kind before decoding it."""
         return {
-            "streamStart": self._start,
-            "streamSwitchChunk": self._switch,
-            "streamStop": self._stop,
-            "streamChunkSealed": self._sealed,
-            "streamStatusRequest": self._status,
-            "deviceNotice": self._device,
+            StreamStart.KIND: self._start,
+            SwitchChunk.KIND: self._switch,
+            StreamStop.KIND: self._stop,
+            ChunkSealed.KIND: self._sealed,
+            STATUS_REQUEST: self._status,
+            DeviceNotice.KIND: self._device,
             "transportCommand": self.timekeeper.transport_command,
             "marker": self.timekeeper.marker,
             "timelineSchedule": self.timekeeper.schedule,
@@ -110,22 +127,19 @@ class Garden:
             "audition": self.timekeeper.audition,
         }
 
-    async def _start(self, value: dict[str, Any]) -> Body:
-        try:
-            definition = StreamDefinition.from_wire(value["definition"])
-        except DefinitionError as exc:
-            raise RequestError("badRequest", f"stream definition: {exc}") from None
-        if definition.uri != value["uri"]:
-            raise RequestError("badRequest", f"uri {value['uri']!r} differs from the definition's {definition.uri!r}")
+    async def _start(self, start: StreamStart) -> Body:
+        definition = start.definition
+        if definition.uri != start.uri:
+            raise RequestError("badRequest", f"uri {start.uri!r} differs from the definition's {definition.uri!r}")
         existing = self.streams.get(definition.uri)
         if existing is not None and existing.running:
             raise RequestError("conflict", f"{definition.uri} is already recording")
         too_much = refusal(definition, [s.definition for s in self.streams.values() if s.running], self.config.rt)
         if too_much:
             raise RequestError("badRequest", too_much)
-        paths = [_absolute(value["chunkPath"], "chunkPath")] + [_absolute(p, "sparePaths") for p in value["sparePaths"]]
-        stream = CaptureStream(definition, self.config.rt, self._staging_path, value["startSample"],
-                               value["startRealtimeNs"])
+        paths = [_absolute(start.chunk_path, "chunkPath")] + [_absolute(p, "sparePaths") for p in start.spare_paths]
+        stream = CaptureStream(definition, self.config.rt, self._staging_path, start.start_sample,
+                               start.start_realtime_ns)
         try:
             await asyncio.to_thread(stream.start, paths[0], paths[1:])
         except FormatRefused as exc:
@@ -140,47 +154,46 @@ class Garden:
         shape = ("raw MIDI" if definition.kind.value == "midi" else
                  f"{definition.sample_rate} Hz, {definition.channels} ch, {definition.sample_format.value}")
         log.info("recording %s from %s (%s) from sample %d", definition.uri, definition.device, shape,
-                 value["startSample"])
+                 start.start_sample)
         return Body("ack")
 
-    async def _switch(self, value: dict[str, Any]) -> Body:
-        stream = self._running(value["uri"])
+    async def _switch(self, switch: SwitchChunk) -> Body:
+        stream = self._running(switch.uri)
         try:
-            await asyncio.to_thread(stream.add_spare, _absolute(value["newChunkPath"], "newChunkPath"))
+            await asyncio.to_thread(stream.add_spare, _absolute(switch.new_chunk_path, "newChunkPath"))
         except ChunkPrepareError as exc:
-            self.publisher.publish("stream.error", "streamError", {
-                "streamUri": stream.uri, "error": str(exc), "recoverable": True,
-                "kind": "noSpace" if exc.errno == 28 else "io",
-            })
+            # No clock: this is about the spare, not a moment on the stream's timeline.
+            self.publisher.publish("stream.error", StreamError.KIND, StreamError(
+                stream_uri=stream.uri, error=str(exc), recoverable=True, kind="noSpace" if exc.errno == 28 else "io"))
             raise RequestError("unavailable", str(exc)) from None
         return Body("ack")
 
-    async def _stop(self, value: dict[str, Any]) -> Body:
-        stream = self._running(value["uri"])
+    async def _stop(self, stop: StreamStop) -> Body:
+        stream = self._running(stop.uri)
         self._publish_all(await stream.stop())
         log.info("stopped %s at sample %d", stream.uri, stream.writer.frames_in_files)
-        return Body("streamStatusReply", [stream.state()])
+        return status_reply([stream.state()])
 
-    async def _sealed(self, value: dict[str, Any]) -> Body:
-        stream = self.streams.get(value["uri"])
-        if stream is None or not stream.acknowledge(value["path"]):
-            raise RequestError("notFound", f"no unsealed chunk {value['path']} for {value['uri']}")
+    async def _sealed(self, sealed: ChunkSealed) -> Body:
+        stream = self.streams.get(sealed.uri)
+        if stream is None or not stream.acknowledge(sealed.path):
+            raise RequestError("notFound", f"no unsealed chunk {sealed.path} for {sealed.uri}")
         if not stream.running and not stream.unacknowledged:
             del self.streams[stream.uri]
         return Body("ack")
 
     async def _status(self, _value: None) -> Body:
-        return Body("streamStatusReply", [s.state() for s in self.streams.values()])
+        return status_reply([s.state() for s in self.streams.values()])
 
-    async def _device(self, value: dict[str, Any]) -> Body:
+    async def _device(self, notice: DeviceNotice) -> Body:
         """udev news: a removed device stops being read at once; an added one is tried again now."""
         for stream in self.streams.values():
             if not stream.running:
                 continue
-            if value["action"] == "removed" and stream.uses_device(value):
+            if notice.action == "removed" and stream.uses_device(notice):
                 stream.thread.unplug()
-                log.warning("%s: %s removed; recording silence until it is back", stream.uri, value["deviceId"])
-            elif value["action"] == "added" and (stream.uses_device(value) or not stream.thread.connected):
+                log.warning("%s: %s removed; recording silence until it is back", stream.uri, notice.device_id)
+            elif notice.action == "added" and (stream.uses_device(notice) or not stream.thread.connected):
                 stream.thread.plug()
         return Body("ack")
 
@@ -215,7 +228,8 @@ class Garden:
                 next_gc = time.monotonic() + YOUNG_GC_INTERVAL_S
                 gc.collect(1)
 
-    def _publish_all(self, broadcasts: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _publish_all(self, broadcasts: Sequence[tuple[str, str, Any]]) -> None:
+        """(topic, kind, value): a typed stream message (rt.stream) or a transport dict (rt.timekeeper)."""
         for topic, kind, value in broadcasts:
             self.publisher.publish(topic, kind, value)
 

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from appliance.rt.beat_clock import NS, SampleClock, TransportView
+from appliance.rt.beat_clock import NS, SampleClock, TempoMapView
 from appliance.rt.realtime import set_fifo
 from appliance.rt.timeline import MidiSchedule
 
@@ -38,14 +38,13 @@ class MidiBurst:
 
 
 class MidiOutThread(threading.Thread):
-    def __init__(self, path: str, clock: SampleClock, view: TransportView, priority: int) -> None:
+    def __init__(self, path: str, clock: SampleClock, view: TempoMapView, priority: int) -> None:
         super().__init__(name=f"midi out {path}", daemon=True)
         self.path, self.clock, self.view, self.priority = path, clock, view, priority
         self.schedule = MidiSchedule()  # replaced by the control thread
         self.bursts: deque[MidiBurst] = deque()  # appended by the control thread
         self.at_once: deque[bytes] = deque()  # note-offs of a removed region: sent before anything else
         self.stopping = threading.Event()
-        self.realtime = False
         self.dropped = 0
         self.error = ""
         self._fd = -1
@@ -59,7 +58,8 @@ class MidiOutThread(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        if self.priority > 0:
+            set_fifo(self.priority)  # refused: it says so, and the loop runs at normal priority
         stopped = self.stopping.is_set
         while not stopped():
             if self._fd < 0 and not self._open():
@@ -109,7 +109,7 @@ class MidiOutThread(threading.Thread):
 
     def _write_due(self, now: int) -> None:
         schedule, view = self._seen, self.view
-        while self._cursor < len(schedule.beats) and view.playing() and self._due_ns(schedule.beats[self._cursor]) <= now:
+        while schedule is not None and self._cursor < len(schedule.beats) and view.playing() and self._due_ns(schedule.beats[self._cursor]) <= now:
             self._send(schedule.messages[self._cursor])
             self._cursor += 1
         burst = self._burst

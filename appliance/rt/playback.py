@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import alsaaudio
 import numpy as np
 
-from appliance.rt.beat_clock import NS, PLAYING, SampleClock, TransportView
+from appliance.rt.beat_clock import NS, PLAYING, SampleClock, TempoMapView
 from appliance.rt.realtime import set_fifo
 from appliance.rt.timeline import AudioRegions
 
@@ -50,7 +50,7 @@ class AudioAudition:
 
 
 class PlaybackThread(threading.Thread):
-    def __init__(self, device: str, clock: SampleClock, view: TransportView, period: int, paced_by_device: bool,
+    def __init__(self, device: str, clock: SampleClock, view: TempoMapView, period: int, paced_by_device: bool,
                  priority: int) -> None:
         super().__init__(name="playback", daemon=True)
         self.device, self.clock, self.view, self.period = device, clock, view, period
@@ -60,11 +60,10 @@ class PlaybackThread(threading.Thread):
         self.auditions: deque[AudioAudition] = deque()  # appended by the control thread
         self.stopping = threading.Event()
         self.error = ""
-        self.realtime = False
         self.xruns = 0
         self._mix = np.zeros((period, CHANNELS), dtype=np.float32)
         self._out = np.zeros((period, CHANNELS), dtype="<i4")
-        self._bytes = memoryview(self._out).cast("B")
+        self._bytes = self._out.data.cast("B")
         self._tail = np.zeros((period, CHANNELS), dtype=np.float32)
         self._ramp = np.linspace(1.0, 0.0, FADE_FRAMES, endpoint=False, dtype=np.float32).reshape(-1, 1)
         self._playing: list[AudioAudition] = []
@@ -83,7 +82,8 @@ class PlaybackThread(threading.Thread):
                              periodsize=self.period, periods=PERIODS)
 
     def run(self) -> None:
-        self.realtime = self.priority > 0 and set_fifo(self.priority)
+        if self.priority > 0:
+            set_fifo(self.priority)  # refused: it says so, and the loop runs at normal priority
         retry = REOPEN_S
         while not self.stopping.is_set():
             try:

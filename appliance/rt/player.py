@@ -20,7 +20,7 @@ from typing import Any
 
 from appliance.config import RtConfig
 from appliance.proto.channel import RequestError
-from appliance.rt.beat_clock import NS, SampleClock, Transport, TransportView
+from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.midi_out import AUDITION_LEAD_S, MidiBurst, MidiOutThread
 from appliance.rt.playback import CHANNELS, AudioAudition, PlaybackThread
 from appliance.rt.timeline import (
@@ -37,11 +37,11 @@ REGIONS_NAMED = 20  # an unknown region id's error lists at most this many of th
 
 
 class Player:
-    def __init__(self, config: RtConfig, clock: SampleClock, transport: Transport) -> None:
+    def __init__(self, config: RtConfig, clock: SampleClock, transport: TempoMap) -> None:
         self.config, self.clock, self.transport = config, clock, transport
         self.playback: PlaybackThread | None = None
         if config.playback_device != "sim":
-            self.playback = PlaybackThread(config.playback_device, clock, TransportView(transport),
+            self.playback = PlaybackThread(config.playback_device, clock, TempoMapView(transport),
                                            config.playback_period_frames, config.playback_clock == "device",
                                            config.priority)
         self.midi_outs: dict[str, MidiOutThread] = {}
@@ -58,7 +58,8 @@ class Player:
             self._midi_out(self.config.midi_out)
 
     def stop(self) -> None:
-        threads = [*self.midi_outs.values(), *([self.playback] if self.playback else [])]
+        threads: list[MidiOutThread | PlaybackThread] = [*self.midi_outs.values(),
+                                                         *([self.playback] if self.playback else [])]
         for thread in threads:
             thread.stop()
         for thread in threads:
@@ -70,7 +71,7 @@ class Player:
     def _midi_out(self, path: str) -> MidiOutThread:
         thread = self.midi_outs.get(path)
         if thread is None:
-            thread = MidiOutThread(path, self.clock, TransportView(self.transport), self.config.priority)
+            thread = MidiOutThread(path, self.clock, TempoMapView(self.transport), self.config.priority)
             thread.start()
             self.midi_outs[path] = thread
         return thread
@@ -144,7 +145,7 @@ class Player:
     def _uninstall(self, region_id: str, fade: bool) -> None:
         """Take a region from its thread; `fade`: let sounding audio fade out (a replaced region just stops, so its
         successor does not sound twice); sounding MIDI notes are always ended."""
-        view = TransportView(self.transport)
+        view = TempoMapView(self.transport)
         if region_id in self.audio_regions:
             region = self.audio_regions.pop(region_id)
             beat = view.beat_at(self.clock.now_sample() + self.horizon_frames())
@@ -159,7 +160,7 @@ class Player:
 
     def _publish_audio(self) -> None:
         """A new region table for the playback thread; fades of an earlier transport run are dropped."""
-        runs = TransportView(self.transport).jumps
+        runs = TempoMapView(self.transport).jumps
         self._fading = [r for r in self._fading if r.run == runs]
         if self.playback is not None:
             self.playback.regions = AudioRegions((*self.audio_regions.values(), *self._fading))

@@ -11,20 +11,12 @@ import ctypes.util
 import gc
 import logging
 import os
-from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 MCL_CURRENT = 1
 MCL_FUTURE = 2
 MCL_ONFAULT = 4
-
-
-@dataclass(frozen=True, slots=True)
-class RealtimeStatus:
-    fifo: bool
-    memory_locked: bool
-    priority: int
 
 
 def lock_memory() -> bool:

@@ -55,7 +55,7 @@ class SimAudioSource:
     def __init__(self, spec: AudioSpec, wake: threading.Event | None = None) -> None:
         self.spec = spec
         self._wake = wake or threading.Event()
-        self._loop = b""
+        self._loop = memoryview(b"")
         self._t0 = 0
         self.frame = 0  # the device's own frame counter
         self.last_end_ns = 0
@@ -89,7 +89,7 @@ class SimAudioSource:
         return data
 
     def close(self) -> None:
-        self._loop = b""
+        self._loop = memoryview(b"")
 
 
 class SimMidiSource:

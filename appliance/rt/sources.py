@@ -95,21 +95,24 @@ class AlsaPcmSource:
             raise FormatRefused(f"ALSA PCM {spec.device!r} refused the stream format: {diffs}")
 
     def read(self) -> bytes:
+        pcm = self.pcm
+        if pcm is None:
+            raise DeviceLost(f"ALSA PCM {self.spec.device!r} is not open")
         try:
-            frames, data = self.pcm.read()
+            frames, data = pcm.read()
         except alsaaudio.ALSAAudioError as exc:
             raise DeviceLost(f"ALSA PCM {self.spec.device!r}: {exc}") from None
         if frames <= 0:
-            self._trouble(frames)
-        sec, nsec, _avail = self.pcm.htimestamp()
+            self._trouble(pcm, frames)
+        sec, nsec, _avail = pcm.htimestamp()
         stamp = sec * NS + nsec
         self.last_end_ns = stamp if stamp > 0 else time.monotonic_ns()
         return data
 
-    def _trouble(self, frames: int) -> None:
+    def _trouble(self, pcm: alsaaudio.PCM, frames: int) -> None:
         if frames == -errno.EPIPE:
             raise Overrun()
-        if frames < 0 or self.pcm.state() == alsaaudio.PCM_STATE_DISCONNECTED:
+        if frames < 0 or pcm.state() == alsaaudio.PCM_STATE_DISCONNECTED:
             reason = os.strerror(-frames) if frames < 0 else "disconnected"
             raise DeviceLost(f"ALSA PCM {self.spec.device!r}: {reason}")
 

@@ -15,10 +15,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from appliance.config import RtConfig
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
+from appliance.proto.stream_messages import (
+    ChunkFull,
+    ClockReason,
+    ClockSnapshot,
+    DeviceNotice,
+    HeadPosition,
+    StreamError,
+    StreamErrorKind,
+    StreamEvent,
+    StreamState,
+)
 from appliance.rt.capture import AudioCapture, CaptureEvent, CaptureThread, MidiCapture
 from appliance.rt.chunk_writer import ChunkPrepareError, ChunkWriter, FullChunk, MappedChunk
 from appliance.rt.memory_budget import ring_bytes
@@ -29,16 +39,20 @@ from appliance.rt.sources import AlsaPcmSource, AudioSpec, RawMidiSource
 log = logging.getLogger(__name__)
 
 # Capture event kinds that are also StreamErrorKind / ClockReason names on the wire.
-ERROR_KINDS = frozenset({"xrun", "deviceLost", "deviceBack", "ringOverflow"})
-CLOCK_REASONS = frozenset({"xrun", "deviceLost", "deviceBack"})
+ERROR_KINDS: dict[str, StreamErrorKind] = {"xrun": "xrun", "deviceLost": "deviceLost", "deviceBack": "deviceBack",
+                                           "ringOverflow": "ringOverflow"}
+CLOCK_REASONS: dict[str, ClockReason] = {"xrun": "xrun", "deviceLost": "deviceLost", "deviceBack": "deviceBack"}
 _CARD = re.compile(r"^(?:plug)?hw:(?:CARD=)?([^,]+)")  # the card id in hw:CARD=ES9,DEV=0 / plughw:ES9
 
+# What collect() and stop() hand the garden to publish: (topic, kind, message).
+Broadcasts = list[tuple[str, str, StreamEvent]]
 
-def clock(frame: int, mono: int, reason: str, real: int | None = None) -> dict[str, Any]:
-    """A ClockSnapshot; realtime is derived from monotonic when not given."""
+
+def clock(frame: int, mono: int, reason: ClockReason, real: int | None = None) -> ClockSnapshot:
+    """The clocks at timeline sample `frame`; realtime is derived from monotonic when not given."""
     if real is None:
         real = mono + time.time_ns() - time.monotonic_ns()
-    return {"samplePosition": frame, "monotonicNs": mono, "realtimeNs": real, "midiTicks": -1, "reason": reason}
+    return ClockSnapshot(sample=frame, monotonic_ns=mono, realtime_ns=real, reason=reason)
 
 
 class CaptureStream:
@@ -52,8 +66,8 @@ class CaptureStream:
         self.start_mono_ns = start_realtime_ns - time.time_ns() + time.monotonic_ns() if start_realtime_ns else 0
         self.running = False
         self.last_error = ""
-        self.unacknowledged: dict[str, dict[str, Any]] = {}  # path -> StreamChunkFull
-        self.clocks: deque[dict[str, Any]] = deque(maxlen=256)
+        self.unacknowledged: dict[str, ChunkFull] = {}  # by path
+        self.clocks: deque[ClockSnapshot] = deque(maxlen=256)
         self._serial = 0
         self._paths: dict[int, Path] = {}
         self._head_told = False
@@ -74,21 +88,21 @@ class CaptureStream:
         d = self.definition
         name = f"capture {d.uri}"
         if d.kind is StreamKind.MIDI:
-            source = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
-            return MidiCapture(name, source, self.writer, d.sample_rate, self.start_frame, self.config.priority,
+            port = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
+            return MidiCapture(name, port, self.writer, d.sample_rate, self.start_frame, self.config.priority,
                                self.start_mono_ns, round(self.config.midi_seal_seconds * 1_000_000_000))
         spec = AudioSpec(d.device, d.sample_rate, d.channels, d.sample_format, d.period)
         source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
         return AudioCapture(name, source, self.writer, d.sample_rate, d.frame_bytes, d.period,
                             self.config.priority, self.start_mono_ns)
 
-    def uses_device(self, event: dict[str, Any]) -> bool:
-        """Whether a udev device event is about this stream's device (by ALSA name or card id)."""
+    def uses_device(self, notice: DeviceNotice) -> bool:
+        """Whether a udev device notice is about this stream's device (by ALSA name or card id)."""
         device = self.definition.device
-        if device == event["alsaName"]:
+        if device == notice.alsa_name:
             return True
         card = _CARD.search(device)
-        return card is not None and card.group(1) == event["deviceId"]
+        return card is not None and card.group(1) == notice.device_id
 
     # -- lifecycle (control thread) --------------------------------------
     def start(self, first: Path, spares: list[Path]) -> None:
@@ -121,7 +135,7 @@ class CaptureStream:
         self._paths[self._serial] = path
         return chunk
 
-    async def stop(self) -> list[dict[str, Any]]:
+    async def stop(self) -> Broadcasts:
         """Stop capturing; return the broadcasts still owed, the final chunk last."""
         self.thread.stop()
         await asyncio.to_thread(self.thread.join)
@@ -156,9 +170,9 @@ class CaptureStream:
         return self.unacknowledged.pop(path, None) is not None
 
     # -- what to publish (control thread) --------------------------------
-    def collect(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Broadcasts for chunks filled and events seen since the last call: (topic, kind, value)."""
-        out = []
+    def collect(self) -> Broadcasts:
+        """Broadcasts for chunks filled and events seen since the last call."""
+        out: Broadcasts = []
         if self.writer.full and not self._head_told:
             # hootenanny takes a run's start clock from its first head, which must not come after a sealed
             # chunk: small chunks fill before the next periodic head.
@@ -169,20 +183,18 @@ class CaptureStream:
             out.append(self._error(self.thread.events.popleft()))
         return out
 
-    def _chunk_full(self, full: FullChunk, final: bool) -> tuple[str, str, dict[str, Any]]:
+    def _chunk_full(self, full: FullChunk, final: bool) -> tuple[str, str, ChunkFull]:
         full.chunk.release()
         self._paths.pop(full.chunk.serial, None)
         snapshot = self._boundary_clock(full.first_frame + full.frames_written, "stop" if final else "chunkBoundary")
         self.clocks.append(snapshot)
-        value = {
-            "streamUri": self.uri, "path": str(full.chunk.path), "bytesWritten": full.bytes_written,
-            "samplesWritten": full.frames_written, "firstSample": full.first_frame, "clock": snapshot,
-            "final": final,
-        }
-        self.unacknowledged[value["path"]] = value
-        return ("stream.chunk", "streamChunkFull", value)
+        message = ChunkFull(stream_uri=self.uri, path=str(full.chunk.path), bytes_written=full.bytes_written,
+                            samples_written=full.frames_written, first_sample=full.first_frame, clock=snapshot,
+                            final=final)
+        self.unacknowledged[message.path] = message
+        return ("stream.chunk", ChunkFull.KIND, message)
 
-    def _boundary_clock(self, end: int, reason: str) -> dict[str, Any]:
+    def _boundary_clock(self, end: int, reason: ClockReason) -> ClockSnapshot:
         """The clocks at a chunk's end: audio extrapolates from the head; MIDI positions are time-derived."""
         head = self.thread.head.load()
         if self.definition.kind is StreamKind.MIDI:
@@ -190,54 +202,49 @@ class CaptureStream:
         back = (head.frame - end) * 1_000_000_000 // self.definition.sample_rate
         return clock(end, head.monotonic_ns - back, reason, head.realtime_ns - back)
 
-    def _final_marker(self) -> tuple[str, str, dict[str, Any]]:
+    def _final_marker(self) -> tuple[str, str, ChunkFull]:
         """A stop with nothing in the last chunk still tells hootenanny the stream ended."""
         head = self.thread.head.load()
         snapshot = clock(head.frame, head.monotonic_ns, "stop", head.realtime_ns)
-        value = {"streamUri": self.uri, "path": "", "bytesWritten": 0, "samplesWritten": 0,
-                 "firstSample": self.writer.frames_in_files, "clock": snapshot, "final": True}
-        return ("stream.chunk", "streamChunkFull", value)
+        message = ChunkFull(stream_uri=self.uri, path="", bytes_written=0, samples_written=0,
+                            first_sample=self.writer.frames_in_files, clock=snapshot, final=True)
+        return ("stream.chunk", ChunkFull.KIND, message)
 
-    def _error(self, event: CaptureEvent) -> tuple[str, str, dict[str, Any]]:
-        reason = event.kind if event.kind in CLOCK_REASONS else "periodic"
-        snapshot = clock(event.frame, event.monotonic_ns, reason)
+    def _error(self, event: CaptureEvent) -> tuple[str, str, StreamError]:
+        snapshot = clock(event.frame, event.monotonic_ns, CLOCK_REASONS.get(event.kind, "periodic"))
         self.clocks.append(snapshot)
         if event.kind != "deviceBack":
             self.last_error = event.message
         level = logging.INFO if event.kind == "deviceBack" else logging.WARNING
         log.log(level, "%s: %s", self.uri, event.message)
-        value = {
-            "streamUri": self.uri, "error": event.message, "recoverable": True,
-            "kind": event.kind if event.kind in ERROR_KINDS else "other", "clock": snapshot,
-            "lostSamples": event.lost_frames, "xruns": getattr(self.thread, "xruns", 0),
-        }
-        return ("stream.error", "streamError", value)
+        message = StreamError(stream_uri=self.uri, error=event.message, recoverable=True,
+                              kind=ERROR_KINDS.get(event.kind, "other"), clock=snapshot,
+                              lost_samples=event.lost_frames, xruns=getattr(self.thread, "xruns", 0))
+        return ("stream.error", StreamError.KIND, message)
 
     @property
     def has_head(self) -> bool:
         """Whether the capture thread has stored a head yet; before that it would read as 1970 at sample 0."""
         return self.thread.head.load().monotonic_ns != 0
 
-    def head_broadcast(self) -> tuple[str, str, dict[str, Any]]:
+    def head_broadcast(self) -> tuple[str, str, HeadPosition]:
         self._head_told = True
-        return ("stream.head", "streamHeadPosition", self.head_position())
+        return ("stream.head", HeadPosition.KIND, self.head_position())
 
-    def head_position(self) -> dict[str, Any]:
+    def head_position(self) -> HeadPosition:
         head = self.thread.head.load()
         path = self._paths.get(head.chunk_serial)
-        return {
-            "streamUri": self.uri, "samplePosition": head.frame, "bytePosition": head.chunk_used,
-            "monotonicNs": head.monotonic_ns, "realtimeNs": head.realtime_ns,
-            "chunkPath": str(path) if path else "", "chunkFirstSample": head.chunk_first_frame,
-        }
+        return HeadPosition(stream_uri=self.uri, sample=head.frame, byte_position=head.chunk_used,
+                            monotonic_ns=head.monotonic_ns, realtime_ns=head.realtime_ns,
+                            chunk_path=str(path) if path else "", chunk_first_sample=head.chunk_first_frame)
 
-    def state(self) -> dict[str, Any]:
-        return {
-            "uri": self.uri, "running": self.running, "head": self.head_position(),
-            "unacknowledged": list(self.unacknowledged.values()), "sparesLeft": len(self.writer.spares),
-            "ringFrames": self.writer.ring.used // self.definition.frame_bytes,
-            "droppedFrames": self.writer.ring.dropped_bytes // self.definition.frame_bytes,
-            "xruns": getattr(self.thread, "xruns", 0), "deviceConnected": self.thread.connected,
-            "lastError": self.last_error, "clocks": list(self.clocks),
-            "sparePaths": [str(c.path) for c in list(self.writer.spares)],
-        }
+    def state(self) -> StreamState:
+        return StreamState(
+            uri=self.uri, running=self.running, head=self.head_position(),
+            unacknowledged=tuple(self.unacknowledged.values()), spares_left=len(self.writer.spares),
+            ring_samples=self.writer.ring.used // self.definition.frame_bytes,
+            dropped_samples=self.writer.ring.dropped_bytes // self.definition.frame_bytes,
+            xruns=getattr(self.thread, "xruns", 0), device_connected=self.thread.connected,
+            last_error=self.last_error, clocks=tuple(self.clocks),
+            spare_paths=tuple(str(c.path) for c in list(self.writer.spares)),
+        )

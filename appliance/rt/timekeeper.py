@@ -16,7 +16,7 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.proto.codec import Body
-from appliance.rt.beat_clock import SampleClock, TransportView
+from appliance.rt.beat_clock import SampleClock, TempoMapView
 from appliance.rt.link_sync import LinkSync
 from appliance.rt.player import Broadcasts, Player
 from appliance.rt.saved_timeline import SavedTimeline
@@ -32,7 +32,7 @@ class Timekeeper:
         self.transport = TransportControl(clock, config.rt.beat_resolution, config.rt.priority)
         self.player = Player(config.rt, clock, self.transport.transport)
         self.transport.horizon_frames = self.player.horizon_frames
-        self.link = LinkSync(config.rt.link, TransportView(self.transport.transport).tempo_now, self._follow_link)
+        self.link = LinkSync(config.rt.link, TempoMapView(self.transport.transport).tempo_now, self._follow_link)
         self.transport.reports = lambda: {"outputs": self.player.outputs(), "link": self.link.status()}
         self.saved = SavedTimeline(config.data_dir / SAVED_FILE)
         self._transport_saved = self.transport.state()

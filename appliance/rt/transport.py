@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.proto.channel import RequestError
-from appliance.rt.beat_clock import SampleClock, Transport, TransportView
+from appliance.rt.beat_clock import SampleClock, TempoMap, TempoMapView
 from appliance.rt.beat_ticker import BeatTicker, Marker, MarkerTable
 
 Broadcasts = list[tuple[str, str, dict[str, Any]]]
@@ -29,7 +29,7 @@ class TransportControl:
     def __init__(self, clock: SampleClock, resolution: int, priority: int,
                  horizon_frames: Callable[[], int] = lambda: 0) -> None:
         self.clock = clock
-        self.transport = Transport(clock.sample_rate)
+        self.transport = TempoMap(clock.sample_rate)
         self.ticker = BeatTicker(clock, self.transport, resolution, priority)
         self.horizon_frames = horizon_frames
         # What the Timekeeper adds to every state: the outputs and Ableton Link.
@@ -107,8 +107,8 @@ class TransportControl:
         return [{"name": m.name, "beat": m.beat, "metadataJson": m.metadata_json}
                 for m in sorted(self.markers.values(), key=lambda m: (m.beat, m.name))]
 
-    def view(self) -> TransportView:
-        return TransportView(self.transport)
+    def view(self) -> TempoMapView:
+        return TempoMapView(self.transport)
 
     def collect(self) -> Broadcasts:
         """Everything to publish since the last call, in order: state changes, ticks, markers."""

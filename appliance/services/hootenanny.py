@@ -27,7 +27,7 @@ from appliance.services.agent.registry import ToolRegistry
 from appliance.services.agent.tools.capture import add_capture_tools
 from appliance.services.agent.tools.jobs import add_job_tools
 from appliance.services.agent.tools.request_response import add_request_response_tools
-from appliance.services.agent.tools.retention import add_retention_tool
+from appliance.services.agent.tools.retention import add_gc_tool, add_retention_tool
 from appliance.services.agent.tools.sessions import add_session_tools
 from appliance.services.agent.tools.transport import add_transport_tools
 from appliance.services.agent.worker_hub import WorkerHub
@@ -48,7 +48,7 @@ from appliance.services.timeline import GardenTimeline
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL_S = 60.0
-SIM_STREAMS = (
+SIM_STREAMS: tuple[dict[str, Any], ...] = (
     {"uri": "stream://sim/audio", "device": "sim", "kind": "audio", "sample_format": "s32", "channels": 2},
     {"uri": "stream://sim/midi", "device": "sim", "kind": "midi"},
 )
@@ -93,6 +93,7 @@ class Hootenanny:
 
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
+        add_gc_tool(self.registry, self.db, self.store)
         timeline = GardenTimeline(self.garden, self.artifacts)
         add_transport_tools(self.registry, timeline)
         request_response = RequestResponse(self.sessions, self.streams, self.artifacts, self.store, timeline)
@@ -101,7 +102,7 @@ class Hootenanny:
         add_job_tools(self.registry, self.jobs, self.artifacts)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
         self.live = LiveResources(self.streams.status)
-        self.live_state = ServiceState(self.sessions.list)
+        self.live_state = ServiceState(self.sessions.every)
         self.live.use_state(self.live_state)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
@@ -135,7 +136,11 @@ class Hootenanny:
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
             if self.retention.apply():
-                refs = garbage.referenced(self.db, self.store)
+                try:
+                    refs = garbage.references_or_refuse(self.db, self.store)
+                except ServiceError as exc:  # an unreadable manifest: its chunks must not look unused
+                    log.error("gc: %s", exc.message)
+                    continue
                 report = await asyncio.to_thread(garbage.collect, self.store, refs)
                 log.info("gc: removed %d files (%d bytes)", len(report.removed), report.removed_bytes)
 

@@ -69,7 +69,7 @@ class LatentRef:
                 self._started = True
                 future = asyncio.run_coroutine_threadsafe(
                     self._api.weaver.sampler.sample(self.space, self.prompt, self.inference, self.tags),
-                    self._api.weaver.io_loop)
+                    self._api.weaver.started_loop)
                 future.add_done_callback(self._settle)
         return asyncio.wrap_future(self._result)
 
@@ -110,7 +110,7 @@ class KernelApi:
 
     # -- talking to the I/O loop -------------------------------------------------
     def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self.weaver.io_loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self.weaver.started_loop)
         while True:
             try:
                 return future.result(timeout=WAIT_SLICE_SECONDS)
@@ -118,7 +118,7 @@ class KernelApi:
                 continue
 
     def _task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.weaver.io_loop))
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.weaver.started_loop))
 
     # -- session and transport -------------------------------------------------------
     def session(self, name: str, vibe: str | None = None, load: bool = True) -> dict[str, Any]:
@@ -217,7 +217,7 @@ class KernelApi:
             async def later() -> Any:
                 artifact = await content
                 return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(act(artifact.id),
-                                                                                  self.weaver.io_loop))
+                                                                                  self.weaver.started_loop))
             return asyncio.ensure_future(later())
         raise TypeError(f"content must be an Artifact, an artifact id, a LatentRef or an awaitable; got {content!r}")
 

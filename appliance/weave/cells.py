@@ -35,7 +35,8 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
     tree = ast.parse(source, filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(body=tree.body.pop().value)
+        last = ast.Expression(body=tree.body[-1].value)
+        tree.body.pop()
     body = compile(tree, filename, "exec", flags=FLAGS, dont_inherit=True) if tree.body else None
     expr = compile(last, filename, "eval", flags=FLAGS, dont_inherit=True) if last is not None else None
     return CompiledCell(body, expr)
@@ -63,6 +64,6 @@ def function_source(fn: FunctionType) -> str:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name != fn.__name__:
             continue
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        if first <= code.co_firstlineno <= node.end_lineno:
+        if first <= code.co_firstlineno <= (node.end_lineno or node.lineno):
             return "".join(lines[node.lineno - 1 : node.end_lineno])
     raise ValueError(f"{fn.__name__} is not defined at the top level of its cell; rules need a top-level def")

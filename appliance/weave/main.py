@@ -43,9 +43,10 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     weaver = Weaver(config, lambda kind, value: link.request(kind, value))  # type: ignore[union-attr]
 
     async def handle(incoming: Incoming) -> Body:
-        if incoming.body.kind != "toolCall":
-            raise RequestError("badRequest", f"vibeweaver serves toolCall requests, not {incoming.body.kind}")
-        call = incoming.body.value
+        body = incoming.body
+        if body is None or body.kind != "toolCall":
+            raise RequestError("badRequest", f"vibeweaver serves toolCall requests, not {body and body.kind}")
+        call = body.value
         result = await tools.call(weaver, call["name"], call["argumentsJson"])
         return Body("toolResult", result.as_body())
 

@@ -187,7 +187,7 @@ class Scheduler:
         with self._lock:
             if self._position is None or beat < self._position - REPOSITION_BEATS:
                 self._reposition(beat)
-            self._position = max(self._position, beat)
+            self._position = beat if self._position is None else max(self._position, beat)
             crossed = []
             for key, buckets in self._cycles.items():
                 every, offset = key

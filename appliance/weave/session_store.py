@@ -288,7 +288,7 @@ class SessionStore:
                 "success, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, entry.kind, entry.execution_count, entry.rule_id, entry.code, entry.result,
                  entry.stdout, entry.stderr, int(entry.success), entry.error, time.time()))
-            db.execute("DELETE FROM history WHERE id <= ?", (cursor.lastrowid - self.history_limit,))
+            db.execute("DELETE FROM history WHERE id <= ?", (_row_id(cursor) - self.history_limit,))
 
     def history(self, session_id: str | None, limit: int = 20) -> list[HistoryEntry]:
         """The newest `limit` entries, oldest first."""
@@ -296,13 +296,14 @@ class SessionStore:
             rows = self._db.execute(
                 "SELECT kind, execution_count, rule_id, code, result, stdout, stderr, success, error, created_at "
                 "FROM history WHERE session_id IS ? ORDER BY id DESC LIMIT ?", (session_id, limit)).fetchall()
-        return [HistoryEntry(*row[:7], bool(row[7]), *row[8:]) for row in reversed(rows)]
+        return [HistoryEntry(kind, count, rule, code, result, out, err, bool(ok), error, at)
+                for kind, count, rule, code, result, out, err, ok, error, at in reversed(rows)]
 
     # -- kernel snapshots ------------------------------------------------------
     def save_snapshot(self, state: bytes) -> None:
         with self._tx() as db:
             cursor = db.execute("INSERT INTO kernel_snapshots (taken_at, state) VALUES (?, ?)", (time.time(), state))
-            db.execute("DELETE FROM kernel_snapshots WHERE id <= ?", (cursor.lastrowid - SNAPSHOTS_KEPT,))
+            db.execute("DELETE FROM kernel_snapshots WHERE id <= ?", (_row_id(cursor) - SNAPSHOTS_KEPT,))
 
     def latest_snapshot(self) -> bytes | None:
         with self._lock:
@@ -340,3 +341,9 @@ def _rule(row: tuple[Any, ...]) -> Rule:
      last_error, created_at) = row
     return Rule(session_id, name, parse_trigger(json.loads(trigger_json)), parse_action(json.loads(action_json)),
                 Priority(priority), bool(enabled), bool(one_shot), fired, last_fired, last_error, rule_id, created_at)
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite always sets it after one)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid

@@ -1,7 +1,9 @@
 """The MCP tools vibeweaver serves through hootenanny: definitions, argument checks, dispatch.
 
 Arguments are validated before anything runs; a bad one gets a tool error
-naming the field and what is allowed, never a half-done change.
+naming the field and what is allowed, never a half-done change. Each tool
+declares its result model, sent with READY as its output schema, and every
+result is checked against it before it leaves.
 """
 
 from __future__ import annotations
@@ -38,9 +40,114 @@ class ResetArguments(_Arguments):
     clear_session: bool = Field(False, description="also delete the session's rules, markers, history and vibe")
 
 
+HelpTopic = Literal["overview", "api", "session", "scheduler", "examples"]
+
+
 class HelpArguments(_Arguments):
-    topic: Literal["overview", "api", "session", "scheduler", "examples"] = Field(
-        "overview", description="one of overview, api, session, scheduler, examples")
+    topic: HelpTopic = Field("overview", description="one of overview, api, session, scheduler, examples")
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvalResult(_Result):
+    result: str | None = Field(description="repr of the cell's last expression; null when there is none")
+    stdout: str
+    stderr: str
+    success: bool
+    error: str | None = Field(description="why the cell failed (its exception, or the interruption); "
+                                          "null when it succeeded")
+    execution_count: int
+
+
+class SessionInfo(_Result):
+    id: str
+    name: str
+    created_at: float = Field(description="Unix time")
+
+
+class TransportInfo(_Result):
+    state: Literal["stopped", "playing", "paused"]
+    tempo: float
+    beat: float
+
+
+class RuleInfo(_Result):
+    id: str
+    name: str
+    trigger: dict[str, Any]
+    action: dict[str, Any] = Field(description="the action; a python action's source is left out")
+    priority: Literal["critical", "high", "normal", "low", "idle"]
+    enabled: bool
+    one_shot: bool
+    fired_count: int
+    last_fired_at: float | None
+    last_error: str | None
+
+
+class MarkerInfo(_Result):
+    name: str
+    beat: float
+    metadata: dict[str, Any]
+
+
+class HistoryInfo(_Result):
+    kind: str = Field(description="eval, rule, rule_error, notify or job")
+    execution_count: int | None
+    rule_id: str | None
+    code: str | None
+    result: str | None
+    success: bool
+    error: str | None
+    stdout: str = Field(description="the last 500 characters")
+    created_at: float = Field(description="Unix time")
+
+
+class RunningJob(_Result):
+    id: str
+    state: str = Field(description="pending or running (finished jobs are left out)")
+    space: str
+    artifact_id: str
+    error: str
+
+
+class RecentArtifact(_Result):
+    id: str
+    mime: str
+    tags: list[str]
+
+
+class SessionSummary(_Result):
+    """What to know to pick up where an agent (this one or another) left off."""
+
+    session: SessionInfo
+    vibe: str
+    tempo: float
+    transport: TransportInfo
+    beat: float
+    rules: list[RuleInfo] = Field(description="the enabled rules")
+    disabled_rules: list[RuleInfo]
+    markers: list[MarkerInfo]
+    history: list[HistoryInfo] = Field(description="the newest entries, oldest first")
+    jobs: list[RunningJob]
+    recent_artifacts: list[RecentArtifact] = Field(description="the last ten")
+    spaces: list[str] = Field(description="what sample() takes as space")
+    execution_count: int
+    sessions: list[str] = Field(description="every session's name")
+
+
+class ResetResult(_Result):
+    globals_cleared: bool
+    session_cleared: bool
+    session: str
+    rules: int = Field(description="the session's rules after the reset")
+
+
+class HelpResult(_Result):
+    topic: HelpTopic
+    topics: list[str]
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +155,7 @@ class Tool:
     name: str
     description: str
     arguments: type[_Arguments]
+    result: type[_Result]
     annotations: dict[str, Any]
 
     def definition(self) -> dict[str, str]:
@@ -58,23 +166,25 @@ class Tool:
             prop.pop("title", None)
         schema["additionalProperties"] = False
         return {"name": self.name, "description": self.description, "inputSchemaJson": json.dumps(schema),
-                "annotationsJson": json.dumps(self.annotations)}
+                "annotationsJson": json.dumps(self.annotations),
+                "outputSchemaJson": json.dumps(self.result.model_json_schema())}
 
 
 TOOLS = {tool.name: tool for tool in (
     Tool("weave_eval", "Run Python in vibeweaver's persistent kernel (globals persist between calls; top-level "
          "await works). Returns {result, stdout, stderr, success, error, execution_count}. The kernel API "
          "(tempo, play, sample, latent, schedule, marker, @on_beat, ...) is described by weave_help.",
-         EvalArguments, {"title": "Run a kernel cell", "readOnlyHint": False, "destructiveHint": False,
-                         "openWorldHint": True}),
+         EvalArguments, EvalResult, {"title": "Run a kernel cell", "readOnlyHint": False,
+                                     "destructiveHint": False, "openWorldHint": True}),
     Tool("weave_session", "What to know to resume after losing context: session, vibe, tempo, transport, beat, "
          "active rules, markers, recent history, running jobs, recent artifacts.",
-         SessionArguments, {"title": "Session summary", "readOnlyHint": True}),
+         SessionArguments, SessionSummary, {"title": "Session summary", "readOnlyHint": True}),
     Tool("weave_reset", "Clear the kernel's globals (builtins and the API stay); with clear_session=true also "
          "delete the session's rules, markers, history and vibe.",
-         ResetArguments, {"title": "Reset the kernel", "readOnlyHint": False, "destructiveHint": True}),
+         ResetArguments, ResetResult,
+         {"title": "Reset the kernel", "readOnlyHint": False, "destructiveHint": True}),
     Tool("weave_help", "Documentation of the kernel: topics overview, api, session, scheduler, examples.",
-         HelpArguments, {"title": "Kernel help", "readOnlyHint": True}),
+         HelpArguments, HelpResult, {"title": "Kernel help", "readOnlyHint": True}),
 )}
 
 
@@ -131,6 +241,12 @@ async def call(weaver: Weaver, name: str, arguments_json: str) -> ToolResult:
         arguments = tool.arguments.model_validate(raw)
     except ValidationError as exc:
         return _argument_error(tool, exc)
+    value, text = await _run(weaver, arguments)
+    return _checked(tool, value, text)
+
+
+async def _run(weaver: Weaver, arguments: _Arguments) -> tuple[dict[str, Any], str]:
+    """The tool's structured result and its text."""
     if isinstance(arguments, EvalArguments):
         return await _eval(weaver, arguments.code)
     if isinstance(arguments, SessionArguments):
@@ -138,20 +254,37 @@ async def call(weaver: Weaver, name: str, arguments_json: str) -> ToolResult:
         text = (f"session {summary['session']['name']}: {summary['transport']['state']} at beat "
                 f"{summary['beat']:g}, {summary['tempo']:g} bpm, {len(summary['rules'])} active rules, "
                 f"{len(summary['markers'])} markers")
-        return ToolResult.of(summary, text)
+        return summary, text
     if isinstance(arguments, ResetArguments):
         result = await weaver.reset(arguments.clear_session)
-        text = "globals cleared" + (" and session cleared" if arguments.clear_session else "")
-        return ToolResult.of(result, text)
+        return result, "globals cleared" + (" and session cleared" if arguments.clear_session else "")
+    assert isinstance(arguments, HelpArguments)  # the one tool left
     topic = arguments.topic
-    return ToolResult.of({"topic": topic, "topics": list(TOPICS), "text": help_text(topic)}, help_text(topic))
+    return {"topic": topic, "topics": list(TOPICS), "text": help_text(topic)}, help_text(topic)
 
 
-async def _eval(weaver: Weaver, code: str) -> ToolResult:
+def _checked(tool: Tool, value: dict[str, Any], text: str) -> ToolResult:
+    """The reply, once its JSON is what the tool's output schema promises.
+
+    Checked strictly as the JSON hootenanny and the agent get, then sent unchanged;
+    a result that drifted from its model is a bug, answered as a tool error that says so.
+    """
+    reply = ToolResult.of(value, text)
+    try:
+        tool.result.model_validate_json(reply.structuredJson, strict=True)
+    except ValidationError as exc:
+        message = (f"{tool.name}: the result does not match the tool's outputSchema ({exc}); "
+                   "this is a bug in vibeweaver")
+        log.error("%s", message)
+        return ToolResult.of({"error": message}, message, error=True)
+    return reply
+
+
+async def _eval(weaver: Weaver, code: str) -> tuple[dict[str, Any], str]:
     result = await weaver.eval(code)
     value = {"result": result.result, "stdout": result.stdout, "stderr": result.stderr, "success": result.success,
              "error": result.error, "execution_count": result.execution_count}
     parts = [result.stdout.rstrip("\n"), result.stderr.rstrip("\n")]
     parts.append(result.error if result.error else (result.result if result.result is not None else ""))
     text = "\n".join(p for p in parts if p) or f"[{result.execution_count}] ok"
-    return ToolResult.of(value, text)
+    return value, text

@@ -59,7 +59,7 @@ for _name, _op in {"add": operator.add, "sub": operator.sub, "mul": operator.mul
 for _name, _op in {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
                    "eq": operator.eq, "ne": operator.ne}.items():
     setattr(Beat, f"__{_name}__", _binary(_op))
-Beat.__neg__ = lambda self: -float(self)  # type: ignore[attr-defined]
+setattr(Beat, "__neg__", lambda self: -float(self))
 
 
 class Transport:

@@ -60,6 +60,13 @@ class Weaver:
         timing = self.store.timing(space)
         return timing.ewma_seconds if timing is not None else None
 
+    @property
+    def started_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop box calls run on; the kernel's API is in use only after start() set it."""
+        if self.io_loop is None:
+            raise RuntimeError("vibeweaver has not started: no loop for box calls yet")
+        return self.io_loop
+
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
         """Restore the last snapshot, start the kernel, and resume the last session (or `default`)."""

@@ -11,7 +11,7 @@ import zmq.asyncio
 
 from appliance.proto import endpoints
 from appliance.proto.pubsub import Subscriber
-from appliance.rt.beat_clock import SampleClock, Transport, TransportView
+from appliance.rt.beat_clock import SampleClock, TempoMap, TempoMapView
 from appliance.rt.beat_ticker import BeatTicker, Marker, MarkerTable
 from tests.support.garden import until, wait_until
 
@@ -19,8 +19,8 @@ RATE = 48000
 
 
 def test_beats_follow_samples_through_play_pause_seek_tempo():
-    t = Transport(RATE, bpm=120)
-    view = TransportView(t)
+    t = TempoMap(RATE, bpm=120)
+    view = TempoMapView(t)
     assert view.beat_at(1000) == 0.0  # stopped
     t.play(at=RATE)  # 120 bpm: a beat every half second
     view.refresh()
@@ -46,7 +46,7 @@ def test_beats_follow_samples_through_play_pause_seek_tempo():
 
 def test_a_stalled_clock_thread_emits_every_missed_tick_in_order():
     clock = SampleClock(RATE)
-    transport = Transport(RATE, bpm=400)  # 37.5 ms per quarter-beat tick
+    transport = TempoMap(RATE, bpm=400)  # 37.5 ms per quarter-beat tick
     ticker = BeatTicker(clock, transport, resolution=4, priority=0)
     ticker.markers = MarkerTable.of([Marker("m", 1.0, "{}")])
     ticker.start()

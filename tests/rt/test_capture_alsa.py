@@ -57,7 +57,7 @@ async def test_sealed_chunks_are_bit_exact(control, fifo, fmt):
     assert len(recorded) >= len(wave)
     assert recorded[: len(wave)] == wave
     assert [first for first, _n, _d in sorted(rec.sealed)][:5] == [0, 4096, 8192, 12288, 16384]
-    assert not [e for e in rec.errors if e["kind"] != "deviceBack"]
+    assert not [e for e in rec.errors if e.kind != "deviceBack"]
 
 
 async def test_head_reports_position_and_chunk(control, fifo):
@@ -66,12 +66,12 @@ async def test_head_reports_position_and_chunk(control, fifo):
     await asyncio.to_thread(fifo.write_periods, waveform(SampleFormat.S16, 20 * PERIOD), PERIOD * 4, wait_until)
     rec = control.streams[uri]
     await control.until_captured(uri, 20 * PERIOD)
-    await until(lambda: rec.heads and rec.heads[-1]["samplePosition"] == 20 * PERIOD)
+    await until(lambda: rec.heads and rec.heads[-1].sample == 20 * PERIOD)
     head = rec.heads[-1]
-    assert head["bytePosition"] == (20 * PERIOD - 4096) * 4  # second chunk, past its start
-    assert head["chunkFirstSample"] == 4096
-    assert os.path.exists(head["chunkPath"])
-    assert head["monotonicNs"] > 0 and head["realtimeNs"] > head["monotonicNs"]
+    assert head.byte_position == (20 * PERIOD - 4096) * 4  # second chunk, past its start
+    assert head.chunk_first_sample == 4096
+    assert os.path.exists(head.chunk_path)
+    assert head.monotonic_ns > 0 and head.realtime_ns > head.monotonic_ns
     stopping = asyncio.ensure_future(control.stop(uri))
     await asyncio.sleep(0.2)
     fifo.close()

@@ -4,12 +4,13 @@ import asyncio
 import os
 
 from appliance.proto.midi_record import iter_records
+from appliance.proto.stream_definition import StreamDefinition
 from tests.support.garden import until
 
 
-def midi_definition(uri: str, device: str) -> dict:
-    return {"uri": uri, "device": device, "kind": "midi", "sampleRate": 48000, "channels": 1,
-            "sampleFormat": "s16", "chunkSamples": 256, "periodFrames": 0}
+def midi_definition(uri: str, device: str) -> StreamDefinition:
+    return StreamDefinition.parse({"uri": uri, "device": device, "kind": "midi", "sample_rate": 48000, "channels": 1,
+                                   "sample_format": "s16", "chunk_samples": 256, "period_frames": 0})
 
 
 async def test_midi_records_and_replug(control, short_tmp):
@@ -26,16 +27,16 @@ async def test_midi_records_and_replug(control, short_tmp):
         sent.append(msg)
         await asyncio.sleep(0.01)
     os.close(writer)  # the port disappears
-    await until(lambda: any(e["kind"] == "deviceLost" for e in rec.errors))
-    await until(lambda: any(e["kind"] == "deviceBack" for e in rec.errors))
+    await until(lambda: any(e.kind == "deviceLost" for e in rec.errors))
+    await until(lambda: any(e.kind == "deviceBack" for e in rec.errors))
     writer = os.open(port, os.O_RDWR)
     later = bytes((0x80, 40, 0))
     os.write(writer, later)
     total = 41 * (20 + 3)  # record header + 3 MIDI bytes each
 
     async def captured() -> int:
-        states = (await control.request("streamStatusRequest")).value
-        return sum(n for _f, n, _d in rec.sealed) + states[0]["head"]["bytePosition"]
+        states = await control.states()
+        return sum(n for _f, n, _d in rec.sealed) + states[0].head.byte_position
 
     for _ in range(1000):
         if await captured() >= total:

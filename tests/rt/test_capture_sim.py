@@ -17,10 +17,10 @@ async def record(control, uri, seconds, fmt="s16", stall=None):
     await control.start(audio_definition(uri, "sim", fmt, chunk=8192, period=480), spares=3)
     rec = control.streams[uri]
     if stall is not None:
-        await until(lambda: rec.heads and rec.heads[-1]["samplePosition"] > RATE // 4)
+        await until(lambda: rec.heads and rec.heads[-1].sample > RATE // 4)
         await stall()
     target = int(seconds * RATE)
-    await until(lambda: rec.heads and rec.heads[-1]["samplePosition"] >= target)
+    await until(lambda: rec.heads and rec.heads[-1].sample >= target)
     await control.stop(uri)
     return rec
 
@@ -30,8 +30,8 @@ def expected_with_gaps(frames: int, fmt: SampleFormat, xruns: list[dict]) -> byt
     frame_bytes = 2 * fmt.bytes_per_sample
     expected = bytearray(sim_frames(0, frames, RATE, 2, fmt))
     for xrun in xruns:
-        end = xrun["clock"]["samplePosition"]
-        expected[(end - xrun["lostSamples"]) * frame_bytes : end * frame_bytes] = bytes(xrun["lostSamples"] * frame_bytes)
+        end = xrun.clock.sample
+        expected[(end - xrun.lost_samples) * frame_bytes : end * frame_bytes] = bytes(xrun.lost_samples * frame_bytes)
     return bytes(expected)
 
 
@@ -56,9 +56,9 @@ async def test_a_stalled_process_gets_an_xrun_and_keeps_its_timeline(control, ga
         os.kill(garden.pid, signal.SIGCONT)
 
     rec = await record(control, uri, 1.5, stall=stall)
-    xruns = [e for e in rec.errors if e["kind"] == "xrun"]
-    assert xruns and all(e["recoverable"] for e in xruns), rec.errors
-    lost = sum(e["lostSamples"] for e in xruns)
+    xruns = [e for e in rec.errors if e.kind == "xrun"]
+    assert xruns and all(e.recoverable for e in xruns), rec.errors
+    lost = sum(e.lost_samples for e in xruns)
     assert lost > 0.3 * RATE  # the stall itself; a loaded machine may add short xruns of its own
     data = control.recording(uri)
     assert data == expected_with_gaps(len(data) // 4, SampleFormat.S16, xruns)

@@ -104,14 +104,17 @@ def test_udev_removal_stops_reading_until_the_device_is_added(tmp_path):
 
 def test_a_device_event_names_the_streams_on_that_card():
     from appliance.config import RtConfig
-    from appliance.proto.stream_definition import StreamDefinition
+    from appliance.proto.stream_definition import StreamDefinition, StreamKind
+    from appliance.proto.stream_messages import DeviceNotice
     from appliance.rt.stream import CaptureStream
 
-    def uses(device: str, event: dict) -> bool:
+    def uses(device: str, device_id: str, alsa_name: str) -> bool:
         definition = StreamDefinition(uri="stream://a/b", device=device)
-        return CaptureStream(definition, RtConfig(), emergency_chunk=Path).uses_device(event)
+        notice = DeviceNotice(device_id=device_id, action="removed", kind=StreamKind.AUDIO, alsa_name=alsa_name,
+                              dev_path="")
+        return CaptureStream(definition, RtConfig(), emergency_chunk=Path).uses_device(notice)
 
-    es9 = {"deviceId": "ES9", "alsaName": "hw:CARD=ES9,DEV=0"}
-    assert uses("hw:CARD=ES9,DEV=0", es9) and uses("plughw:ES9", es9) and uses("hw:ES9,1", es9)
-    assert not uses("hw:CARD=ES8,DEV=0", es9) and not uses("sim", es9)
-    assert uses("studiotest", {"deviceId": "x", "alsaName": "studiotest"})
+    es9 = ("ES9", "hw:CARD=ES9,DEV=0")
+    assert uses("hw:CARD=ES9,DEV=0", *es9) and uses("plughw:ES9", *es9) and uses("hw:ES9,1", *es9)
+    assert not uses("hw:CARD=ES8,DEV=0", *es9) and not uses("sim", *es9)
+    assert uses("studiotest", "x", "studiotest")

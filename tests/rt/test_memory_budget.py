@@ -49,6 +49,6 @@ async def test_chaosgarden_refuses_a_stream_past_its_budget_and_records_the_rest
     small = audio_definition("stream://sim/small", "sim", "s32")
     await control.start(small)
     await until(lambda: control.streams["stream://sim/small"].heads)
-    states = (await control.request("streamStatusRequest", timeout=10, retries=0)).value
-    assert [s["uri"] for s in states if s["running"]] == ["stream://sim/small"]
+    states = await control.states(timeout=10, retries=0)
+    assert [s.uri for s in states if s.running] == ["stream://sim/small"]
     await control.stop("stream://sim/small")

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from appliance.proto.channel import RequestError
-from appliance.rt.beat_clock import SampleClock, Transport
+from appliance.rt.beat_clock import SampleClock, TempoMap
 from appliance.rt.player import Player
 from tests.support.garden import until
 
@@ -226,7 +226,7 @@ async def test_removing_a_midi_region_releases_its_sounding_notes(control, short
 async def test_auditions_to_made_up_ports_leave_no_threads(config, short_tmp):
     """Found by the fuzz scenario: an audition naming a new port started a MIDI thread for good (with a locked 8 MB
     stack) even when its content did not load, and a name too long for the filesystem was an internal error."""
-    player = Player(config.rt, SampleClock(RATE), Transport(RATE))
+    player = Player(config.rt, SampleClock(RATE), TempoMap(RATE))
     write_smf(short_tmp / "one.mid", [0])
     (short_tmp / "junk.mid").write_bytes(b"junk")
 

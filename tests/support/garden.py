@@ -22,6 +22,20 @@ from appliance.cas import ContentStore, Digest
 from appliance.proto import endpoints
 from appliance.proto.channel import Channel, RequestError
 from appliance.proto.pubsub import Subscriber
+from appliance.proto.stream_definition import StreamDefinition, StreamKind
+from appliance.proto.stream_messages import (
+    STATUS_REQUEST,
+    ChunkFull,
+    ChunkSealed,
+    HeadPosition,
+    StreamError,
+    StreamStart,
+    StreamState,
+    StreamStop,
+    SwitchChunk,
+    states_in,
+    typed_value,
+)
 
 HANG_GUARD_S = 30.0
 
@@ -60,8 +74,8 @@ class Recorded:
     """What the control plane saw of one stream."""
 
     sealed: list[tuple[int, int, Digest]] = field(default_factory=list)  # (first frame, frames, digest)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    heads: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[StreamError] = field(default_factory=list)
+    heads: list[HeadPosition] = field(default_factory=list)
     final: bool = False
     final_heard: bool = False  # the final notice arrived by broadcast (every earlier event has, too)
     kinds: list[str] = field(default_factory=list)  # every broadcast's kind, in the order they arrived
@@ -88,20 +102,22 @@ class ControlPlane:
     async def request(self, kind: str, value: Any = None, **kw):
         return await self.channel.request(kind, value, **kw)
 
-    async def start(self, definition: dict[str, Any], spares: int = 2, start_sample: int = 0):
-        self.streams[definition["uri"]] = Recorded()
+    async def start(self, definition: StreamDefinition, spares: int = 2, start_sample: int = 0):
+        self.streams[definition.uri] = Recorded()
         paths = [str(self.store.create_staging().path) for _ in range(spares + 1)]
-        return await self.request("streamStart", {"uri": definition["uri"], "definition": definition,
-                                                  "chunkPath": paths[0], "sparePaths": paths[1:],
-                                                  "startSample": start_sample}, timeout=10, retries=0)
+        start = StreamStart(uri=definition.uri, definition=definition, chunk_path=paths[0],
+                            spare_paths=tuple(paths[1:]), start_sample=start_sample)
+        return await self.request(start.KIND, start, timeout=10, retries=0)
+
+    async def states(self, **kw) -> list[StreamState]:
+        return states_in(await self.request(STATUS_REQUEST, **kw))
 
     async def until_captured(self, uri: str, frames: int) -> None:
         """Wait until chaosgarden holds `frames` of `uri`, in chunk files or its RAM ring."""
         deadline = time.monotonic() + HANG_GUARD_S
         while True:
-            states = (await self.request("streamStatusRequest")).value
-            state = next(s for s in states if s["uri"] == uri)
-            if state["head"]["samplePosition"] + state["ringFrames"] >= frames:
+            state = next(s for s in await self.states() if s.uri == uri)
+            if state.head.sample + state.ring_samples >= frames:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{uri}: {frames} frames not captured before the hang guard")
@@ -113,10 +129,10 @@ class ControlPlane:
         A broadcast published before our SUB's subscription reached chaosgarden is lost
         (ZMQ's slow joiner); the reply's list is the reliable record.
         """
-        reply = await self.request("streamStop", {"uri": uri}, timeout=20, retries=0)
+        reply = await self.request(StreamStop.KIND, StreamStop(uri=uri), timeout=20, retries=0)
         rec = self.streams[uri]
-        for state in reply.value:
-            for full in sorted(state["unacknowledged"], key=lambda f: f["firstSample"]):
+        for state in states_in(reply):
+            for full in sorted(state.unacknowledged, key=lambda f: f.first_sample):
                 await self._seal(rec, full)
         # Everything chaosgarden published before its reply (xruns included) arrives before the final
         # notice; wait for it unless it was lost, so the test sees every event.
@@ -137,31 +153,32 @@ class ControlPlane:
     async def _listen_forever(self) -> None:
         while True:
             event, _ = await self.events.receive()
-            value = event.body.value
-            rec = self.streams.setdefault(value["streamUri"], Recorded())
+            message = typed_value(event.body)  # subscribed to stream.: a head, a chunk or an error
+            rec = self.streams.setdefault(message.stream_uri, Recorded())
             rec.kinds.append(event.body.kind)
-            if event.body.kind == "streamHeadPosition":
-                rec.heads.append(value)
-            elif event.body.kind == "streamError":
-                rec.errors.append(value)
-            elif event.body.kind == "streamChunkFull":
-                await self._seal(rec, value)
-                rec.final_heard = rec.final_heard or value["final"]
+            if isinstance(message, HeadPosition):
+                rec.heads.append(message)
+            elif isinstance(message, StreamError):
+                rec.errors.append(message)
+            elif isinstance(message, ChunkFull):
+                await self._seal(rec, message)
+                rec.final_heard = rec.final_heard or message.final
 
-    async def _seal(self, rec: Recorded, full: dict[str, Any]) -> None:
-        if full["path"] in self.sealed_paths:
+    async def _seal(self, rec: Recorded, full: ChunkFull) -> None:
+        if full.path in self.sealed_paths:
             return
-        self.sealed_paths.add(full["path"])
-        if full["path"]:
-            digest = self.store.seal(Path(full["path"]), full["bytesWritten"])
-            rec.sealed.append((full["firstSample"], full["samplesWritten"], digest))
-            await self.request("streamChunkSealed", {"uri": full["streamUri"], "path": full["path"]})
-        if full["final"]:
+        self.sealed_paths.add(full.path)
+        if full.path:
+            digest = self.store.seal(Path(full.path), full.bytes_written)
+            rec.sealed.append((full.first_sample, full.samples_written, digest))
+            await self.request(ChunkSealed.KIND, ChunkSealed(uri=full.stream_uri, path=full.path))
+        if full.final:
             rec.final = True
         elif self.hand_spares:
             spare = self.store.create_staging()
             try:
-                await self.request("streamSwitchChunk", {"uri": full["streamUri"], "newChunkPath": str(spare.path)})
+                switch = SwitchChunk(uri=full.stream_uri, new_chunk_path=str(spare.path))
+                await self.request(switch.KIND, switch)
             except RequestError as exc:
                 if exc.code != "notFound":  # the stream stopped meanwhile: the spare is not needed
                     raise
@@ -181,6 +198,7 @@ class ControlPlane:
 
 
 def audio_definition(uri: str, device: str, fmt: str, *, channels: int = 2, rate: int = 48000,
-                     chunk: int = 4096, period: int = 256) -> dict[str, Any]:
-    return {"uri": uri, "device": device, "kind": "audio", "sampleRate": rate, "channels": channels,
-            "sampleFormat": fmt, "chunkSamples": chunk, "periodFrames": period}
+                     chunk: int = 4096, period: int = 256) -> StreamDefinition:
+    return StreamDefinition.parse({"uri": uri, "device": device, "kind": StreamKind.AUDIO, "sample_rate": rate,
+                                   "channels": channels, "sample_format": fmt, "chunk_samples": chunk,
+                                   "period_frames": period})

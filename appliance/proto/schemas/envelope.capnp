@@ -24,6 +24,7 @@ struct ToolDefinition {
   description @1 :Text;
   inputSchemaJson @2 :Text;
   annotationsJson @3 :Text;
+  outputSchemaJson @4 :Text;   # JSON Schema of the tool's structured result; empty: none declared (older peers)
 }
 
 # A worker's registration: who it is and which MCP tools it serves.

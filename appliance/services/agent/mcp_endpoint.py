@@ -28,7 +28,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import FunctionResource
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import ResourceUpdated
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import (INVALID_PARAMS, CallToolResult, EmptyResult, ImageContent, SubscribeRequestParams,
@@ -43,6 +43,7 @@ from appliance.services.agent.host_check import HostCheck
 from appliance.services.agent.live_resources import DESCRIPTIONS, LiveResources
 from appliance.services.service_error import ServiceError
 from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.sdk_seams import serve_resource_subscriptions, use_tool_input_schemas
 from appliance.services.agent.worker_hub import WorkerHub
 
 INSTRUCTIONS = (
@@ -112,10 +113,12 @@ class StudioMCP(MCPServer):
     def __init__(self, config: Config, token: str, registry: ToolRegistry, hub: WorkerHub,
                  live: LiveResources) -> None:
         base = f"http://{_url_host(config.mcp.bind)}:{config.mcp.port}"
+        # Our own bus, handed to the SDK, so live-state updates are published through a reference we hold.
+        self.bus = InMemorySubscriptionBus()
         super().__init__(
             name="studio", version=__version__, instructions=INSTRUCTIONS, token_verifier=StaticToken(token),
             auth=AuthSettings(issuer_url=base, resource_server_url=f"{base}/mcp", validate_token_resource=False),
-            log_level="WARNING",
+            log_level="WARNING", subscriptions=self.bus,
         )
         self.registry = registry
         self.hub = hub
@@ -125,13 +128,12 @@ class StudioMCP(MCPServer):
         for uri, description in DESCRIPTIONS.items():
             self.add_resource(FunctionResource(uri=uri, name=uri.removeprefix("studio://"), description=description,
                                                mime_type="application/json", fn=lambda uri=uri: live.read_json(uri)))
-        self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
-        self._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams,
-                                                  self._unsubscribe)
+        serve_resource_subscriptions(self, self._subscribe, self._unsubscribe)
+        use_tool_input_schemas(self, self._input_schema)
 
     async def resource_updated(self, uri: str) -> None:
         """Tell every subscriber of `uri` that it changed."""
-        await self._subscriptions.publish(ResourceUpdated(uri=uri))
+        await self.bus.publish(ResourceUpdated(uri=uri))
         for session in list(self._subscribers.get(uri, ())):
             try:
                 await asyncio.wait_for(session.send_resource_updated(uri), NOTIFY_TIMEOUT_S)
@@ -149,11 +151,13 @@ class StudioMCP(MCPServer):
 
     async def list_tools(self) -> list[MCPTool]:
         tools = [MCPTool(name=t.name, description=t.description, input_schema=t.input_schema(),
-                         annotations=ToolAnnotations(**t.annotations())) for t in self.registry.tools.values()]
+                         output_schema=t.output_schema(), annotations=ToolAnnotations(**t.annotations()))
+                 for t in self.registry.tools.values()]
         for remote in self.hub.remote.values():
             note = "" if remote.peer else f" ({remote.service} is restarting: calls fail until it is back)"
             tools.append(MCPTool(name=remote.name, description=remote.description + note,
                                  input_schema=remote.input_schema or {"type": "object"},
+                                 output_schema=remote.output_schema,
                                  annotations=ToolAnnotations(**remote.annotations) if remote.annotations else None))
         return tools
 
@@ -168,7 +172,7 @@ class StudioMCP(MCPServer):
             raise MCPError(INVALID_PARAMS, message)
         return await super().get_prompt(name, arguments, context)
 
-    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+    def _input_schema(self, name: str) -> dict[str, Any] | None:
         if name in self.registry.tools:
             return self.registry.tools[name].input_schema()
         remote = self.hub.remote.get(name)
@@ -190,7 +194,7 @@ class StudioMCP(MCPServer):
 
     def app(self, extra_routes: list[Route]) -> Starlette:
         for route in extra_routes:
-            self._custom_starlette_routes.append(route)
+            self.custom_route(route.path, sorted(route.methods or ()), name=route.name)(route.endpoint)
         # The SDK's Host check takes names fixed at start; HostCheck decides per request (see host_check.py).
         app = self.streamable_http_app(
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),

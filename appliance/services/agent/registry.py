@@ -1,26 +1,37 @@
-"""The agent's surface as data: every tool with its argument model, annotations and handler.
+"""The agent's surface as data: every tool with its argument model, result model, annotations and handler.
 
 The MCP endpoint and the ZMQ `toolCall` path (CLI, vibeweaver) both call
 tools through here, so validation and error wording are the same on both.
+A result is checked against its tool's result model on the way out, so what
+a tool declares as its output schema is what clients get.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from appliance.proto.stream_definition import explain
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import Progress
 
+log = logging.getLogger(__name__)
+
+
+class ResultModel(BaseModel):
+    """Base of the tools' result models: a result has exactly the keys its model names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 @dataclass(frozen=True)
 class ToolOutput:
-    structured: dict[str, Any]
+    structured: dict[str, Any]  # as clients get it; for a local tool, checked against the tool's `result` model
     text: str
     images: list[bytes] = field(default_factory=list)  # PNG pictures for the agent to look at
 
@@ -33,6 +44,7 @@ class Tool:
     name: str
     description: str
     arguments: type[BaseModel]
+    result: type[BaseModel]  # the shape of `ToolOutput.structured`, published as the tool's outputSchema
     handler: Handler
     read_only: bool = False
     destructive: bool = False
@@ -41,6 +53,9 @@ class Tool:
 
     def input_schema(self) -> dict[str, Any]:
         return self.arguments.model_json_schema()
+
+    def output_schema(self) -> dict[str, Any]:
+        return self.result.model_json_schema()
 
     def annotations(self) -> dict[str, Any]:
         return {"readOnlyHint": self.read_only, "destructiveHint": self.destructive,
@@ -74,8 +89,25 @@ class ToolRegistry:
         tool = self.get(name)
         args = self.parse(tool, arguments)
         if tool.reports_progress:
-            return await tool.handler(args, progress=progress)
-        return await tool.handler(args)
+            output = await tool.handler(args, progress=progress)
+        else:
+            output = await tool.handler(args)
+        _check_result(tool, output)
+        return output
+
+
+def _check_result(tool: Tool, output: ToolOutput) -> None:
+    """Refuse a result that is not what the tool declares.
+
+    Checked strictly, as the JSON clients will read (no coercion of a string to a
+    number, say), and then passed on unchanged: typing the results changes no byte of them.
+    """
+    try:
+        tool.result.model_validate_json(json.dumps(output.structured), strict=True)
+    except (TypeError, ValueError) as exc:  # ValidationError is a ValueError; TypeError: not JSON at all
+        log.error("%s returned a result its outputSchema does not allow: %s", tool.name, exc)
+        raise ServiceError("internal", f"{tool.name}: the result does not match the tool's outputSchema "
+                                       f"({exc}); this is a bug in the box") from None
 
 
 def as_wire_result(output: ToolOutput) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class RemoteTool:
     name: str
     description: str
     input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None  # None: the worker declares none (one from before outputSchemaJson)
     annotations: dict[str, Any]
     service: str
     peer: bytes | None  # None while its worker is away
@@ -93,6 +94,8 @@ class WorkerHub:
     async def _handle(self, incoming: Incoming) -> Body:
         self.liveness.heard(incoming.peer)
         body = incoming.body
+        if body is None:  # the channel decodes every request's body; only READY and HEARTBEAT come without
+            raise RequestError("badRequest", "a request without a body")
         if body.kind == "toolCall":
             try:
                 output = await self.call(body.value["name"], body.value["argumentsJson"])
@@ -132,6 +135,7 @@ class WorkerHub:
         for tool in ready.value["tools"]:
             self.remote[tool["name"]] = RemoteTool(
                 tool["name"], tool["description"], json.loads(tool["inputSchemaJson"] or "{}"),
+                json.loads(tool["outputSchemaJson"]) if tool["outputSchemaJson"] else None,
                 json.loads(tool["annotationsJson"] or "{}"), service, peer)
         log.info("%s registered %d tools", service, len(ready.value["tools"]))
         self.on_tools_changed()

@@ -19,6 +19,7 @@ from appliance.proto import endpoints
 from appliance.proto.channel import Channel
 from appliance.proto.codec import Body
 from appliance.proto.pubsub import Broadcast, Publisher, Subscriber
+from appliance.proto.stream_messages import STATUS_REQUEST, StreamCommand, StreamState, states_in
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,15 @@ class GardenLink:
             timeout=self.wire.request_timeout_seconds if timeout is None else timeout,
             retries=self.wire.request_retries if retries is None else retries,
         )
+
+    async def send(self, command: StreamCommand, *, timeout: float | None = None,
+                   retries: int | None = None) -> list[StreamState]:
+        """Send a stream command; return the stream states its reply carries (a stop's; none in an ack)."""
+        return states_in(await self.request(command.KIND, command, timeout=timeout, retries=retries))
+
+    async def stream_states(self, *, timeout: float | None = None, retries: int | None = None) -> list[StreamState]:
+        """chaosgarden's view of every stream it knows."""
+        return states_in(await self.request(STATUS_REQUEST, timeout=timeout, retries=retries))
 
     async def run_commands(self) -> None:
         await self.channel.run()

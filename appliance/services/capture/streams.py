@@ -18,12 +18,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.cas import ContentStore, SealError
 from appliance.config import Config
+from appliance.proto import stream_messages as wire
 from appliance.proto.channel import RequestError
 from appliance.proto.midi_record import iter_records
 from appliance.proto.pubsub import Broadcast
@@ -43,7 +44,7 @@ LIVE_PERSIST_INTERVAL_S = 1.0
 DEVICE_UNOPENED = ("cannot open ALSA PCM", "cannot open raw MIDI")
 MIB = 1 << 20
 FREE_SPACE = "Free space (studio cas gc, stream_retention) and start the stream again"
-Publish = Callable[[str, str, dict[str, Any]], None]
+Publish = Callable[[str, str, Any], None]  # topic, kind, value (Publisher.publish)
 
 
 class DeviceLookup(Protocol):
@@ -167,13 +168,11 @@ class StreamService:
         rec.manifest.live = None
         self._persist(rec)
         # A device id from device_list names the card's ALSA PCM or the port's node, which chaosgarden opens.
-        opened = self.devices.resolve(rec.definition.device)
-        wire = {**rec.definition.to_wire(), "device": opened}
+        opened = rec.definition.model_copy(update={"device": self.devices.resolve(rec.definition.device)})
         try:
-            await self.garden.request("streamStart", {
-                "uri": rec.definition.uri, "definition": wire, "chunkPath": paths[0],
-                "sparePaths": paths[1:], "startSample": start_sample, "startRealtimeNs": start_realtime},
-                retries=0, timeout=10)
+            await self.garden.send(wire.StreamStart(
+                uri=rec.definition.uri, definition=opened, chunk_path=paths[0], spare_paths=tuple(paths[1:]),
+                start_sample=start_sample, start_realtime_ns=start_realtime), retries=0, timeout=10)
         except RequestError as exc:
             self._release_in_flight(rec)
             rec.manifest.state = "stopped"
@@ -217,14 +216,14 @@ class StreamService:
     async def _stop_locked(self, rec: Recorder) -> None:
         uri = rec.definition.uri
         try:
-            reply = await self.garden.request("streamStop", {"uri": uri}, timeout=15, retries=1)
+            states = await self.garden.send(wire.StreamStop(uri=uri), timeout=15, retries=1)
         except RequestError as exc:
             raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
-        for state in reply.value:
+        for state in states:
             await self._take_unacknowledged(rec, state)
-            if rec.recording and not state["running"]:
+            if rec.recording and not state.running:
                 # The last chunk was empty: no final chunk carried the news, nor the stop's clock.
-                rec.manifest.clocks.append(_clock(state["clocks"][-1]))
+                rec.manifest.clocks.append(_clock(state.clocks[-1]))
                 self._finish(rec)
 
     def _stop_soon(self, rec: Recorder, reason: str) -> None:
@@ -271,7 +270,7 @@ class StreamService:
             return
         path = self._hand_out(rec)
         try:
-            await self.garden.request("streamSwitchChunk", {"uri": rec.definition.uri, "newChunkPath": path})
+            await self.garden.send(wire.SwitchChunk(uri=rec.definition.uri, new_chunk_path=path))
         except RequestError as exc:
             self._forget(path)
             if "No space left on device" in exc.message:  # the reserve was not enough: stop all the same
@@ -279,8 +278,8 @@ class StreamService:
             elif exc.code != "notFound":
                 log.warning("%s: spare chunk not taken: %s", rec.definition.uri, exc.message)
 
-    async def _chunk_full(self, rec: Recorder, full: dict[str, Any]) -> None:
-        path = full["path"]
+    async def _chunk_full(self, rec: Recorder, full: wire.ChunkFull) -> None:
+        path = full.path
         row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone() if path else None
         if row is None and path and self._made_by_garden(path):
             self.db.execute("INSERT INTO chunks_in_flight (path, stream_uri, handed_ns) VALUES (?, ?, ?)",
@@ -292,40 +291,40 @@ class StreamService:
             self.store.release(Path(path))
             await self._acknowledge(rec, path)
             self._forget(path)
-        if full["final"]:
+        if full.final:
             if rec.recording:
                 if not path:  # nothing in the last chunk: the stop's clock comes with this marker alone
-                    rec.manifest.clocks.append(_clock(full["clock"]))
+                    rec.manifest.clocks.append(_clock(full.clock))
                 self._finish(rec)
         elif rec.recording and path and row is not None:
             await self._spare(rec)
 
-    def _seal_into_manifest(self, rec: Recorder, full: dict[str, Any]) -> None:
-        path = Path(full["path"])
-        if full["bytesWritten"] == 0:
+    def _seal_into_manifest(self, rec: Recorder, full: wire.ChunkFull) -> None:
+        path = Path(full.path)
+        if full.bytes_written == 0:
             return
         try:
-            digest = self.store.seal(path, full["bytesWritten"], release=False)
+            digest = self.store.seal(path, full.bytes_written, release=False)
         except SealError as exc:
             rec.last_error = str(exc)
             log.error("%s: %s", rec.definition.uri, exc)
             raise
         first, samples = self._span(rec, digest, full)
-        chunk = ChunkRef(digest=digest, first_sample=first, samples=samples, bytes=full["bytesWritten"])
+        chunk = ChunkRef(digest=digest, first_sample=first, samples=samples, bytes=full.bytes_written)
         rec.manifest.chunks.append(chunk)
         rec.manifest.chunks.sort(key=lambda c: c.first_sample)
-        rec.manifest.clocks.append(_clock(full["clock"]))
+        rec.manifest.clocks.append(_clock(full.clock))
         if rec.manifest.live is not None and rec.manifest.live.path == str(path):
             rec.manifest.live = None
         self._persist(rec)
         self.db.execute("UPDATE chunks_in_flight SET digest=? WHERE path=?", (digest, str(path)))
-        self.publish("stream.sealed", "streamChunkFull", {**full, "path": digest})
+        self.publish("stream.sealed", wire.ChunkFull.KIND, replace(full, path=digest))
 
-    def _span(self, rec: Recorder, digest: str, full: dict[str, Any]) -> tuple[int, int]:
+    def _span(self, rec: Recorder, digest: str, full: wire.ChunkFull) -> tuple[int, int]:
         if rec.definition.kind is StreamKind.AUDIO:
-            return full["firstSample"], full["samplesWritten"]
+            return full.first_sample, full.samples_written
         frames = [r.frame for r in iter_records(self.store.path(digest).read_bytes())]
-        return (frames[0], frames[-1] - frames[0] + 1) if frames else (full["clock"]["samplePosition"], 0)
+        return (frames[0], frames[-1] - frames[0] + 1) if frames else (full.clock.sample, 0)
 
     def _made_by_garden(self, path: str) -> bool:
         """A chunk chaosgarden made itself in our staging area (it ran out of spares at a stop)."""
@@ -334,7 +333,7 @@ class StreamService:
 
     async def _acknowledge(self, rec: Recorder, path: str) -> None:
         try:
-            await self.garden.request("streamChunkSealed", {"uri": rec.definition.uri, "path": path}, retries=1)
+            await self.garden.send(wire.ChunkSealed(uri=rec.definition.uri, path=path), retries=1)
         except RequestError as exc:
             if exc.code not in ("notFound", "unavailable"):
                 raise
@@ -361,30 +360,32 @@ class StreamService:
                         (digest, now_ns(), rec.definition.uri))
         log.info("%s stopped at sample %d; manifest %s", rec.definition.uri, rec.manifest.head_sample, digest)
 
-    async def _take_unacknowledged(self, rec: Recorder, state: dict[str, Any]) -> None:
-        for full in sorted(state["unacknowledged"], key=lambda f: f["firstSample"]):
+    async def _take_unacknowledged(self, rec: Recorder, state: wire.StreamState) -> None:
+        for full in sorted(state.unacknowledged, key=lambda f: f.first_sample):
             await self._chunk_full(rec, full)
 
     # -- events from chaosgarden --------------------------------------------
     async def on_event(self, event: Broadcast) -> None:
-        value = event.body.value
-        rec = self.recorders.get(value.get("streamUri", "")) if isinstance(value, dict) else None
+        message = wire.typed_value(event.body)
+        if not isinstance(message, (wire.HeadPosition, wire.ChunkFull, wire.StreamError)):
+            return  # not about a stream (transport, beats, ...)
+        rec = self.recorders.get(message.stream_uri)
         if rec is None:
             return
-        if event.body.kind == "streamHeadPosition":
-            self._on_head(rec, value)
-        elif event.body.kind == "streamChunkFull":
+        if isinstance(message, wire.HeadPosition):
+            self._on_head(rec, message)
+        elif isinstance(message, wire.ChunkFull):
             async with rec.lock:
-                await self._chunk_full(rec, value)
-        elif event.body.kind == "streamError":
-            self._on_error(rec, value)
+                await self._chunk_full(rec, message)
+        else:
+            self._on_error(rec, message)
 
-    def _on_head(self, rec: Recorder, head: dict[str, Any]) -> None:
+    def _on_head(self, rec: Recorder, head: wire.HeadPosition) -> None:
         rec.head_seen = time.monotonic()
-        if not head["monotonicNs"]:
+        if not head.monotonic_ns:
             return  # a head from before the capture thread's first reading carries no clock
-        reading = ClockSnapshot(sample=head["samplePosition"], monotonic_ns=head["monotonicNs"],
-                                realtime_ns=head["realtimeNs"], reason="periodic")
+        reading = ClockSnapshot(sample=head.sample, monotonic_ns=head.monotonic_ns, realtime_ns=head.realtime_ns,
+                                reason="periodic")
         if not rec.manifest.clocks or rec.manifest.clocks[-1].reason in ("stop", "restart"):
             rec.manifest.clocks.append(reading.model_copy(update={"reason": "start"}))
         if _stale(rec.manifest, head):
@@ -395,27 +396,28 @@ class StreamService:
             rec.manifest.clocks.append(reading)
             rec.live_dirty = True
         live = rec.manifest.live
-        if live is not None and live.path != head["chunkPath"]:
+        if live is not None and live.path != head.chunk_path:
             return  # chaosgarden moved on before we sealed the previous chunk: keep its edge until the seal
-        if head["chunkPath"]:
-            rec.manifest.live = LiveEdge(path=head["chunkPath"], first_sample=head["chunkFirstSample"],
-                                         head_sample=head["samplePosition"], head_bytes=head["bytePosition"])
+        if head.chunk_path:
+            rec.manifest.live = LiveEdge(path=head.chunk_path, first_sample=head.chunk_first_sample,
+                                         head_sample=head.sample, head_bytes=head.byte_position)
         rec.live_dirty = True
         # Only a head whose bytes are readable counts as the clock reading for "now" (wait_for_moment).
         rec.head_clock = reading
         rec.head_moved.set()
         rec.head_moved = asyncio.Event()
 
-    def _on_error(self, rec: Recorder, error: dict[str, Any]) -> None:
-        rec.xruns = error["xruns"]
-        if error["kind"] == "deviceLost":
+    def _on_error(self, rec: Recorder, error: wire.StreamError) -> None:
+        rec.xruns = error.xruns
+        if error.kind == "deviceLost":
             rec.device_connected = False
-        elif error["kind"] == "deviceBack":
+        elif error.kind == "deviceBack":
             rec.device_connected = True
-        if error["kind"] != "deviceBack":
-            rec.last_error = error["error"]
+        if error.kind != "deviceBack":
+            rec.last_error = error.error
             self.db.execute("UPDATE streams SET last_error=? WHERE uri=?", (rec.last_error, rec.definition.uri))
-        rec.manifest.clocks.append(_clock(error["clock"]))
+        if error.clock.monotonic_ns:  # an error about a spare (no space, io) reads no clock
+            rec.manifest.clocks.append(_clock(error.clock))
         rec.live_dirty = True
 
     def release_chunks(self, rec: Recorder, gone: list[ChunkRef]) -> None:
@@ -464,10 +466,10 @@ class StreamService:
         for rec in recs:
             await self._reconcile(rec, states)
 
-    async def _garden_states(self, recs: list[Recorder]) -> list[dict[str, Any]] | None:
+    async def _garden_states(self, recs: list[Recorder]) -> list[wire.StreamState] | None:
         """chaosgarden's view of every stream it runs, or None (and the streams marked lost) when it does not answer."""
         try:
-            return (await self.garden.request("streamStatusRequest", timeout=1.0, retries=0)).value
+            return await self.garden.stream_states(timeout=1.0, retries=0)
         except RequestError:
             for rec in recs:
                 if not rec.garden_lost:
@@ -476,11 +478,11 @@ class StreamService:
                 rec.garden_lost = True
             return None
 
-    async def _reconcile(self, rec: Recorder, states: list[dict[str, Any]]) -> None:
+    async def _reconcile(self, rec: Recorder, states: list[wire.StreamState]) -> None:
         """Bring `rec` in line with chaosgarden's view of it: take what it sealed, then go on, finish or restart."""
-        state = next((s for s in states if s["uri"] == rec.definition.uri), None)
+        state = next((s for s in states if s.uri == rec.definition.uri), None)
         async with rec.lock:
-            if state is not None and state["running"]:
+            if state is not None and state.running:
                 rec.head_seen, rec.garden_lost = time.monotonic(), False
                 await self._take_unacknowledged(rec, state)
                 await self._top_up_spares(rec, state)
@@ -491,8 +493,8 @@ class StreamService:
             else:
                 await self._salvage_and_restart(rec)
 
-    async def _top_up_spares(self, rec: Recorder, state: dict[str, Any]) -> None:
-        for _ in range(self.config.rt.spare_chunks - len(state["sparePaths"])):
+    async def _top_up_spares(self, rec: Recorder, state: wire.StreamState) -> None:
+        for _ in range(self.config.rt.spare_chunks - len(state.spare_paths)):
             await self._spare(rec)
 
     async def _salvage_and_restart(self, rec: Recorder) -> None:
@@ -501,11 +503,7 @@ class StreamService:
         if live is not None and live.head_bytes > 0 and Path(live.path).exists():
             log.warning("%s: chaosgarden restarted; sealing %d bytes up to sample %d",
                         rec.definition.uri, live.head_bytes, live.head_sample)
-            self._seal_into_manifest(rec, {
-                "path": live.path, "bytesWritten": live.head_bytes, "firstSample": live.first_sample,
-                "samplesWritten": live.head_sample - live.first_sample, "final": False, "streamUri": rec.definition.uri,
-                "clock": {"samplePosition": live.head_sample, "monotonicNs": 0,
-                          "realtimeNs": _realtime_of(rec, live.head_sample), "midiTicks": -1, "reason": "restart"}})
+            self._seal_into_manifest(rec, _salvaged(rec, live))
         rec.manifest.live = None
         edge = rec.head_sample
         real = _realtime_of(rec, edge)
@@ -647,12 +645,26 @@ class StreamService:
         return [self.status_of(r) for r in recs]
 
 
-def _clock(wire: dict[str, Any]) -> ClockSnapshot:
-    return ClockSnapshot(sample=wire["samplePosition"], monotonic_ns=wire["monotonicNs"],
-                         realtime_ns=wire["realtimeNs"], midi_ticks=wire["midiTicks"], reason=wire["reason"])
+def _clock(clock: wire.ClockSnapshot) -> ClockSnapshot:
+    """A clock chaosgarden read, as the manifest keeps it."""
+    return ClockSnapshot(sample=clock.sample, monotonic_ns=clock.monotonic_ns, realtime_ns=clock.realtime_ns,
+                         midi_ticks=clock.midi_ticks, reason=clock.reason)
 
 
-def _stale(manifest: Manifest, head: dict[str, Any]) -> bool:
+def _salvaged(rec: Recorder, live: LiveEdge) -> wire.ChunkFull:
+    """The live chunk as far as the last head, as chaosgarden would have reported it full had it not gone away.
+
+    Its clock is ours: the realtime extrapolated to the head, and no monotonic reading (chaosgarden's clock went
+    with it).
+    """
+    clock = wire.ClockSnapshot(sample=live.head_sample, monotonic_ns=0, realtime_ns=_realtime_of(rec, live.head_sample),
+                               reason="restart")
+    return wire.ChunkFull(stream_uri=rec.definition.uri, path=live.path, bytes_written=live.head_bytes,
+                          samples_written=live.head_sample - live.first_sample, first_sample=live.first_sample,
+                          clock=clock)
+
+
+def _stale(manifest: Manifest, head: wire.HeadPosition) -> bool:
     """A head that arrives after its chunk was sealed, or behind the live edge we have.
 
     After a stall, catching up by request (reconcile) can seal chunks before
@@ -660,10 +672,10 @@ def _stale(manifest: Manifest, head: dict[str, Any]) -> bool:
     the live edge would pin the edge to a chunk that is already sealed.
     """
     sealed = manifest.chunks[-1].first_sample if manifest.chunks else -1
-    if head["chunkPath"] and head["chunkFirstSample"] <= sealed:
+    if head.chunk_path and head.chunk_first_sample <= sealed:
         return True
     live = manifest.live
-    return live is not None and live.path == head["chunkPath"] and head["samplePosition"] < live.head_sample
+    return live is not None and live.path == head.chunk_path and head.sample < live.head_sample
 
 
 def _realtime_of(rec: Recorder, sample: int) -> int:

@@ -57,13 +57,14 @@ class RequestResponse:
         """Send a MIDI artifact (or events) out, record the answer, keep both; exactly one of the two sources."""
         status = self._session(session)
         midi = self._midi_artifact(session, artifact_id, events, tags)
-        first_note = _first_note_seconds(self.store.path(midi.content_hash))
+        _, midi_path = self.artifacts.content_path(midi.id)
+        first_note = _first_note_seconds(midi_path)
         rec = self.streams.recorder(status["audio_in"])
         if not rec.recording:
             raise ServiceError("conflict", f"session {session}: audio_in {rec.definition.uri} is not recording "
                                            "(session_play starts it)")
         reply = await self.timeline.request("audition", {
-            "contentPath": str(self.store.path(midi.content_hash)), "mime": MIME_MIDI, "durationSeconds": 0.0,
+            "contentPath": str(midi_path), "mime": MIME_MIDI, "durationSeconds": 0.0,
             "gain": 1.0, "midiOut": status["midi_out"]}, timeout=30.0)
         sent_ns = reply["startRealtimeNs"]
         end_ns = sent_ns + int((reply["durationSeconds"] + tail_seconds) * 1e9)

@@ -137,7 +137,7 @@ class SessionService:
                 "segments": [s.public() for s in segments], "clock_snapshots": clocks,
                 "artifact_id": row["artifact_id"], "created_ns": row["created_ns"], "stopped_ns": row["stopped_ns"]}
 
-    def list(self) -> list[dict[str, Any]]:
+    def every(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT id FROM sessions ORDER BY created_ns DESC").fetchall()
         return [self.status(r["id"]) for r in rows]
 
@@ -165,6 +165,7 @@ class SessionService:
         segments = self.segments(self._row(session_id)["id"])
         if not segments:
             raise ServiceError("notFound", f"session {session_id} has no segments yet (session_play opens one)")
+        chosen: Segment | None
         if segment is None:
             chosen = segments[0] if edge == "start" else segments[-1]
         else:

@@ -85,7 +85,9 @@ def midi_png(path: Path, width: int = WIDTH, height: int = HEIGHT) -> bytes:
 
 def _notes(smf: mido.MidiFile) -> tuple[list[tuple[int, float, float]], float]:
     """(pitch, start s, end s) per note, and the file's length in seconds; a note never ended ends with the file."""
-    now, sounding, notes = 0.0, {}, []
+    now = 0.0
+    sounding: dict[tuple[int, int], float] = {}
+    notes: list[tuple[int, float, float]] = []
     for message in smf:  # iterating a MidiFile yields messages with delta times in seconds
         now += message.time
         if message.type == "note_on" and message.velocity > 0:

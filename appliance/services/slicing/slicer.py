@@ -11,12 +11,13 @@ hootenanny's start, which is on the box's boot path.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, BinaryIO, Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -330,7 +331,7 @@ def _read_whole(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> bytes
         return fh.read(piece.length)
 
 
-def _open(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> BinaryIO:
+def _open(path: Path, piece: ChunkPiece | LivePiece, stream: str) -> io.BufferedReader:
     try:
         return path.open("rb")
     except FileNotFoundError:

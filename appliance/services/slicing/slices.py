@@ -108,6 +108,8 @@ def picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
 
 
 def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
+    if not artifact.content_hash:
+        raise ServiceError("unavailable", f"{artifact.id}: a virtual slice without content")
     try:
         return VirtualSlice.model_validate_json(store.path(artifact.content_hash).read_bytes())
     except (OSError, ValueError) as exc:

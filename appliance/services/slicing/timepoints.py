@@ -17,9 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from appliance.proto.stream_definition import StreamKind
 from appliance.services.capture.manifest import ClockSnapshot, Manifest
@@ -96,7 +97,7 @@ def parse_time_point(value: Any, field: str) -> TimePoint:
     if form is None:
         raise TimePointError(f"{field}: unknown time point {value!r}; allowed: {ALLOWED_FORMS}")
     try:
-        return form.model_validate(value)
+        return cast(TimePoint, form.model_validate(value))
     except ValidationError as exc:
         raise TimePointError(f"{field}: {_explain(exc)}; allowed: {ALLOWED_FORMS}") from None
 
@@ -122,7 +123,7 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _rule(err: dict[str, Any]) -> str:
+def _rule(err: ErrorDetails) -> str:
     ctx = err.get("ctx", {})
     if err["type"] == "greater_than_equal":
         return f"must be >= {ctx['ge']:g}"
@@ -204,8 +205,9 @@ def _session_frame(point: SessionStart | SessionEnd, manifest: Manifest, field: 
                    session_edge: SessionEdge | None) -> int:
     if session_edge is None:
         raise TimePointError(f"{field}: session time points are not available here (no session lookup)")
-    ref, edge = (point.session_start, "start") if isinstance(point, SessionStart) else (point.session_end, "end")
-    return session_edge(ref.session, ref.segment, edge, manifest.stream)
+    if isinstance(point, SessionStart):
+        return session_edge(point.session_start.session, point.session_start.segment, "start", manifest.stream)
+    return session_edge(point.session_end.session, point.session_end.segment, "end", manifest.stream)
 
 
 def available_range(manifest: Manifest) -> tuple[int, int]:

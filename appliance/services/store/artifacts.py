@@ -108,11 +108,6 @@ class ArtifactStore:
             raise ServiceError("notFound", f"artifact {artifact_id} is a container with no bytes to download")
         return artifact, self.store.path(artifact.content_hash)
 
-    def referenced_digests(self) -> set[str]:
-        rows = self.db.execute("SELECT content_hash AS d FROM artifacts WHERE content_hash IS NOT NULL"
-                               " UNION SELECT digest AS d FROM artifact_chunks")
-        return {r["d"] for r in rows}
-
     def _artifact(self, row: sqlite3.Row) -> Artifact:
         tags = [r["tag"] for r in self.db.execute("SELECT tag FROM artifact_tags WHERE artifact_id=?", (row["id"],))]
         chunks = [r["digest"] for r in self.db.execute("SELECT digest FROM artifact_chunks WHERE artifact_id=?",

@@ -1,4 +1,4 @@
-"""What CAS content is still needed, and removing the rest (`studio cas gc`).
+"""What CAS content is still needed, and removing the rest (housekeeping, and `cas_gc` / `studio cas gc`).
 
 Needed: every chunk in a stream manifest, every artifact's bytes and the
 chunks it names, sealed manifests and definitions, chunks mid-seal. Content
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.cas import ContentStore
+from appliance.services.service_error import ServiceError
 from appliance.services.capture import manifest as manifests
 from appliance.services.capture.manifest import ManifestError
 
@@ -30,7 +31,6 @@ class GcReport:
     removed: list[str] = field(default_factory=list)
     removed_bytes: int = 0
     young: int = 0
-    unreadable_manifests: list[str] = field(default_factory=list)
 
 
 def referenced(db: sqlite3.Connection, store: ContentStore, unreadable: list[str] | None = None) -> set[str]:
@@ -66,6 +66,16 @@ def _manifest_refs(path: Path, unreadable: list[str] | None) -> set[str]:
             unreadable.append(str(exc))
         return set()
     return {c.digest for c in manifest.chunks} | {manifest.definition_digest}
+
+
+def references_or_refuse(db: sqlite3.Connection, store: ContentStore) -> set[str]:
+    """What is referenced; refused while a manifest cannot be read, since its chunks would look unused."""
+    unreadable: list[str] = []
+    refs = referenced(db, store, unreadable)
+    if unreadable:
+        raise ServiceError("unavailable", "refusing to collect while a manifest cannot be read (its chunks would "
+                                          f"look unused): {'; '.join(unreadable)}")
+    return refs
 
 
 def collect(store: ContentStore, refs: set[str], *, dry_run: bool = False, grace: float = GRACE_SECONDS,

@@ -1,4 +1,7 @@
-"""The capture tools: streams, artifacts and devices, as the agent sees them."""
+"""The capture tools: streams, artifacts and devices, as the agent sees them.
+
+The artifact and slice result models are shared with the job and session tools.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.proto.stream_definition import SampleFormat, StreamKind
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.proto.stream_definition import SampleFormat, StreamDefinition, StreamKind
+from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
 from appliance.services.capture.devices import DeviceRegistry
 from appliance.services.capture.streams import StreamService
 from appliance.services.service_error import ServiceError
@@ -72,6 +75,70 @@ class StreamSliceArgs(_Args):
                                              "MIDI); only with output 'materialize'")
 
 
+class StreamCreated(ResultModel):
+    uri: str
+    definition: StreamDefinition = Field(description="the definition as stored, with every default filled in")
+    definition_hash: str = Field(description="the definition's content hash in CAS")
+
+
+class StreamStatus(ResultModel):
+    uri: str
+    state: Literal["defined", "recording", "stopped", "broken"] = Field(
+        description="broken: the stream's manifest cannot be read (last_error says why)")
+    head_sample: int = Field(description="frames readable so far on the stream's timeline")
+    chunks_sealed: int
+    bytes: int = Field(description="bytes in sealed chunks")
+    xruns: int
+    device: str
+    device_connected: bool
+    last_error: str = Field(description="empty when there is none")
+
+
+class StreamList(ResultModel):
+    streams: list[StreamStatus]
+
+
+class SliceResult(ResultModel):
+    """An artifact cut from a stream: where it is, which window it covers, which chunks it was read from."""
+
+    artifact_id: str
+    content_hash: str
+    mime: str = Field(description=f"audio/wav, audio/midi, or {MIME_VIRTUAL} (output 'virtual')")
+    sample_range: tuple[int, int] = Field(description="[start, end) in frames on the stream's timeline")
+    seconds: float
+    source_chunks: list[str] = Field(description="content hashes of the sealed chunks read")
+    download_url: str
+    bytes: int
+
+
+class ArtifactInfo(ResultModel):
+    id: str
+    content_hash: str | None = Field(description="null for a container with no bytes (a session artifact)")
+    mime: str
+    bytes: int
+    parent_id: str | None
+    tags: list[str]
+    metadata: dict[str, Any] = Field(description="lineage (source stream, window, chunks, clocks) and the like")
+    created_ns: int
+    download_url: str | None = Field(description="null when there are no bytes to download")
+
+
+class ArtifactList(ResultModel):
+    artifacts: list[ArtifactInfo]
+
+
+class DeviceInfo(ResultModel):
+    id: str = Field(description="what stream_create takes as device")
+    kind: str = Field(description="audio, midi, or audio+midi (the simulated Eurorack)")
+    alsa_name: str
+    dev_path: str
+    connected: bool
+
+
+class DeviceList(ResultModel):
+    devices: list[DeviceInfo]
+
+
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
                       devices: DeviceRegistry, slicer: Slicer) -> None:
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
@@ -121,21 +188,22 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
 
     for tool in (
         Tool("stream_create", "Define a capture stream (stored in CAS). Redefining is allowed while stopped.",
-             StreamCreateArgs, stream_create, idempotent=True),
-        Tool("stream_start", "Start recording a defined stream.", StreamUriArgs, stream_start),
-        Tool("stream_stop", "Stop recording; everything captured is sealed.", StreamUriArgs, stream_stop),
+             StreamCreateArgs, StreamCreated, stream_create, idempotent=True),
+        Tool("stream_start", "Start recording a defined stream.", StreamUriArgs, StreamStatus, stream_start),
+        Tool("stream_stop", "Stop recording; everything captured is sealed.", StreamUriArgs, StreamStatus,
+             stream_stop),
         Tool("stream_status", "Per stream: state, head sample, chunks sealed, bytes, xruns, device, last error.",
-             StreamStatusArgs, stream_status, read_only=True, idempotent=True),
+             StreamStatusArgs, StreamList, stream_status, read_only=True, idempotent=True),
         Tool("stream_slice", "Cut [start, end) of a stream into an artifact: WAV / Standard MIDI File, or a "
              "virtual chunk manifest. Sample-accurate; returns artifact_id, content_hash, sample_range, "
              "source_chunks and a download URL; picture=true adds a small PNG of what was cut. Reports progress.",
-             StreamSliceArgs, stream_slice, reports_progress=True),
-        Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, artifact_get,
-             read_only=True, idempotent=True),
+             StreamSliceArgs, SliceResult, stream_slice, reports_progress=True),
+        Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, ArtifactInfo,
+             artifact_get, read_only=True, idempotent=True),
         Tool("artifact_list", "Artifacts, newest first, optionally only those with a tag.", ArtifactListArgs,
-             artifact_list, read_only=True, idempotent=True),
-        Tool("device_list", "Audio and MIDI devices the box knows, connected or not.", NoArgs, device_list,
-             read_only=True, idempotent=True),
+             ArtifactList, artifact_list, read_only=True, idempotent=True),
+        Tool("device_list", "Audio and MIDI devices the box knows, connected or not.", NoArgs, DeviceList,
+             device_list, read_only=True, idempotent=True),
     ):
         registry.add(tool)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.tools.capture import ArtifactInfo
 from appliance.services.jobs import SPACES, JobService, SampleRequest
 from appliance.services.store.artifacts import ArtifactStore
 
@@ -38,6 +39,26 @@ class RegisterArgs(BaseModel):
     parent_id: str | None = None
 
 
+class JobStarted(ResultModel):
+    job_id: str
+    space: str
+
+
+class JobStatus(ResultModel):
+    id: str
+    space: str
+    state: Literal["pending", "running", "complete", "failed"]
+    artifact_id: str | None = Field(description="what the job made, once it is complete")
+    error: str = Field(description="why it failed; empty otherwise")
+    progress: float = Field(description="-1: not reported")
+    created_ns: int
+    updated_ns: int
+
+
+class RegisteredArtifact(ArtifactInfo):
+    artifact_id: str = Field(description="the same as id")
+
+
 def add_job_tools(registry: ToolRegistry, jobs: JobService, artifacts: ArtifactStore) -> None:
     async def job_sample(args: SampleArgs) -> ToolOutput:
         job_id = jobs.submit(SampleRequest(args.space, args.prompt, args.inference, args.tags))
@@ -54,9 +75,11 @@ def add_job_tools(registry: ToolRegistry, jobs: JobService, artifacts: ArtifactS
 
     for tool in (
         Tool("job_sample", "Start sample() work on the box: space capture (slice a stream) or pattern (MIDI "
-             "pattern generator). Completion arrives as job. broadcasts; job_status polls.", SampleArgs, job_sample),
-        Tool("job_status", "A job's state, artifact and error.", JobArgs, job_status, read_only=True, idempotent=True),
+             "pattern generator). Completion arrives as job. broadcasts; job_status polls.", SampleArgs, JobStarted,
+             job_sample),
+        Tool("job_status", "A job's state, artifact and error.", JobArgs, JobStatus, job_status, read_only=True,
+             idempotent=True),
         Tool("artifact_register", "Make content already sealed in the box's CAS an artifact (generator output).",
-             RegisterArgs, artifact_register),
+             RegisterArgs, RegisteredArtifact, artifact_register),
     ):
         registry.add(tool)

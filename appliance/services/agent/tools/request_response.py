@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
 from appliance.services.sessions.request_response import MidiEvent, RequestResponse
 
 
@@ -29,6 +29,17 @@ class CalibrateArgs(_Args):
     session: str = Field(description="a request_response session whose midi_out is patched to its audio_in")
 
 
+class RequestResult(ResultModel):
+    """The MIDI sent and the audio answer recorded (its child), with the round trip measured between them."""
+
+    session: str
+    midi_artifact_id: str
+    audio_artifact_id: str
+    round_trip_latency_seconds: float | None = Field(description="null when nothing answered above the noise")
+    sample_range: tuple[int, int] = Field(description="the answer's [start, end) in frames on audio_in")
+    download_url: str = Field(description="the answer's")
+
+
 def add_request_response_tools(registry: ToolRegistry, rr: RequestResponse) -> None:
     async def session_request(args: RequestArgs) -> ToolOutput:
         result = await rr.request(args.session, artifact_id=args.artifact_id, events=args.events,
@@ -43,6 +54,7 @@ def add_request_response_tools(registry: ToolRegistry, rr: RequestResponse) -> N
 
     registry.add(Tool("session_request", "Request/response: send a MIDI artifact (or events) to the session's "
                       "midi_out, record its audio_in for the MIDI's length plus tail_seconds, return both as linked "
-                      "artifacts with the measured round-trip latency.", RequestArgs, session_request))
+                      "artifacts with the measured round-trip latency.", RequestArgs, RequestResult, session_request))
     registry.add(Tool("session_calibrate", "Loopback calibration: send one note to the session's midi_out and "
-                      "measure how long until it is heard on audio_in.", CalibrateArgs, session_calibrate))
+                      "measure how long until it is heard on audio_in.", CalibrateArgs, RequestResult,
+                      session_calibrate))

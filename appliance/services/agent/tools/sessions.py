@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.tools.capture import NoArgs
+from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.tools.capture import NoArgs, SliceResult
+from appliance.services.capture.manifest import ClockSnapshot
 from appliance.services.sessions.sessions import SessionService, SessionSpec
 from appliance.services.slicing.slices import Slicer
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,6 +25,48 @@ class SessionExportArgs(_Args):
     session: str
     segment: int | None = Field(None, ge=1, description="one segment, or the whole session when omitted")
     output: Literal["materialize", "virtual"] = "materialize"
+
+
+class SegmentEdges(ResultModel):
+    start_sample: int
+    end_sample: int | None = Field(description="null while the segment is open")
+
+
+class SegmentInfo(ResultModel):
+    number: int
+    started_ns: int
+    stopped_ns: int | None = Field(description="null while the segment is open")
+    streams: dict[str, SegmentEdges] = Field(description="per stream uri, the segment's frames on it")
+
+
+class SessionStatus(ResultModel):
+    session: str
+    name: str
+    mode: Literal["passive", "request_response"]
+    status: Literal["Recording", "Stopped"]
+    streams: list[str]
+    midi_out: str | None
+    audio_in: str | None
+    segments: list[SegmentInfo]
+    clock_snapshots: dict[str, list[ClockSnapshot]] = Field(
+        description="per stream uri, its clock snapshots from a second before the session's first segment on")
+    artifact_id: str | None = Field(description="the session artifact, once the session is stopped")
+    created_ns: int
+    stopped_ns: int | None
+
+
+class SessionList(ResultModel):
+    sessions: list[SessionStatus]
+
+
+class ExportedFile(SliceResult):
+    stream: str = Field(description="the stream uri it was cut from")
+
+
+class SessionExport(ResultModel):
+    session: str
+    segment: int | None = Field(description="null: the whole session")
+    files: list[ExportedFile]
 
 
 def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: Slicer) -> None:
@@ -43,7 +87,7 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
         return ToolOutput(status, f"{args.session}: {status['status']}, {len(status['segments'])} segments")
 
     async def session_list(_args: NoArgs) -> ToolOutput:
-        rows = sessions.list()
+        rows = sessions.every()
         return ToolOutput({"sessions": rows}, ", ".join(f"{r['session']} ({r['status']})" for r in rows)
                           or "no sessions")
 
@@ -62,16 +106,16 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
 
     for tool in (
         Tool("session_create", "Group streams into a capture session (passive, or request_response with "
-             "midi_out and audio_in).", SessionSpec, session_create),
+             "midi_out and audio_in).", SessionSpec, SessionStatus, session_create),
         Tool("session_play", "Open a new segment now on every stream of the session (starting streams that "
-             "are not recording).", SessionArgs, session_play),
+             "are not recording).", SessionArgs, SessionStatus, session_play),
         Tool("session_stop", "Close the session: end the segment, seal everything, store the session artifact.",
-             SessionArgs, session_stop),
+             SessionArgs, SessionStatus, session_stop),
         Tool("session_status", "Segments, clock snapshots, streams and status of a session.", SessionArgs,
-             session_status, read_only=True, idempotent=True),
+             SessionStatus, session_status, read_only=True, idempotent=True),
         Tool("session_list", "Every capture session, newest first, with its segments and status.", NoArgs,
-             session_list, read_only=True, idempotent=True),
+             SessionList, session_list, read_only=True, idempotent=True),
         Tool("session_export", "Per stream, the whole session or one segment as files (artifacts).",
-             SessionExportArgs, session_export),
+             SessionExportArgs, SessionExport, session_export),
     ):
         registry.add(tool)

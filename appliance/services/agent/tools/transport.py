@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
 from appliance.services.timeline import GardenTimeline
 
 
@@ -47,6 +47,60 @@ class MarkerArgs(_Args):
     name: str = Field(min_length=1, max_length=200, description="the marker's name; a new beat replaces the old")
     beat: float = Field(ge=0, description="the beat where it is reached")
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON handed back in MarkerReached")
+
+
+# The transport results are chaosgarden's TransportStateChanged and AuditionReply (garden.capnp) as it
+# answers them, so their field names are the Cap'n Proto ones.
+
+class OutputStatus(ResultModel):
+    kind: str = Field(description="audio (the playback device) or midi (a raw MIDI port)")
+    device: str = Field(description="the ALSA PCM name or rawmidi path")
+    error: str = Field(description="why it cannot be opened or written; empty: it plays")
+
+
+class LinkStatus(ResultModel):
+    mode: str = Field(description="off, follow (take the Link session's tempo) or lead (impose the box's)")
+    peers: int
+    error: str = Field(description="why Link is off although asked for; empty otherwise")
+
+
+class TransportState(ResultModel):
+    state: Literal["stopped", "playing", "paused"]
+    beat: float
+    tempoBpm: float  # noqa: N815 - the Cap'n Proto field names
+    samplePosition: int  # noqa: N815
+    monotonicNs: int  # noqa: N815
+    realtimeNs: int  # noqa: N815
+    outputs: list[OutputStatus]
+    link: LinkStatus
+
+
+class Region(ResultModel):
+    region_id: str
+    artifact_id: str
+    at: float = Field(description="the beat it starts at")
+    duration: float | None = Field(description="beats it plays for; null: all of it")
+    gain: float
+    mime: str
+
+
+class Marker(ResultModel):
+    name: str
+    beat: float
+    metadata: dict[str, Any]
+
+
+class TimelineContents(ResultModel):
+    regions: list[Region]
+    markers: list[Marker]
+
+
+class AuditionStarted(ResultModel):
+    artifact_id: str
+    durationSeconds: float  # noqa: N815 - the Cap'n Proto field names
+    startSample: int  # noqa: N815
+    startMonotonicNs: int  # noqa: N815
+    startRealtimeNs: int  # noqa: N815
 
 
 def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
@@ -102,26 +156,27 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
                           f"marker {args.name} at beat {args.beat:g}")
 
     for tool in (
-        Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, transport_play),
-        Tool("transport_pause", "Hold the beat clock where it is.", NoArgs, transport_pause),
-        Tool("transport_stop", "Stop the beat clock and return to beat 0.", NoArgs, transport_stop),
+        Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, TransportState,
+             transport_play),
+        Tool("transport_pause", "Hold the beat clock where it is.", NoArgs, TransportState, transport_pause),
+        Tool("transport_stop", "Stop the beat clock and return to beat 0.", NoArgs, TransportState, transport_stop),
         Tool("transport_status", "The transport's state, beat, tempo and sample position; the outputs it plays to "
              "with why one cannot play (error); Ableton Link's mode, peers and error.", NoArgs,
-             transport_status, read_only=True, idempotent=True),
+             TransportState, transport_status, read_only=True, idempotent=True),
         Tool("transport_seek", "Move the transport to a beat (playing on if it was playing).", SeekArgs,
-             transport_seek, idempotent=True),
+             TransportState, transport_seek, idempotent=True),
         Tool("transport_tempo", "Set the tempo in beats per minute (20 to 400); beats continue from where they are.",
-             TempoArgs, transport_tempo, idempotent=True),
+             TempoArgs, TransportState, transport_tempo, idempotent=True),
         Tool("timeline_schedule", "Place a WAV or MIDI artifact on the timeline at a beat, for a duration in beats, "
-             "with a gain (0 to 4). Returns region_id.", ScheduleArgs, timeline_schedule),
+             "with a gain (0 to 4). Returns region_id.", ScheduleArgs, Region, timeline_schedule),
         Tool("timeline_remove", "Take a region off the timeline by region_id; if it is sounding it stops at once "
-             "(audio fades out in a few ms, MIDI notes are released).", RemoveArgs, timeline_remove,
+             "(audio fades out in a few ms, MIDI notes are released).", RemoveArgs, Region, timeline_remove,
              destructive=True),
         Tool("timeline_list", "Every region (region_id, artifact_id, at, duration, gain) and marker on the timeline, "
-             "in beat order.", NoArgs, timeline_list, read_only=True, idempotent=True),
+             "in beat order.", NoArgs, TimelineContents, timeline_list, read_only=True, idempotent=True),
         Tool("timeline_audition", "Play a WAV or MIDI artifact now, outside the timeline, for a duration in seconds.",
-             AuditionArgs, timeline_audition),
+             AuditionArgs, AuditionStarted, timeline_audition),
         Tool("timeline_marker", "Set a named marker at a beat; MarkerReached is broadcast when the transport "
-             "passes it.", MarkerArgs, timeline_marker, idempotent=True),
+             "passes it.", MarkerArgs, Marker, timeline_marker, idempotent=True),
     ):
         registry.add(tool)
