@@ -105,6 +105,7 @@ class Hootenanny:
         self.live_state = ServiceState(self.sessions.every)
         self.live.use_state(self.live_state)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)
+        self.workers.on_tools_changed = self.mcp.tools_changed
         self.app = self.mcp.app(routes(self.artifacts, lambda: self.token, self.health))
 
     def health(self) -> dict[str, Any]:

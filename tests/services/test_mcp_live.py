@@ -197,3 +197,16 @@ class _Playing:
 
     def transport(self) -> dict:
         return {"state": "playing", "beat": 3.5, "tempo_bpm": 120}
+
+
+async def test_listen_hears_the_tool_list_change_when_vibeweaver_registers(url, stack):
+    """An agent that listed tools before vibeweaver came up learns of weave_* without polling."""
+    async with mcp_session(url, TOKEN) as client:
+        before = {t.name for t in (await client.list_tools()).tools}
+        assert "weave_eval" not in before
+        async with client.listen(tools_list_changed=True) as sub:
+            assert sub.honored.tools_list_changed
+            stack.start("vibeweaver")
+            await asyncio.wait_for(anext(aiter(sub)), HANG_GUARD_S)
+        after = {t.name for t in (await client.list_tools()).tools}
+    assert {"weave_eval", "weave_session", "weave_reset", "weave_help"} <= after - before

@@ -28,7 +28,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import FunctionResource
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import (INVALID_PARAMS, CallToolResult, EmptyResult, ImageContent, SubscribeRequestParams,
@@ -125,11 +125,18 @@ class StudioMCP(MCPServer):
         self.config = config
         self.live = live
         self._subscribers: dict[str, set[ServerSession]] = {}  # 2025-era resources/subscribe, per uri
+        self._announcing: set[asyncio.Task[None]] = set()
         for uri, description in DESCRIPTIONS.items():
             self.add_resource(FunctionResource(uri=uri, name=uri.removeprefix("studio://"), description=description,
                                                mime_type="application/json", fn=lambda uri=uri: live.read_json(uri)))
         serve_resource_subscriptions(self, self._subscribe, self._unsubscribe)
         use_tool_input_schemas(self, self._input_schema)
+
+    def tools_changed(self) -> None:
+        """vibeweaver registered or left: tell listening clients to list the tools again (its weave_* tools)."""
+        task = asyncio.get_running_loop().create_task(self.bus.publish(ToolsListChanged()))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
 
     async def resource_updated(self, uri: str) -> None:
         """Tell every subscriber of `uri` that it changed."""
