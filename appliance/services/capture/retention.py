@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 
 from appliance.services.capture.manifest import ChunkRef
-from appliance.services.capture.streams import Recorder, StreamService
+from appliance.services.capture.recorder import Recorder
+from appliance.services.capture.streams import StreamService
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""Capture streams on the control plane: definitions, the chunk lifecycle with chaosgarden, recovery.
+"""Capture streams on the control plane: definitions, start and stop, the seal of each chunk, status.
 
 For every recording stream hootenanny keeps chunks handed to chaosgarden
-(rows in `chunks_in_flight`, so a restart knows them), seals each one
+(written down in the chunk ledger, so a restart knows them), seals each one
 chaosgarden reports full, records it in the manifest before dropping the
-staging name, acknowledges it, and hands over a fresh spare. When
-chaosgarden went away, the live chunk is sealed up to the last notified head
-and the stream restarts with the time it was gone recorded as a gap.
+staging name, acknowledges it, and hands over a fresh spare. One stream's
+live state is its `Recorder` (recorder.py); catching up with chaosgarden
+after either side was away is `Recovery`'s (recovery.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,10 +31,12 @@ from appliance.proto.pubsub import Broadcast
 from appliance.proto.stream_definition import DefinitionError, StreamDefinition, StreamKind
 from appliance.services.capture import manifest as manifests
 from appliance.services.store.catalog import now_ns
+from appliance.services.capture.chunk_ledger import ChunkLedger
 from appliance.services.capture.garden_link import GardenLink
 from appliance.services.capture.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.capture.recorder import Recorder
+from appliance.services.capture.recovery import Recovery
 from appliance.services.service_error import ServiceError
-from appliance.services.slicing.timepoints import available_range
 
 log = logging.getLogger(__name__)
 
@@ -64,37 +66,14 @@ class AsGiven:
         return None
 
 
-@dataclass
-class Recorder:
-    """One stream's live state in hootenanny."""
-
-    definition: StreamDefinition
-    manifest: Manifest
-    manifest_path: Path | None = None
-    recording: bool = False
-    xruns: int = 0
-    last_error: str = ""
-    device_connected: bool = True
-    head_seen: float = 0.0  # time.monotonic() of the last head broadcast
-    live_dirty: bool = False
-    garden_lost: bool = False
-    broken: str = ""  # why the manifest could not be read; the stream is unusable until repaired
-    stopping: bool = False  # a stop of our own (disk full) is on its way
-    head_clock: ClockSnapshot | None = None  # the clocks of the newest head chaosgarden told us of
-    head_moved: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) at every head
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def head_sample(self) -> int:
-        """Where the timeline is readable to. A MIDI timeline runs on with time, event or not: its head is the
-        newest head's position (or the stop clock's), though no chunk may be open."""
-        head = available_range(self.manifest)[1]
-        if self.recording and self.head_clock is not None and self.definition.kind is StreamKind.MIDI:
-            head = max(head, self.head_clock.sample)
-        return head
-
-
 class StreamService:
+    """Every stream hootenanny knows: its definition, its recording and its manifest.
+
+    The chunks handed to chaosgarden are kept by a `ChunkLedger`; catching up
+    with chaosgarden after either side was away is left to a `Recovery`, which
+    takes the steps of the lifecycle through this service's methods.
+    """
+
     def __init__(self, db: sqlite3.Connection, store: ContentStore, garden: GardenLink, config: Config,
                  publish: Publish, devices: DeviceLookup | None = None) -> None:
         self.db = db
@@ -104,6 +83,8 @@ class StreamService:
         self.config = config
         self.publish = publish
         self.recorders: dict[str, Recorder] = {}
+        self.ledger = ChunkLedger(db, store)
+        self.recovery = Recovery(self.recorders, self, self.ledger, garden, config)
         self._stops: set[asyncio.Task] = set()
         self._session_edges: Callable[[str, int | None, str, str], int] | None = None
         self._load()
@@ -158,12 +139,16 @@ class StreamService:
             short = self._disk_short(rec)
             if short:
                 raise ServiceError("unavailable", f"{uri}: {short}. {FREE_SPACE}")
-            await self._start(rec, reason="start")
+            await self.start_locked(rec, reason="start")
         return self.status_of(rec)
 
-    async def _start(self, rec: Recorder, reason: str) -> None:
+    async def start_locked(self, rec: Recorder, reason: str) -> None:
+        """Have chaosgarden record `rec` (its lock held), the timeline going on after a gap for the time away.
+
+        Raises ServiceError when chaosgarden refuses or does not answer; `reason` names the gap.
+        """
         start_sample, start_realtime = self._continue_timeline(rec, reason)
-        paths = [self._hand_out(rec) for _ in range(1 + self.config.rt.spare_chunks)]
+        paths = [self.ledger.hand_out(rec.definition.uri) for _ in range(1 + self.config.rt.spare_chunks)]
         rec.manifest.state = "recording"
         rec.manifest.live = None
         self._persist(rec)
@@ -174,7 +159,7 @@ class StreamService:
                 uri=rec.definition.uri, definition=opened, chunk_path=paths[0], spare_paths=tuple(paths[1:]),
                 start_sample=start_sample, start_realtime_ns=start_realtime), retries=0, timeout=10)
         except RequestError as exc:
-            self._release_in_flight(rec)
+            self.ledger.release_unsealed(rec.definition.uri)
             rec.manifest.state = "stopped"
             rec.last_error = exc.message
             rec.device_connected = not exc.message.startswith(DEVICE_UNOPENED)
@@ -183,7 +168,7 @@ class StreamService:
                                f"chaosgarden refused {rec.definition.uri}: {exc.message}") from None
         rec.recording, rec.garden_lost, rec.head_seen, rec.head_clock = True, False, time.monotonic(), None
         rec.device_connected = True
-        self._set_state(rec, "recording")
+        self.set_state(rec, "recording")
         log.info("%s recording from sample %d", rec.definition.uri, start_sample)
 
     def _continue_timeline(self, rec: Recorder, reason: str) -> tuple[int, int]:
@@ -220,11 +205,11 @@ class StreamService:
         except RequestError as exc:
             raise ServiceError("unavailable", f"chaosgarden did not stop {uri}: {exc.message}") from None
         for state in states:
-            await self._take_unacknowledged(rec, state)
+            await self.take_unacknowledged(rec, state)
             if rec.recording and not state.running:
                 # The last chunk was empty: no final chunk carried the news, nor the stop's clock.
                 rec.manifest.clocks.append(_clock(state.clocks[-1]))
-                self._finish(rec)
+                self.finish(rec)
 
     def _stop_soon(self, rec: Recorder, reason: str) -> None:
         """Stop a recording we cannot go on with (called under its lock, so the stop runs after)."""
@@ -257,22 +242,17 @@ class StreamService:
                 f"({chunk / MIB:.1f} MiB) plus the reserve ({reserve / MIB:.0f} MiB, capture.disk_reserve_mb)")
 
     # -- chunks ------------------------------------------------------------
-    def _hand_out(self, rec: Recorder) -> str:
-        staging = self.store.create_staging()
-        self.db.execute("INSERT INTO chunks_in_flight (path, stream_uri, handed_ns) VALUES (?, ?, ?)",
-                        (str(staging.path), rec.definition.uri, now_ns()))
-        return str(staging.path)
-
-    async def _spare(self, rec: Recorder) -> None:
+    async def spare(self, rec: Recorder) -> None:
+        """Hand chaosgarden one more chunk file for `rec` (its lock held), or stop it when the disk is too full."""
         short = self._disk_short(rec)
         if short:
             self._stop_soon(rec, f"{short}; recording stopped at sample {rec.manifest.head_sample}. {FREE_SPACE}")
             return
-        path = self._hand_out(rec)
+        path = self.ledger.hand_out(rec.definition.uri)
         try:
             await self.garden.send(wire.SwitchChunk(uri=rec.definition.uri, new_chunk_path=path))
         except RequestError as exc:
-            self._forget(path)
+            self.ledger.forget(path)
             if "No space left on device" in exc.message:  # the reserve was not enough: stop all the same
                 self._stop_soon(rec, f"disk full: {exc.message}; recording stopped")
             elif exc.code != "notFound":
@@ -280,26 +260,23 @@ class StreamService:
 
     async def _chunk_full(self, rec: Recorder, full: wire.ChunkFull) -> None:
         path = full.path
-        row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone() if path else None
-        if row is None and path and self._made_by_garden(path):
-            self.db.execute("INSERT INTO chunks_in_flight (path, stream_uri, handed_ns) VALUES (?, ?, ?)",
-                            (path, rec.definition.uri, now_ns()))
-            row = self.db.execute("SELECT digest FROM chunks_in_flight WHERE path=?", (path,)).fetchone()
-        if path and row is not None:
-            if row["digest"] is None:
-                self._seal_into_manifest(rec, full)
+        chunk = (self.ledger.find(path) or self.ledger.adopt(rec.definition.uri, path)) if path else None
+        if path and chunk is not None:
+            if chunk.digest is None:
+                self.seal_into_manifest(rec, full)
             self.store.release(Path(path))
             await self._acknowledge(rec, path)
-            self._forget(path)
+            self.ledger.forget(path)
         if full.final:
             if rec.recording:
                 if not path:  # nothing in the last chunk: the stop's clock comes with this marker alone
                     rec.manifest.clocks.append(_clock(full.clock))
-                self._finish(rec)
-        elif rec.recording and path and row is not None:
-            await self._spare(rec)
+                self.finish(rec)
+        elif rec.recording and path and chunk is not None:
+            await self.spare(rec)
 
-    def _seal_into_manifest(self, rec: Recorder, full: wire.ChunkFull) -> None:
+    def seal_into_manifest(self, rec: Recorder, full: wire.ChunkFull) -> None:
+        """Seal the chunk `full` reports into CAS and record it in the manifest (its lock held); raises SealError."""
         path = Path(full.path)
         if full.bytes_written == 0:
             return
@@ -317,7 +294,7 @@ class StreamService:
         if rec.manifest.live is not None and rec.manifest.live.path == str(path):
             rec.manifest.live = None
         self._persist(rec)
-        self.db.execute("UPDATE chunks_in_flight SET digest=? WHERE path=?", (digest, str(path)))
+        self.ledger.sealed(str(path), digest)
         self.publish("stream.sealed", wire.ChunkFull.KIND, replace(full, path=digest))
 
     def _span(self, rec: Recorder, digest: str, full: wire.ChunkFull) -> tuple[int, int]:
@@ -326,11 +303,6 @@ class StreamService:
         frames = [r.frame for r in iter_records(self.store.path(digest).read_bytes())]
         return (frames[0], frames[-1] - frames[0] + 1) if frames else (full.clock.sample, 0)
 
-    def _made_by_garden(self, path: str) -> bool:
-        """A chunk chaosgarden made itself in our staging area (it ran out of spares at a stop)."""
-        candidate = Path(path)
-        return candidate.is_relative_to(self.store.staging_dir) and candidate.is_file()
-
     async def _acknowledge(self, rec: Recorder, path: str) -> None:
         try:
             await self.garden.send(wire.ChunkSealed(uri=rec.definition.uri, path=path), retries=1)
@@ -338,29 +310,20 @@ class StreamService:
             if exc.code not in ("notFound", "unavailable"):
                 raise
 
-    def _forget(self, path: str) -> None:
-        self.db.execute("DELETE FROM chunks_in_flight WHERE path=?", (path,))
-
-    def _release_in_flight(self, rec: Recorder) -> None:
-        """Drop staging files chaosgarden no longer holds (unused spares after a stop)."""
-        rows = self.db.execute("SELECT path FROM chunks_in_flight WHERE stream_uri=? AND digest IS NULL",
-                               (rec.definition.uri,)).fetchall()
-        for row in rows:
-            self.store.release(Path(row["path"]))
-            self._forget(row["path"])
-
-    def _finish(self, rec: Recorder) -> None:
+    def finish(self, rec: Recorder) -> None:
+        """`rec` stopped recording (its lock held): drop its unused spares and store its manifest in CAS."""
         rec.recording = False
         rec.manifest.state = "stopped"
         rec.manifest.live = None
-        self._release_in_flight(rec)
+        self.ledger.release_unsealed(rec.definition.uri)
         self._persist(rec)
         digest = self.store.put(rec.manifest.to_json())
         self.db.execute("UPDATE streams SET state='stopped', manifest_digest=?, updated_ns=? WHERE uri=?",
                         (digest, now_ns(), rec.definition.uri))
         log.info("%s stopped at sample %d; manifest %s", rec.definition.uri, rec.manifest.head_sample, digest)
 
-    async def _take_unacknowledged(self, rec: Recorder, state: wire.StreamState) -> None:
+    async def take_unacknowledged(self, rec: Recorder, state: wire.StreamState) -> None:
+        """Seal the chunks chaosgarden reported full and we have not acknowledged, in order (its lock held)."""
         for full in sorted(state.unacknowledged, key=lambda f: f.first_sample):
             await self._chunk_full(rec, full)
 
@@ -430,100 +393,20 @@ class StreamService:
             rec.manifest.gaps = [g for g in rec.manifest.gaps if g.start_sample + g.samples > first]
         self._persist(rec)
 
-    # -- recovery ----------------------------------------------------------
+    # -- the watch and recovery --------------------------------------------
     async def watch(self) -> None:
         """Persist live edges now and then; notice a silent chaosgarden and reconcile with it."""
-        silence = 3 * self.config.rt.head_interval_ms / 1000 + 1.0
         while True:
             await asyncio.sleep(LIVE_PERSIST_INTERVAL_S / 2)
             for rec in list(self.recorders.values()):
                 if rec.live_dirty and not rec.lock.locked():
                     rec.live_dirty = False
                     self._persist(rec)
-            silent = [rec for rec in self.recorders.values()
-                      if rec.recording and time.monotonic() - rec.head_seen > silence]
-            if silent:
-                await self._reconcile_all(silent)
+            await self.recovery.reconcile_silent()
 
     async def recover(self) -> None:
         """At start-up: catch up with what chaosgarden did while hootenanny was away, and say what is there."""
-        recording = [rec for rec in self.recorders.values() if rec.recording]
-        await self._reconcile_all(recording)
-        for rec in recording:
-            m = rec.manifest
-            log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the timeline goes on from "
-                        "sample %d", rec.definition.uri, len(m.chunks), sum(c.samples for c in m.chunks),
-                        len(m.gaps), m.head_sample)
-
-    async def _reconcile_all(self, recs: list[Recorder]) -> None:
-        # One question for all of them: while chaosgarden is away (starting beside us at boot), each stream
-        # asking on its own would hold up hootenanny's start by a timeout per stream.
-        if not recs:
-            return
-        states = await self._garden_states(recs)
-        if states is None:
-            return
-        for rec in recs:
-            await self._reconcile(rec, states)
-
-    async def _garden_states(self, recs: list[Recorder]) -> list[wire.StreamState] | None:
-        """chaosgarden's view of every stream it runs, or None (and the streams marked lost) when it does not answer."""
-        try:
-            return await self.garden.stream_states(timeout=1.0, retries=0)
-        except RequestError:
-            for rec in recs:
-                if not rec.garden_lost:
-                    log.warning("%s: chaosgarden is not answering; will salvage and restart when it is back",
-                                rec.definition.uri)
-                rec.garden_lost = True
-            return None
-
-    async def _reconcile(self, rec: Recorder, states: list[wire.StreamState]) -> None:
-        """Bring `rec` in line with chaosgarden's view of it: take what it sealed, then go on, finish or restart."""
-        state = next((s for s in states if s.uri == rec.definition.uri), None)
-        async with rec.lock:
-            if state is not None and state.running:
-                rec.head_seen, rec.garden_lost = time.monotonic(), False
-                await self._take_unacknowledged(rec, state)
-                await self._top_up_spares(rec, state)
-            elif state is not None:
-                await self._take_unacknowledged(rec, state)
-                if rec.recording:
-                    self._finish(rec)
-            else:
-                await self._salvage_and_restart(rec)
-
-    async def _top_up_spares(self, rec: Recorder, state: wire.StreamState) -> None:
-        for _ in range(self.config.rt.spare_chunks - len(state.spare_paths)):
-            await self._spare(rec)
-
-    async def _salvage_and_restart(self, rec: Recorder) -> None:
-        """chaosgarden lost the stream (it restarted): keep the live chunk up to the last head, go on."""
-        live = rec.manifest.live
-        if live is not None and live.head_bytes > 0 and Path(live.path).exists():
-            log.warning("%s: chaosgarden restarted; sealing %d bytes up to sample %d",
-                        rec.definition.uri, live.head_bytes, live.head_sample)
-            self._seal_into_manifest(rec, _salvaged(rec, live))
-        rec.manifest.live = None
-        edge = rec.head_sample
-        real = _realtime_of(rec, edge)
-        rec.manifest.clocks.append(ClockSnapshot(sample=edge, realtime_ns=real, reason="restart",
-                                                 monotonic_ns=real - time.time_ns() + time.monotonic_ns()))
-        self._release_in_flight(rec)
-        self.db.execute("DELETE FROM chunks_in_flight WHERE stream_uri=?", (rec.definition.uri,))
-        rec.recording = False
-        try:
-            await self._start(rec, reason="chaosgarden restart")
-        except ServiceError as exc:
-            rec.last_error = exc.message
-            if exc.code == "unavailable":
-                # It went away again before answering: still meant to record, so try when it is back.
-                rec.recording, rec.garden_lost, rec.head_seen = True, True, time.monotonic()
-                log.warning("%s: chaosgarden went away again while restarting the stream; will try again",
-                            rec.definition.uri)
-                return
-            self._set_state(rec, "stopped")
-            log.error("%s: could not restart after chaosgarden came back: %s", rec.definition.uri, exc.message)
+        await self.recovery.recover()
 
     # -- persistence ---------------------------------------------------------
     def _persist(self, rec: Recorder) -> None:
@@ -533,7 +416,8 @@ class StreamService:
                                                                               rec.definition.uri))
         manifests.write_atomically(rec.manifest_path, rec.manifest)
 
-    def _set_state(self, rec: Recorder, state: str) -> None:
+    def set_state(self, rec: Recorder, state: str) -> None:
+        """Write `rec`'s state ('defined', 'recording', 'stopped') to the catalog."""
         self.db.execute("UPDATE streams SET state=?, updated_ns=? WHERE uri=?", (state, now_ns(), rec.definition.uri))
 
     def _load(self) -> None:
@@ -554,7 +438,7 @@ class StreamService:
 
     def known_staging(self) -> set[str]:
         """Staging ids hootenanny still owns (for the start-up orphan scan)."""
-        ids = {Path(r["path"]).name for r in self.db.execute("SELECT path FROM chunks_in_flight")}
+        ids = self.ledger.staging_ids()
         ids |= {rec.manifest_path.name for rec in self.recorders.values() if rec.manifest_path}
         return ids
 
@@ -651,19 +535,6 @@ def _clock(clock: wire.ClockSnapshot) -> ClockSnapshot:
                          midi_ticks=clock.midi_ticks, reason=clock.reason)
 
 
-def _salvaged(rec: Recorder, live: LiveEdge) -> wire.ChunkFull:
-    """The live chunk as far as the last head, as chaosgarden would have reported it full had it not gone away.
-
-    Its clock is ours: the realtime extrapolated to the head, and no monotonic reading (chaosgarden's clock went
-    with it).
-    """
-    clock = wire.ClockSnapshot(sample=live.head_sample, monotonic_ns=0, realtime_ns=_realtime_of(rec, live.head_sample),
-                               reason="restart")
-    return wire.ChunkFull(stream_uri=rec.definition.uri, path=live.path, bytes_written=live.head_bytes,
-                          samples_written=live.head_sample - live.first_sample, first_sample=live.first_sample,
-                          clock=clock)
-
-
 def _stale(manifest: Manifest, head: wire.HeadPosition) -> bool:
     """A head that arrives after its chunk was sealed, or behind the live edge we have.
 
@@ -676,11 +547,3 @@ def _stale(manifest: Manifest, head: wire.HeadPosition) -> bool:
         return True
     live = manifest.live
     return live is not None and live.path == head.chunk_path and head.sample < live.head_sample
-
-
-def _realtime_of(rec: Recorder, sample: int) -> int:
-    """CLOCK_REALTIME of `sample`, extrapolated from the newest snapshot at the nominal rate."""
-    if not rec.manifest.clocks:
-        return time.time_ns()
-    last = rec.manifest.clocks[-1]
-    return last.realtime_ns + (sample - last.sample) * NS // rec.definition.sample_rate

@@ -24,7 +24,8 @@ from appliance.cas import ContentStore
 from appliance.services.store.artifacts import ArtifactStore
 from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
-from appliance.services.capture.streams import Recorder, StreamService
+from appliance.services.capture.recorder import Recorder
+from appliance.services.capture.streams import StreamService
 from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
 
 SESSION_MIME = "application/vnd.studio.session+json"
