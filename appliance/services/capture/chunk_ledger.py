@@ -72,9 +72,11 @@ class ChunkLedger:
             self.forget(row["path"])
 
     def release_all(self, uri: str) -> None:
-        """chaosgarden lost stream `uri` (it restarted): drop its unused files, and forget its sealed chunks too,
-        since nobody is left to acknowledge them."""
-        self.release_unsealed(uri)
+        """chaosgarden lost stream `uri` (it restarted): drop every staging name of it and forget them all, since
+        nobody is left to acknowledge them. A sealed one's bytes are in content/ already; the salvaged live
+        chunk keeps its staging name through its seal, and without this it stayed until the next start."""
+        for row in self.db.execute("SELECT path FROM chunks_in_flight WHERE stream_uri=?", (uri,)).fetchall():
+            self.store.release(Path(row["path"]))
         self.db.execute("DELETE FROM chunks_in_flight WHERE stream_uri=?", (uri,))
 
     def staging_ids(self) -> set[str]:
