@@ -97,13 +97,13 @@ def cpu_child(root: Path, frames: int) -> None:
     capture = AudioCapture("bench", source, writer, RATE, spec.frame_bytes, PERIOD, priority=70)
     capture.start()
     clock = time.pthread_getcpuclockid(capture.ident)
-    while writer.frames_in_files < frames:
+    while writer.samples_in_files < frames:
         time.sleep(0.01)
     used = time.clock_gettime(clock)
     capture.stop()
     capture.join()
     # Reads past the end of the file are garbage at full speed; count only the CPU of real frames.
-    print(used * frames / writer.frames_in_files)
+    print(used * frames / writer.samples_in_files)
 
 
 # -- 2. channels at 96 kHz s32 ---------------------------------------------
@@ -337,7 +337,7 @@ def disk_child(home: Path, frames: int) -> None:
     source.open()
     capture = AudioCapture("bench", source, writer, RATE, spec.frame_bytes, PERIOD, priority=70)
     capture.start()
-    while writer.frames_captured < frames:
+    while writer.samples_captured < frames:
         while writer.full:
             full = writer.full.popleft()
             full.chunk.release()

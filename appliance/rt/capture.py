@@ -42,9 +42,9 @@ class CaptureEvent:
 
     kind: str
     message: str
-    frame: int
+    sample: int
     monotonic_ns: int
-    lost_frames: int = 0
+    lost_samples: int = 0
 
 
 class CaptureThread(threading.Thread):
@@ -92,12 +92,12 @@ class CaptureThread(threading.Thread):
         self.unplugged.clear()
         self.device_hint.set()
 
-    def timeline_frame(self) -> int:
+    def timeline_sample(self) -> int:
         """Where the stream's timeline is now (counting what waits in the RAM ring)."""
-        return self.writer.frames_captured
+        return self.writer.samples_captured
 
     def _event(self, kind: str, message: str, lost: int = 0) -> None:
-        self.events.append(CaptureEvent(kind, message, self.timeline_frame(), time.monotonic_ns(), lost))
+        self.events.append(CaptureEvent(kind, message, self.timeline_sample(), time.monotonic_ns(), lost))
 
     def _lose(self, reason: str) -> None:
         self.source.close()
@@ -206,9 +206,9 @@ class AudioCapture(CaptureThread):
         chunk = w.current
         real = mono + self._realtime_offset(mono)
         if chunk is None:
-            self.head.store(w.frames_in_files, -1, 0, w.frames_in_files, mono, real)
+            self.head.store(w.samples_in_files, -1, 0, w.samples_in_files, mono, real)
         else:
-            self.head.store(w.frames_in_files, chunk.serial, chunk.used, chunk.first_frame, mono, real)
+            self.head.store(w.samples_in_files, chunk.serial, chunk.used, chunk.first_sample, mono, real)
 
 
 class MidiCapture(CaptureThread):
@@ -219,16 +219,16 @@ class MidiCapture(CaptureThread):
     long any event lives only in a staging file.
     """
 
-    def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, start_frame: int,
+    def __init__(self, name: str, source: Source, writer: ChunkWriter, sample_rate: int, start_sample: int,
                  priority: int, start_mono_ns: int = 0, seal_after_ns: int = 60 * NS) -> None:
         super().__init__(name, source, writer, sample_rate, priority)
-        self.start_frame = start_frame
+        self.start_sample = start_sample
         self.t0_ns = start_mono_ns or time.monotonic_ns()
         self.seal_after_ns = seal_after_ns
         self._oldest_unsealed_ns = 0  # arrival of the first record in the current chunk; 0: it holds none
 
-    def frame_at(self, mono_ns: int) -> int:
-        return self.start_frame + (mono_ns - self.t0_ns) * self.sample_rate // NS
+    def sample_at(self, mono_ns: int) -> int:
+        return self.start_sample + (mono_ns - self.t0_ns) * self.sample_rate // NS
 
     def prime_head(self) -> None:
         """A head before the first event: MIDI positions are time-derived, so it is exact at once.
@@ -238,8 +238,8 @@ class MidiCapture(CaptureThread):
         """
         self._store_head(time.monotonic_ns())
 
-    def timeline_frame(self) -> int:
-        return self.frame_at(time.monotonic_ns())
+    def timeline_sample(self) -> int:
+        return self.sample_at(time.monotonic_ns())
 
     def run(self) -> None:
         if self.priority > 0:
@@ -262,7 +262,7 @@ class MidiCapture(CaptureThread):
                 mono = self.source.last_end_ns
                 before = self.writer.current
                 fresh = before is None or before.used == 0
-                self.writer.write(pack_record(mono, self.frame_at(mono), bytes(data)))
+                self.writer.write(pack_record(mono, self.sample_at(mono), bytes(data)))
                 if fresh or self.writer.current is not before:
                     self._oldest_unsealed_ns = mono
                 self._check_ring()
@@ -276,5 +276,5 @@ class MidiCapture(CaptureThread):
         w = self.writer
         chunk = w.current
         real = mono + self._realtime_offset(mono)
-        serial, used, first = (chunk.serial, chunk.used, chunk.first_frame) if chunk else (-1, 0, 0)
-        self.head.store(self.frame_at(mono), serial, used, first, mono, real)
+        serial, used, first = (chunk.serial, chunk.used, chunk.first_sample) if chunk else (-1, 0, 0)
+        self.head.store(self.sample_at(mono), serial, used, first, mono, real)

@@ -51,7 +51,7 @@ class MappedChunk:
     map: mmap.mmap
     view: memoryview
     serial: int
-    first_frame: int = -1
+    first_sample: int = -1
     used: int = 0
 
     @classmethod
@@ -100,8 +100,8 @@ def _populate_for_writing(mapped: mmap.mmap, capacity: int) -> None:
 class FullChunk:
     chunk: MappedChunk
     bytes_written: int
-    frames_written: int
-    first_frame: int
+    samples_written: int
+    first_sample: int
 
 
 @dataclass
@@ -113,24 +113,24 @@ class ChunkWriter:
     spares: deque[MappedChunk] = field(default_factory=deque)  # filled by the control thread
     full: deque[FullChunk] = field(default_factory=deque)  # emptied by the control thread
     current: MappedChunk | None = None
-    frames_in_files: int = 0  # the head: frames below it are in chunk files
-    frames_captured: int = 0  # including what waits in the ring
+    samples_in_files: int = 0  # the head: frames below it are in chunk files
+    samples_captured: int = 0  # including what waits in the ring
     whole_records: bool = False  # MIDI: a record never spans two chunks
 
     def write(self, data: memoryview | bytes) -> None:
         """Append captured bytes (whole frames, or one whole MIDI record)."""
         n = len(data)
         frames = n // self.frame_bytes
-        self.frames_captured += frames
+        self.samples_captured += frames
         chunk = self.current
         if chunk is not None and n < chunk.capacity - chunk.used and self.ring.empty:
             # The common case, once per period: one copy into the mapped chunk.
-            if chunk.first_frame < 0:
-                chunk.first_frame = self.frames_in_files
+            if chunk.first_sample < 0:
+                chunk.first_sample = self.samples_in_files
             used = chunk.used
             chunk.view[used : used + n] = data
             chunk.used = used + n
-            self.frames_in_files += frames
+            self.samples_in_files += frames
             return
         if not self.ring.empty:
             self.drain(4 * len(data) + 65536)
@@ -141,7 +141,7 @@ class ChunkWriter:
 
     def write_silence(self, nbytes: int) -> None:
         """Silence (zero bytes) that keeps the timeline true across an overrun or unplug."""
-        self.frames_captured += nbytes // self.frame_bytes
+        self.samples_captured += nbytes // self.frame_bytes
         if self.ring.empty and self._has_chunk():
             self._silence_to_files(nbytes)
         else:
@@ -155,7 +155,7 @@ class ChunkWriter:
     def finish(self) -> FullChunk | None:
         """Hand over the current chunk as it is (at stop); None when there is none."""
         chunk, self.current = self.current, None
-        if chunk is None or chunk.used == 0 and chunk.first_frame < 0:
+        if chunk is None or chunk.used == 0 and chunk.first_sample < 0:
             if chunk is not None:
                 self.spares.appendleft(chunk)
             return None
@@ -191,7 +191,7 @@ class ChunkWriter:
             chunk.view[chunk.used : chunk.used + take] = data[pos : pos + take]
             chunk.used += take
             pos += take
-            self.frames_in_files += take // self.frame_bytes
+            self.samples_in_files += take // self.frame_bytes
             if chunk.room == 0:
                 self._rotate()
                 chunk = self._next_chunk() if pos < n else None
@@ -209,13 +209,13 @@ class ChunkWriter:
             self._begin(chunk)
             chunk.used += take
             nbytes -= take
-            self.frames_in_files += take // self.frame_bytes
+            self.samples_in_files += take // self.frame_bytes
             if chunk.room == 0:
                 self._rotate()
 
     def _begin(self, chunk: MappedChunk) -> None:
-        if chunk.first_frame < 0:
-            chunk.first_frame = self.frames_in_files
+        if chunk.first_sample < 0:
+            chunk.first_sample = self.samples_in_files
 
     def _rotate(self) -> None:
         chunk, self.current = self.current, None
@@ -223,5 +223,5 @@ class ChunkWriter:
             self.full.append(self._full(chunk))
 
     def _full(self, chunk: MappedChunk) -> FullChunk:
-        first = chunk.first_frame if chunk.first_frame >= 0 else self.frames_in_files
+        first = chunk.first_sample if chunk.first_sample >= 0 else self.samples_in_files
         return FullChunk(chunk, chunk.used, chunk.used // self.frame_bytes, first)

@@ -171,7 +171,7 @@ class Garden:
     async def _stop(self, stop: StreamStop) -> Body:
         stream = self._running(stop.uri)
         self._publish_all(await stream.stop())
-        log.info("stopped %s at sample %d", stream.uri, stream.writer.frames_in_files)
+        log.info("stopped %s at sample %d", stream.uri, stream.writer.samples_in_files)
         return status_reply([stream.state()])
 
     async def _sealed(self, sealed: ChunkSealed) -> Body:

@@ -10,15 +10,15 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-_SEQ, _FRAME, _SERIAL, _USED, _MONO, _REAL, _FIRST = range(7)
+_SEQ, _SAMPLE, _SERIAL, _USED, _MONO, _REAL, _FIRST = range(7)
 
 
 @dataclass(frozen=True, slots=True)
 class HeadSnapshot:
-    frame: int  # timeline position: everything below is in chunk files
+    sample: int  # timeline position: everything below is in chunk files
     chunk_serial: int  # which prepared chunk is current (-1: none)
     chunk_used: int  # bytes written into it
-    chunk_first_frame: int
+    chunk_first_sample: int
     monotonic_ns: int
     realtime_ns: int
 
@@ -27,10 +27,10 @@ class Head:
     def __init__(self) -> None:
         self._a = array("q", [0, 0, -1, 0, 0, 0, 0])
 
-    def store(self, frame: int, serial: int, used: int, first: int, mono: int, real: int) -> None:
+    def store(self, sample: int, serial: int, used: int, first: int, mono: int, real: int) -> None:
         a = self._a
         a[_SEQ] += 1
-        a[_FRAME] = frame
+        a[_SAMPLE] = sample
         a[_SERIAL] = serial
         a[_USED] = used
         a[_FIRST] = first
@@ -42,6 +42,6 @@ class Head:
         a = self._a
         while True:
             seq = a[_SEQ]
-            snap = HeadSnapshot(a[_FRAME], a[_SERIAL], a[_USED], a[_FIRST], a[_MONO], a[_REAL])
+            snap = HeadSnapshot(a[_SAMPLE], a[_SERIAL], a[_USED], a[_FIRST], a[_MONO], a[_REAL])
             if seq % 2 == 0 and a[_SEQ] == seq:
                 return snap

@@ -48,21 +48,21 @@ _CARD = re.compile(r"^(?:plug)?hw:(?:CARD=)?([^,]+)")  # the card id in hw:CARD=
 Broadcasts = list[tuple[str, str, StreamEvent]]
 
 
-def clock(frame: int, mono: int, reason: ClockReason, real: int | None = None) -> ClockSnapshot:
-    """The clocks at timeline sample `frame`; realtime is derived from monotonic when not given."""
+def clock(sample: int, mono: int, reason: ClockReason, real: int | None = None) -> ClockSnapshot:
+    """The clocks at timeline sample `sample`; realtime is derived from monotonic when not given."""
     if real is None:
         real = mono + time.time_ns() - time.monotonic_ns()
-    return ClockSnapshot(sample=frame, monotonic_ns=mono, realtime_ns=real, reason=reason)
+    return ClockSnapshot(sample=sample, monotonic_ns=mono, realtime_ns=real, reason=reason)
 
 
 class CaptureStream:
     def __init__(self, definition: StreamDefinition, config: RtConfig, emergency_chunk: Callable[[], Path],
-                 start_frame: int = 0, start_realtime_ns: int = 0) -> None:
+                 start_sample: int = 0, start_realtime_ns: int = 0) -> None:
         self.definition = definition
         self.config = config
         self.emergency_chunk = emergency_chunk  # a fresh staging path, for a ring that must empty at stop
-        self.start_frame = start_frame
-        # CLOCK_MONOTONIC of start_frame, when the timeline continues after a gap.
+        self.start_sample = start_sample
+        # CLOCK_MONOTONIC of start_sample, when the timeline continues after a gap.
         self.start_mono_ns = start_realtime_ns - time.time_ns() + time.monotonic_ns() if start_realtime_ns else 0
         self.running = False
         self.last_error = ""
@@ -76,8 +76,8 @@ class CaptureStream:
             ring=OverflowRing(ring_bytes(definition, config)),
             whole_records=definition.kind is StreamKind.MIDI,
         )
-        self.writer.frames_in_files = start_frame
-        self.writer.frames_captured = start_frame
+        self.writer.samples_in_files = start_sample
+        self.writer.samples_captured = start_sample
         self.thread: CaptureThread = self._make_thread()
 
     @property
@@ -89,7 +89,7 @@ class CaptureStream:
         name = f"capture {d.uri}"
         if d.kind is StreamKind.MIDI:
             port = SimMidiSource() if d.device == "sim" else RawMidiSource(d.device)
-            return MidiCapture(name, port, self.writer, d.sample_rate, self.start_frame, self.config.priority,
+            return MidiCapture(name, port, self.writer, d.sample_rate, self.start_sample, self.config.priority,
                                self.start_mono_ns, round(self.config.midi_seal_seconds * 1_000_000_000))
         spec = AudioSpec(d.device, d.sample_rate, d.channels, d.sample_format, d.period)
         source = SimAudioSource(spec) if d.device == "sim" else AlsaPcmSource(spec)
@@ -114,7 +114,7 @@ class CaptureStream:
         except Exception:
             self._release_spares()
             raise
-        self.clocks.append(clock(self.start_frame, self.start_mono_ns or time.monotonic_ns(), "start"))
+        self.clocks.append(clock(self.start_sample, self.start_mono_ns or time.monotonic_ns(), "start"))
         if isinstance(self.thread, MidiCapture):
             self.thread.prime_head()
         self.running = True
@@ -122,8 +122,8 @@ class CaptureStream:
 
     def _lose_ring(self, exc: ChunkPrepareError) -> None:
         """No chunk file can be made (disk full): what the ring still holds is lost, and said so."""
-        frames = self.writer.ring.discard() // self.definition.frame_bytes
-        self.last_error = f"{exc}; the last {frames} frames held in RAM could not be written and are lost"
+        samples = self.writer.ring.discard() // self.definition.frame_bytes
+        self.last_error = f"{exc}; the last {samples} samples held in RAM could not be written and are lost"
         log.error("%s: %s", self.uri, self.last_error)
 
     def add_spare(self, path: Path) -> None:
@@ -159,7 +159,7 @@ class CaptureStream:
             out.append(self._final_marker())
         self._release_spares()
         head = self.thread.head.load()
-        self.clocks.append(clock(head.frame, head.monotonic_ns, "stop", head.realtime_ns))
+        self.clocks.append(clock(head.sample, head.monotonic_ns, "stop", head.realtime_ns))
         return out
 
     def _release_spares(self) -> None:
@@ -186,10 +186,10 @@ class CaptureStream:
     def _chunk_full(self, full: FullChunk, final: bool) -> tuple[str, str, ChunkFull]:
         full.chunk.release()
         self._paths.pop(full.chunk.serial, None)
-        snapshot = self._boundary_clock(full.first_frame + full.frames_written, "stop" if final else "chunkBoundary")
+        snapshot = self._boundary_clock(full.first_sample + full.samples_written, "stop" if final else "chunkBoundary")
         self.clocks.append(snapshot)
         message = ChunkFull(stream_uri=self.uri, path=str(full.chunk.path), bytes_written=full.bytes_written,
-                            samples_written=full.frames_written, first_sample=full.first_frame, clock=snapshot,
+                            samples_written=full.samples_written, first_sample=full.first_sample, clock=snapshot,
                             final=final)
         self.unacknowledged[message.path] = message
         return ("stream.chunk", ChunkFull.KIND, message)
@@ -198,20 +198,20 @@ class CaptureStream:
         """The clocks at a chunk's end: audio extrapolates from the head; MIDI positions are time-derived."""
         head = self.thread.head.load()
         if self.definition.kind is StreamKind.MIDI:
-            return clock(head.frame, head.monotonic_ns, reason, head.realtime_ns)
-        back = (head.frame - end) * 1_000_000_000 // self.definition.sample_rate
+            return clock(head.sample, head.monotonic_ns, reason, head.realtime_ns)
+        back = (head.sample - end) * 1_000_000_000 // self.definition.sample_rate
         return clock(end, head.monotonic_ns - back, reason, head.realtime_ns - back)
 
     def _final_marker(self) -> tuple[str, str, ChunkFull]:
         """A stop with nothing in the last chunk still tells hootenanny the stream ended."""
         head = self.thread.head.load()
-        snapshot = clock(head.frame, head.monotonic_ns, "stop", head.realtime_ns)
+        snapshot = clock(head.sample, head.monotonic_ns, "stop", head.realtime_ns)
         message = ChunkFull(stream_uri=self.uri, path="", bytes_written=0, samples_written=0,
-                            first_sample=self.writer.frames_in_files, clock=snapshot, final=True)
+                            first_sample=self.writer.samples_in_files, clock=snapshot, final=True)
         return ("stream.chunk", ChunkFull.KIND, message)
 
     def _error(self, event: CaptureEvent) -> tuple[str, str, StreamError]:
-        snapshot = clock(event.frame, event.monotonic_ns, CLOCK_REASONS.get(event.kind, "periodic"))
+        snapshot = clock(event.sample, event.monotonic_ns, CLOCK_REASONS.get(event.kind, "periodic"))
         self.clocks.append(snapshot)
         if event.kind != "deviceBack":
             self.last_error = event.message
@@ -219,7 +219,7 @@ class CaptureStream:
         log.log(level, "%s: %s", self.uri, event.message)
         message = StreamError(stream_uri=self.uri, error=event.message, recoverable=True,
                               kind=ERROR_KINDS.get(event.kind, "other"), clock=snapshot,
-                              lost_samples=event.lost_frames, xruns=getattr(self.thread, "xruns", 0))
+                              lost_samples=event.lost_samples, xruns=getattr(self.thread, "xruns", 0))
         return ("stream.error", StreamError.KIND, message)
 
     @property
@@ -234,9 +234,9 @@ class CaptureStream:
     def head_position(self) -> HeadPosition:
         head = self.thread.head.load()
         path = self._paths.get(head.chunk_serial)
-        return HeadPosition(stream_uri=self.uri, sample=head.frame, byte_position=head.chunk_used,
+        return HeadPosition(stream_uri=self.uri, sample=head.sample, byte_position=head.chunk_used,
                             monotonic_ns=head.monotonic_ns, realtime_ns=head.realtime_ns,
-                            chunk_path=str(path) if path else "", chunk_first_sample=head.chunk_first_frame)
+                            chunk_path=str(path) if path else "", chunk_first_sample=head.chunk_first_sample)
 
     def state(self) -> StreamState:
         return StreamState(

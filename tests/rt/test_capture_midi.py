@@ -47,6 +47,6 @@ async def test_midi_records_and_replug(control, short_tmp):
 
     records = list(iter_records(control.recording(uri)))
     assert b"".join(r.data for r in records) == b"".join(sent) + later
-    frames = [r.frame for r in records]
+    frames = [r.sample for r in records]
     assert frames == sorted(frames) and frames[-1] > frames[0]
     assert len(rec.sealed) >= 3  # 43 records of 23 bytes do not fit one 256-byte chunk

@@ -58,11 +58,11 @@ def test_periods_split_across_chunk_boundaries(tmp_path):
     data = frames(25)
     for i in range(5):
         w.write(data[i * 5 * FRAME : (i + 1) * 5 * FRAME])
-    assert [f.first_frame for f in w.full] == [0, 10]
+    assert [f.first_sample for f in w.full] == [0, 10]
     final = w.finish()
-    assert final.first_frame == 20 and final.frames_written == 5
+    assert final.first_sample == 20 and final.samples_written == 5
     assert contents([*w.full, final], tmp_path) == data
-    assert w.frames_in_files == 25
+    assert w.samples_in_files == 25
 
 
 def test_no_spare_falls_back_to_ring_then_drains_in_order(tmp_path):
@@ -71,10 +71,10 @@ def test_no_spare_falls_back_to_ring_then_drains_in_order(tmp_path):
     data = frames(40)
     for i in range(10):
         w.write(data[i * 4 * FRAME : (i + 1) * 4 * FRAME])
-    assert w.frames_in_files == 8 and w.frames_captured == 40  # 32 frames wait in the ring
+    assert w.samples_in_files == 8 and w.samples_captured == 40  # 32 frames wait in the ring
     w.spares.extend(chunks(tmp_path, 5, 8 * FRAME, start=1))
     w.drain(1 << 20)
-    assert w.frames_in_files == 40 and w.ring.empty
+    assert w.samples_in_files == 40 and w.ring.empty
     final = w.finish()
     assert contents([*w.full, final] if final else list(w.full), tmp_path) == data
 
@@ -87,7 +87,7 @@ def test_silence_keeps_the_timeline(tmp_path):
     w.write(frames(4, seed=9))
     final = w.finish()
     assert contents([final], tmp_path) == frames(4) + b"\0" * 6 * FRAME + frames(4, seed=9)
-    assert w.frames_in_files == 14
+    assert w.samples_in_files == 14
 
 
 def test_ring_overflow_is_silence_at_the_right_place(tmp_path):
@@ -101,7 +101,7 @@ def test_ring_overflow_is_silence_at_the_right_place(tmp_path):
     final = w.finish()
     expected = data[0] + data[1] + b"\0" * 12 * FRAME + frames(4, seed=99)
     assert contents([final], tmp_path) == expected
-    assert w.frames_in_files == w.frames_captured == 24
+    assert w.samples_in_files == w.samples_captured == 24
 
 
 def test_midi_records_never_span_chunks(tmp_path):

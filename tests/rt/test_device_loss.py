@@ -59,10 +59,10 @@ def test_unplug_and_replug_keeps_the_timeline(tmp_path):
     capture.start()
     wait_until(lambda: not capture.connected)
     time.sleep(0.5)  # the device stays away; silence keeps the timeline moving
-    assert capture.head.load().frame > 19 * PERIOD
+    assert capture.head.load().sample > 19 * PERIOD
     source.plug_in.set()
     capture.device_hint.set()  # what udev's "added" does through hootenanny
-    wait_until(lambda: capture.connected and writer.frames_in_files > 19 * PERIOD + RATE // 2 + 10 * PERIOD)
+    wait_until(lambda: capture.connected and writer.samples_in_files > 19 * PERIOD + RATE // 2 + 10 * PERIOD)
     capture.stop()
     capture.join()
     assert device_events(capture) == ["deviceLost", "deviceBack"]
@@ -89,7 +89,7 @@ def test_udev_removal_stops_reading_until_the_device_is_added(tmp_path):
     capture = AudioCapture("t", source, writer, RATE, 4, PERIOD, priority=1)
     source.open()
     capture.start()
-    wait_until(lambda: capture.head.load().frame > 5 * PERIOD)
+    wait_until(lambda: capture.head.load().sample > 5 * PERIOD)
     capture.unplug()
     wait_until(lambda: not capture.connected)
     time.sleep(1.2)  # past two periodic reopen attempts: the readable source is left alone

@@ -300,7 +300,7 @@ class StreamService:
     def _span(self, rec: Recorder, digest: str, full: wire.ChunkFull) -> tuple[int, int]:
         if rec.definition.kind is StreamKind.AUDIO:
             return full.first_sample, full.samples_written
-        frames = [r.frame for r in iter_records(self.store.path(digest).read_bytes())]
+        frames = [r.sample for r in iter_records(self.store.path(digest).read_bytes())]
         return (frames[0], frames[-1] - frames[0] + 1) if frames else (full.clock.sample, 0)
 
     async def _acknowledge(self, rec: Recorder, path: str) -> None:

@@ -62,7 +62,7 @@ def timed_messages(records: Iterable[MidiRecord]) -> Iterator[tuple[int, mido.Me
         parser.feed(running.expand(record.data))
         for message in parser:
             if message.type == "sysex" or hasattr(message, "channel"):
-                yield record.frame, message
+                yield record.sample, message
 
 
 def frame_to_tick(frames: int, sample_rate: int) -> int:
