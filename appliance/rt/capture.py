@@ -212,7 +212,7 @@ class AudioCapture(CaptureThread):
 
 
 class MidiCapture(CaptureThread):
-    """Raw MIDI bursts as timestamped records; the timeline frame is derived from CLOCK_MONOTONIC.
+    """Raw MIDI bursts as timestamped records; the timeline sample is derived from CLOCK_MONOTONIC.
 
     MIDI is sparse: a chunk could take hours to fill. So a chunk is handed over
     for sealing once its oldest record is `seal_after_ns` old, which bounds how

@@ -113,7 +113,7 @@ class ChunkWriter:
     spares: deque[MappedChunk] = field(default_factory=deque)  # filled by the control thread
     full: deque[FullChunk] = field(default_factory=deque)  # emptied by the control thread
     current: MappedChunk | None = None
-    samples_in_files: int = 0  # the head: frames below it are in chunk files
+    samples_in_files: int = 0  # the head: samples below it are in chunk files
     samples_captured: int = 0  # including what waits in the ring
     whole_records: bool = False  # MIDI: a record never spans two chunks
 

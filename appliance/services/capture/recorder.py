@@ -40,7 +40,9 @@ class Recorder:
     def head_sample(self) -> int:
         """Where the timeline is readable to. A MIDI timeline runs on with time, event or not: its head is the
         newest head's position (or the stop clock's), though no chunk may be open."""
+        if self.definition.kind is StreamKind.AUDIO:
+            return self.manifest.head_sample  # what available_range says for audio, without walking the chunks
         head = available_range(self.manifest)[1]
-        if self.recording and self.head_clock is not None and self.definition.kind is StreamKind.MIDI:
+        if self.recording and self.head_clock is not None:
             head = max(head, self.head_clock.sample)
         return head

@@ -27,8 +27,8 @@ from appliance.services.capture.manifest import ClockSnapshot, Manifest
 
 NS = 1_000_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-ALLOWED_FORMS = ('"now" (the moment the request arrived), {"seconds_ago": 30}, {"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, '
-                 '{"session_start": {"session": id, "segment": n}}, {"session_end": {"session": id, "segment": n}} '
+ALLOWED_FORMS = ('"now" (the moment the request arrived), {"seconds_ago": 30}, '
+                 '{"wall_time": "2026-11-21T10:00:00Z"}, {"sample": 123456}, {"session_start": {"session": id, "segment": n}}, {"session_end": {"session": id, "segment": n}} '
                  "(segment optional)")
 
 Edge = Literal["start", "end"]
@@ -189,11 +189,11 @@ def _frame_of(point: TimePoint, manifest: Manifest, field: str, now_realtime_ns:
         return _now_frame(manifest, now) if manifest.clocks else available_range(manifest)[1]
     if isinstance(point, SampleAt):
         return point.sample
-    if isinstance(point, SecondsAgo):
-        return sample_at_realtime(manifest, now - round(point.seconds_ago * NS), field)
-    if isinstance(point, WallTime):
-        return sample_at_realtime(manifest, _ns(point.wall_time), field)
-    return _session_frame(point, manifest, field, session_edge)
+    if isinstance(point, SessionStart | SessionEnd):
+        return _session_frame(point, manifest, field, session_edge)
+    moment = moment_of(point, now)
+    assert moment is not None  # the wall-clock forms are left: seconds_ago and wall_time
+    return sample_at_realtime(manifest, moment, field)
 
 
 def _now_frame(manifest: Manifest, now_realtime_ns: int) -> int:
