@@ -14,26 +14,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from appliance.proto.stream_definition import explain
+from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import Progress
 
 log = logging.getLogger(__name__)
 
 
-class ResultModel(BaseModel):
-    """Base of the tools' result models: a result has exactly the keys its model names."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Forwarded(RootModel[dict[str, Any]]):
+    """The result of a tool a worker serves (vibeweaver), as its JSON: the worker checked it against its schema."""
 
 
 @dataclass(frozen=True)
 class ToolOutput:
-    structured: dict[str, Any]  # as clients get it; for a local tool, checked against the tool's `result` model
+    result: BaseModel | dict[str, Any]  # for a local tool, an instance of the tool's `result` model
     text: str
     images: list[bytes] = field(default_factory=list)  # PNG pictures for the agent to look at
+
+    @property
+    def structured(self) -> dict[str, Any]:
+        """The result as clients get it: the JSON of the result model."""
+        if isinstance(self.result, BaseModel):
+            dumped: dict[str, Any] = self.result.model_dump(mode="json")
+            return dumped
+        return self.result
 
 
 Handler = Callable[..., Awaitable[ToolOutput]]
@@ -99,9 +106,15 @@ class ToolRegistry:
 def _check_result(tool: Tool, output: ToolOutput) -> None:
     """Refuse a result that is not what the tool declares.
 
-    Checked strictly, as the JSON clients will read (no coercion of a string to a
-    number, say), and then passed on unchanged: typing the results changes no byte of them.
+    A typed result must be the tool's own model. A plain dict is checked
+    strictly, as the JSON clients will read (no coercion of a string to a
+    number, say), and then passed on unchanged.
     """
+    if isinstance(output.result, BaseModel):
+        if not isinstance(output.result, tool.result):
+            raise ServiceError("internal", f"{tool.name}: returned a {type(output.result).__name__}, not its "
+                                           f"outputSchema's {tool.result.__name__}; this is a bug in the box")
+        return
     try:
         tool.result.model_validate_json(json.dumps(output.structured), strict=True)
     except (TypeError, ValueError) as exc:  # ValidationError is a ValueError; TypeError: not JSON at all

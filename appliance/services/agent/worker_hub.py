@@ -27,7 +27,7 @@ from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
 from appliance.services.service_error import ServiceError
-from appliance.services.agent.registry import Progress, ToolOutput, ToolRegistry, as_wire_result
+from appliance.services.agent.registry import Forwarded, Progress, ToolOutput, ToolRegistry, as_wire_result
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class WorkerHub:
         result = reply.value
         if result["isError"]:
             raise ServiceError("badRequest", result["text"])
-        return ToolOutput(json.loads(result["structuredJson"] or "{}"), result["text"])
+        return ToolOutput(Forwarded(json.loads(result["structuredJson"] or "{}")), result["text"])
 
     # -- requests from peers -----------------------------------------------
     async def _handle(self, incoming: Incoming) -> Body:
