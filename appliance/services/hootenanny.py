@@ -101,7 +101,7 @@ class Hootenanny:
         self.jobs = JobService(self.db, self.publisher.publish, self.artifacts, self.streams, slicer, request_response)
         add_job_tools(self.registry, self.jobs, self.artifacts)
         self.workers = WorkerHub(self.ctx, config, self.registry, self._device_notice)
-        self.live = LiveResources(self.streams.status)
+        self.live = LiveResources(lambda: [s.model_dump(mode="json") for s in self.streams.status()])
         self.live_state = ServiceState(self.sessions.every)
         self.live.use_state(self.live_state)
         self.mcp = StudioMCP(config, self.token, self.registry, self.workers, self.live)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
 
 from appliance.config import Config
 from appliance.proto import stream_messages as wire
 from appliance.proto.channel import RequestError
+from appliance.services.capture.chunk_flow import ChunkFlow
 from appliance.services.capture.chunk_ledger import ChunkLedger
 from appliance.services.capture.garden_link import GardenLink
 from appliance.services.capture.manifest import ClockSnapshot, LiveEdge
 from appliance.services.capture.recorder import Recorder
+from appliance.services.capture.stream_table import StreamTable
 from appliance.services.service_error import ServiceError
 
 # Under the stream service's name: recovery's lines are part of a stream's story, and a log filtered by that
@@ -30,25 +32,19 @@ log = logging.getLogger("appliance.services.capture.streams")
 NS = 1_000_000_000
 
 
-class Lifecycle(Protocol):
-    """The steps of a stream's capture that recovery takes, as StreamService provides them; each is called with
-    the stream's lock held."""
-
-    async def take_unacknowledged(self, rec: Recorder, state: wire.StreamState) -> None: ...
-    async def spare(self, rec: Recorder) -> None: ...
-    def finish(self, rec: Recorder) -> None: ...
-    def seal_into_manifest(self, rec: Recorder, full: wire.ChunkFull) -> None: ...
-    async def start_locked(self, rec: Recorder, reason: str) -> None: ...
-    def set_state(self, rec: Recorder, state: str) -> None: ...
+# StreamService.start_locked: have chaosgarden record the stream again, the reason naming the gap.
+Restart = Callable[[Recorder, str], Awaitable[None]]
 
 
 class Recovery:
     """Brings hootenanny's recorders in line with what chaosgarden is doing, one question to it for all streams."""
 
-    def __init__(self, recorders: dict[str, Recorder], lifecycle: Lifecycle, ledger: ChunkLedger,
-                 garden: GardenLink, config: Config) -> None:
+    def __init__(self, recorders: dict[str, Recorder], flow: ChunkFlow, table: StreamTable, restart: Restart,
+                 ledger: ChunkLedger, garden: GardenLink, config: Config) -> None:
         self.recorders = recorders  # the stream service's own dict: streams defined later are looked after too
-        self.lifecycle = lifecycle
+        self.flow = flow
+        self.table = table
+        self.restart = restart
         self.ledger = ledger
         self.garden = garden
         self.config = config
@@ -100,18 +96,18 @@ class Recovery:
         async with rec.lock:
             if state is not None and state.running:
                 rec.head_seen, rec.garden_lost = time.monotonic(), False
-                await self.lifecycle.take_unacknowledged(rec, state)
+                await self.flow.take_unacknowledged(rec, state)
                 await self._top_up_spares(rec, state)
             elif state is not None:
-                await self.lifecycle.take_unacknowledged(rec, state)
+                await self.flow.take_unacknowledged(rec, state)
                 if rec.recording:
-                    self.lifecycle.finish(rec)
+                    self.flow.finish(rec)
             else:
                 await self._salvage_and_restart(rec)
 
     async def _top_up_spares(self, rec: Recorder, state: wire.StreamState) -> None:
         for _ in range(self.config.rt.spare_chunks - len(state.spare_paths)):
-            await self.lifecycle.spare(rec)
+            await self.flow.spare(rec)
 
     async def _salvage_and_restart(self, rec: Recorder) -> None:
         """chaosgarden lost the stream (it restarted): keep the live chunk up to the last head, go on."""
@@ -119,7 +115,7 @@ class Recovery:
         if live is not None and live.head_bytes > 0 and Path(live.path).exists():
             log.warning("%s: chaosgarden restarted; sealing %d bytes up to sample %d",
                         rec.definition.uri, live.head_bytes, live.head_sample)
-            self.lifecycle.seal_into_manifest(rec, _salvaged(rec, live))
+            self.flow.seal_into_manifest(rec, _salvaged(rec, live))
         rec.manifest.live = None
         edge = rec.head_sample
         real = _realtime_of(rec, edge)
@@ -128,7 +124,7 @@ class Recovery:
         self.ledger.release_all(rec.definition.uri)
         rec.recording = False
         try:
-            await self.lifecycle.start_locked(rec, reason="chaosgarden restart")
+            await self.restart(rec, "chaosgarden restart")
         except ServiceError as exc:
             rec.last_error = exc.message
             if exc.code == "unavailable":
@@ -137,7 +133,7 @@ class Recovery:
                 log.warning("%s: chaosgarden went away again while restarting the stream; will try again",
                             rec.definition.uri)
                 return
-            self.lifecycle.set_state(rec, "stopped")
+            self.table.set_state(rec, "stopped")
             log.error("%s: could not restart after chaosgarden came back: %s", rec.definition.uri, exc.message)
 
 

@@ -56,7 +56,7 @@ class Retention:
             gone = [c for c in self._expired(rec, policy, now_ns) if c.digest not in protected
                     and not self._in_session_window(uri, c)]
             if gone:
-                self.streams.release_chunks(rec, gone)
+                self.streams.flow.release(rec, gone)
                 released[uri] = len(gone)
                 log.info("%s: retention released %d chunks", uri, len(gone))
         return released

@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.proto.stream_definition import SampleFormat, StreamDefinition, StreamKind
+from appliance.proto.stream_definition import SampleFormat, StreamKind
 from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
 from appliance.services.capture.devices import DeviceRegistry
+from appliance.services.capture.stream_status import StreamCreated, StreamStatus
 from appliance.services.capture.streams import StreamService
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import MIME_VIRTUAL, Progress
@@ -75,25 +76,6 @@ class StreamSliceArgs(_Args):
                                              "MIDI); only with output 'materialize'")
 
 
-class StreamCreated(ResultModel):
-    uri: str
-    definition: StreamDefinition = Field(description="the definition as stored, with every default filled in")
-    definition_hash: str = Field(description="the definition's content hash in CAS")
-
-
-class StreamStatus(ResultModel):
-    uri: str
-    state: Literal["defined", "recording", "stopped", "broken"] = Field(
-        description="broken: the stream's manifest cannot be read (last_error says why)")
-    head_sample: int = Field(description="frames readable so far on the stream's timeline")
-    chunks_sealed: int
-    bytes: int = Field(description="bytes in sealed chunks")
-    xruns: int
-    device: str
-    device_connected: bool
-    last_error: str = Field(description="empty when there is none")
-
-
 class StreamList(ResultModel):
     streams: list[StreamStatus]
 
@@ -147,15 +129,15 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
 
     async def stream_start(args: StreamUriArgs) -> ToolOutput:
         status = await streams.start(args.uri)
-        return ToolOutput(status, f"{args.uri} recording from sample {status['head_sample']}")
+        return ToolOutput(status, f"{args.uri} recording from sample {status.head_sample}")
 
     async def stream_stop(args: StreamUriArgs) -> ToolOutput:
         status = await streams.stop(args.uri)
-        return ToolOutput(status, f"{args.uri} stopped at sample {status['head_sample']}")
+        return ToolOutput(status, f"{args.uri} stopped at sample {status.head_sample}")
 
     async def stream_status(args: StreamStatusArgs) -> ToolOutput:
         rows = streams.status(args.uri)
-        return ToolOutput({"streams": rows}, "; ".join(f"{r['uri']} {r['state']} @{r['head_sample']}" for r in rows)
+        return ToolOutput(StreamList(streams=rows), "; ".join(f"{r.uri} {r.state} @{r.head_sample}" for r in rows)
                           or "no streams defined")
 
     async def artifact_get(args: ArtifactGetArgs) -> ToolOutput:
