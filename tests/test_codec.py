@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from appliance.proto import codec
 from appliance.proto import stream_messages as wire
+from appliance.proto import tool_messages
 from appliance.proto.codec import Body, BodyError
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 
@@ -91,6 +92,24 @@ def test_a_typed_message_goes_on_the_wire_under_the_schema_names():
     head = {"streamUri": "stream://eurorack/main", "samplePosition": 48000, "bytePosition": 288000,
             "monotonicNs": 1, "realtimeNs": 2, "chunkPath": "/p", "chunkFirstSample": 0}
     assert codec.unpack_broadcast(codec.pack_broadcast(HEAD.KIND, HEAD)) == Body("streamHeadPosition", head)
+
+
+TOOL_MESSAGES = [
+    tool_messages.ToolCall(name="stream_status", arguments_json='{"uri": null}'),
+    tool_messages.ToolResult(structured_json='{"streams": []}', text="no streams defined"),
+    tool_messages.ToolResult(structured_json="{}", text="stream_status: no such stream", is_error=True),
+]
+
+
+@pytest.mark.parametrize("message", TOOL_MESSAGES, ids=lambda m: m.KIND)
+def test_tool_messages_round_trip(message):
+    assert tool_messages.typed_value(codec.unpack_envelope(codec.pack_envelope(message.KIND, message))) == message
+
+
+def test_a_tool_result_goes_on_the_wire_under_the_schema_names():
+    result = tool_messages.ToolResult(structured_json="{}", text="no", is_error=True)
+    assert codec.unpack_envelope(codec.pack_envelope(result.KIND, result)) == Body(
+        "toolResult", {"structuredJson": "{}", "text": "no", "isError": True})
 
 
 def test_an_error_without_a_clock_decodes_with_the_unset_clock():

@@ -22,6 +22,7 @@ import zmq.asyncio
 from appliance.proto import endpoints
 from appliance.proto.channel import Channel, RequestError
 from appliance.proto.codec import Body
+from appliance.proto.tool_messages import ToolCall, ToolResult
 
 READ_TIMEOUT_S = 10.0
 
@@ -41,11 +42,12 @@ class BoxLink:
     def call(self, tool: str, arguments: dict[str, Any] | None = None,
              timeout: float = READ_TIMEOUT_S) -> dict[str, Any]:
         """Call any tool (hootenanny's or vibeweaver's) and return its structured result."""
-        value = {"name": tool, "argumentsJson": json.dumps(arguments or {})}
-        reply = self._request(endpoints.HOOTENANNY_WORKERS, "hootenanny", "toolCall", value, timeout)
-        if reply.value["isError"]:
-            raise ToolError(reply.value["text"])
-        return json.loads(reply.value["structuredJson"] or "{}")
+        call = ToolCall(name=tool, arguments_json=json.dumps(arguments or {}))
+        reply = self._request(endpoints.HOOTENANNY_WORKERS, "hootenanny", call.KIND, call, timeout)
+        result = ToolResult.from_wire(reply.value)
+        if result.is_error:
+            raise ToolError(result.text)
+        return json.loads(result.structured_json or "{}")
 
     def device_notice(self, notice: dict[str, str]) -> None:
         """Tell hootenanny a device arrived or left (it updates its registry and tells chaosgarden)."""

@@ -13,8 +13,9 @@ receiver names the members it serves and any other is refused before it is
 expanded.
 
 A body value may also be a `WireMessage` (the typed stream messages in
-`stream_messages.py`), or a list of them: packing takes its `to_wire()`.
-Decoding always gives plain values; `stream_messages.typed_value` types them.
+`stream_messages.py`, the tool calls and results in `tool_messages.py`), or a
+list of them: packing takes its `to_wire()`. Decoding always gives plain
+values; each of those modules' `typed_value` types them.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ generator: inference holds `appliance.patterns.PatternSpec` fields; with a
 hardware and the job's artifact is the recorded answer, child of the MIDI). A job
 runs as a task; its artifact is announced on `artifact.` before the job's
 `complete` event, so a waiter that sees completion can find the artifact.
+`submit` answers `job_sample` (a `JobStarted`), `status` answers `job_status`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
 
 from appliance.patterns import PatternError, PatternSpec, render
+from appliance.services.results import ResultModel
 from appliance.services.store.artifacts import ArtifactStore
 from appliance.services.store.catalog import now_ns
 from appliance.services.sessions.request_response import RequestResponse
@@ -44,6 +47,22 @@ class SampleRequest:
     tags: list[str] = field(default_factory=list)
 
 
+class JobStarted(ResultModel):
+    job_id: str
+    space: str
+
+
+class JobStatus(ResultModel):
+    id: str
+    space: str
+    state: Literal["pending", "running", "complete", "failed"]
+    artifact_id: str | None = Field(description="what the job made, once it is complete")
+    error: str = Field(description="why it failed; empty otherwise")
+    progress: float = Field(description="-1: not reported")
+    created_ns: int
+    updated_ns: int
+
+
 class JobService:
     def __init__(self, db: sqlite3.Connection, publish: Publish, artifacts: ArtifactStore, streams: StreamService,
                  slicer: Slicer, request_response: RequestResponse) -> None:
@@ -53,7 +72,7 @@ class JobService:
         self.db.execute("UPDATE jobs SET state='failed', error='hootenanny restarted while it ran'"
                         " WHERE state IN ('pending', 'running')")
 
-    def submit(self, args: SampleRequest) -> str:
+    def submit(self, args: SampleRequest) -> JobStarted:
         work = self._work(args)  # bad arguments fail here, before a job exists
         job_id = "job-" + secrets.token_hex(6)
         stamp = now_ns()
@@ -63,13 +82,15 @@ class JobService:
         task = asyncio.ensure_future(self._run(job_id, args.space, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return job_id
+        return JobStarted(job_id=job_id, space=args.space)
 
-    def status(self, job_id: str) -> dict[str, Any]:
+    def status(self, job_id: str) -> JobStatus:
         row = self.db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
             raise ServiceError("notFound", f"job_id: no job {job_id!r}")
-        return dict(row)
+        return JobStatus(id=row["id"], space=row["space"], state=row["state"], artifact_id=row["artifact_id"],
+                         error=row["error"], progress=row["progress"], created_ns=row["created_ns"],
+                         updated_ns=row["updated_ns"])
 
     def _work(self, args: SampleRequest) -> Callable[[], Awaitable[str]]:
         if args.space == "capture":
@@ -101,7 +122,7 @@ class JobService:
         self.streams.recorder(uri)
 
         async def capture() -> str:
-            return (await self.slicer.slice(uri, start, end, tags=["capture", *args.tags]))["artifact_id"]
+            return (await self.slicer.slice(uri, start, end, tags=["capture", *args.tags])).artifact_id
 
         return capture
 
@@ -114,7 +135,7 @@ class JobService:
             return artifact.id
         answer = await self.request_response.request(session, artifact_id=artifact.id, tail_seconds=tail,
                                                      tags=["pattern", *args.tags])
-        return answer["audio_artifact_id"]
+        return answer.audio_artifact_id
 
     async def _run(self, job_id: str, space: str, work: Callable[[], Awaitable[str]]) -> None:
         self._set(job_id, "running")

@@ -15,6 +15,7 @@ from typing import Any
 
 from appliance.proto.channel import RequestError
 from appliance.proto.codec import Body
+from appliance.proto.tool_messages import ToolCall, ToolResult
 
 Request = Callable[[str, Any], Awaitable[Body]]
 
@@ -32,15 +33,15 @@ class BoxClient:
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call `tool` and return its structured result; raise BoxError on a tool error."""
         try:
-            reply = await self._request("toolCall", {"name": tool, "argumentsJson": json.dumps(arguments or {})})
+            reply = await self._request(ToolCall.KIND, ToolCall(name=tool, arguments_json=json.dumps(arguments or {})))
         except RequestError as exc:
             raise BoxError(f"{tool}: hootenanny did not answer ({exc.code}: {exc.message})") from None
-        if reply.kind != "toolResult":
+        if reply.kind != ToolResult.KIND:
             raise BoxError(f"{tool}: hootenanny answered with {reply.kind}, not a tool result")
-        if reply.value["isError"]:
-            raise BoxError(f"{tool}: {reply.value['text']}")
-        text = reply.value["structuredJson"]
-        return json.loads(text) if text else {}
+        result = ToolResult.from_wire(reply.value)
+        if result.is_error:
+            raise BoxError(f"{tool}: {result.text}")
+        return json.loads(result.structured_json) if result.structured_json else {}
 
     async def tempo(self, bpm: float) -> dict[str, Any]:
         return await self.call("transport_tempo", {"bpm": bpm})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ or skip. Deadline work starts at deadline - estimated duration x margin (1.5 cri
 1.2 high, 1.0 otherwise), the estimate coming from how long that space took before.
 A rule whose action raises is disabled and written to history; the other rules keep firing."""
 
+HelpTopic = Literal["overview", "api", "session", "scheduler", "examples"]  # the keys of TOPICS
 TOPICS = {"overview": OVERVIEW, "api": API, "session": SESSION, "scheduler": SCHEDULER,
           "examples": "\n\n".join(f"# {e.title}\n{e.code}" for e in EXAMPLES)}
 

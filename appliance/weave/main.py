@@ -14,6 +14,7 @@ from appliance.config import Config, ConfigError
 from appliance.proto.channel import Incoming, RequestError
 from appliance.proto.codec import Body
 from appliance.proto.endpoints import prepare_runtime_dir
+from appliance.proto.tool_messages import ToolCall, ToolResult, typed_value
 from appliance.weave import tools
 from appliance.weave.hootenanny_link import HootenannyLink
 from appliance.weave.weaver import Weaver
@@ -44,11 +45,10 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
 
     async def handle(incoming: Incoming) -> Body:
         body = incoming.body
-        if body is None or body.kind != "toolCall":
+        call = None if body is None else typed_value(body)
+        if not isinstance(call, ToolCall):
             raise RequestError("badRequest", f"vibeweaver serves toolCall requests, not {body and body.kind}")
-        call = body.value
-        result = await tools.call(weaver, call["name"], call["argumentsJson"])
-        return Body("toolResult", result.as_body())
+        return Body(ToolResult.KIND, await tools.call(weaver, call.name, call.arguments_json))
 
     await weaver.start()
     link = HootenannyLink(config, context, tools.definitions(), handle, weaver.on_broadcast)

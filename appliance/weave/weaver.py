@@ -22,6 +22,17 @@ from appliance.weave.box_client import BoxClient, Request
 from appliance.weave.broadcast_state import JobInfo, KernelState
 from appliance.weave.http_spaces import parse_spaces
 from appliance.weave.kernel import CellResult, Kernel
+from appliance.weave.results import (
+    HistoryInfo,
+    MarkerInfo,
+    RecentArtifact,
+    ResetResult,
+    RuleInfo,
+    RunningJob,
+    SessionInfo,
+    SessionSummary,
+    TransportInfo,
+)
 from appliance.weave.rules import Rule
 from appliance.weave.sampler import Sampler
 from appliance.weave.scheduler import Event, Firing, Scheduler
@@ -150,39 +161,38 @@ class Weaver:
             stderr=result.stderr, success=result.success, error=result.error))
         return result
 
-    async def reset(self, clear_session: bool) -> dict[str, Any]:
+    async def reset(self, clear_session: bool) -> ResetResult:
         """Clear globals (keeping builtins and the API); with clear_session also the session's rules and more."""
         await self.kernel.reset()
         if clear_session:
             self.store.clear_session(self.session.id)
         await self.kernel.call(lambda: self.open_session(self.session.name, None, True))
-        return {"globals_cleared": True, "session_cleared": clear_session, "session": self.session.name,
-                "rules": len(self.scheduler.rules())}
+        return ResetResult(globals_cleared=True, session_cleared=clear_session, session=self.session.name,
+                           rules=len(self.scheduler.rules()))
 
-    def summary(self, history: int = 20) -> dict[str, Any]:
+    def summary(self, history: int = 20) -> SessionSummary:
         """What an agent needs to pick up where it (or another agent) left off."""
         view = self.state.view()
         session = self.store.session(self.session.id) or self.session
-        rules = [r.summary() for r in self.store.rules(session.id)]
-        return {
-            "session": {"id": session.id, "name": session.name, "created_at": session.created_at},
-            "vibe": session.vibe,
-            "tempo": view.tempo_bpm,
-            "transport": {"state": view.transport, "tempo": view.tempo_bpm, "beat": view.beat},
-            "beat": view.beat,
-            "rules": [r for r in rules if r["enabled"]],
-            "disabled_rules": [r for r in rules if not r["enabled"]],
-            "markers": [{"name": m.name, "beat": m.beat, "metadata": m.metadata}
-                        for m in self.store.markers(session.id)],
-            "history": [_history(h) for h in self.store.history(session.id, history)],
-            "jobs": [{"id": j.id, "state": j.state, "space": j.space, "artifact_id": j.artifact_id, "error": j.error}
-                     for j in view.jobs if not j.finished],
-            "recent_artifacts": [{"id": a.id, "mime": a.mime, "tags": list(a.tags)}
-                                 for a in view.recent_artifacts[-10:]],
-            "spaces": self.sampler.spaces,
-            "execution_count": self.kernel.execution_count,
-            "sessions": [s.name for s in self.store.sessions()],
-        }
+        rules = [RuleInfo.model_validate(r.summary()) for r in self.store.rules(session.id)]
+        return SessionSummary(
+            session=SessionInfo(id=session.id, name=session.name, created_at=session.created_at),
+            vibe=session.vibe,
+            tempo=view.tempo_bpm,
+            transport=TransportInfo(state=view.transport, tempo=view.tempo_bpm, beat=view.beat),
+            beat=view.beat,
+            rules=[r for r in rules if r.enabled],
+            disabled_rules=[r for r in rules if not r.enabled],
+            markers=[MarkerInfo(name=m.name, beat=m.beat, metadata=m.metadata) for m in self.store.markers(session.id)],
+            history=[_history(h) for h in self.store.history(session.id, history)],
+            jobs=[RunningJob(id=j.id, state=j.state, space=j.space, artifact_id=j.artifact_id, error=j.error)
+                  for j in view.jobs if not j.finished],
+            recent_artifacts=[RecentArtifact(id=a.id, mime=a.mime, tags=list(a.tags))
+                              for a in view.recent_artifacts[-10:]],
+            spaces=self.sampler.spaces,
+            execution_count=self.kernel.execution_count,
+            sessions=[s.name for s in self.store.sessions()],
+        )
 
     # -- broadcasts --------------------------------------------------------------------
     def on_broadcast(self, broadcast: Broadcast) -> None:
@@ -221,7 +231,7 @@ class Weaver:
             self.actions.dispatch(firings)
 
 
-def _history(entry: HistoryEntry) -> dict[str, Any]:
-    return {"kind": entry.kind, "execution_count": entry.execution_count, "rule_id": entry.rule_id,
-            "code": entry.code, "result": entry.result, "success": entry.success, "error": entry.error,
-            "stdout": (entry.stdout or "")[-SUMMARY_TEXT_CHARS:], "created_at": entry.created_at}
+def _history(entry: HistoryEntry) -> HistoryInfo:
+    return HistoryInfo(kind=entry.kind, execution_count=entry.execution_count, rule_id=entry.rule_id,
+                       code=entry.code, result=entry.result, success=entry.success, error=entry.error,
+                       stdout=(entry.stdout or "")[-SUMMARY_TEXT_CHARS:], created_at=entry.created_at)

@@ -43,7 +43,7 @@ def test_a_rescan_connects_what_is_there_and_disconnects_what_left(tmp_path):
     registry = DeviceRegistry(open_catalog(tmp_path / "catalog.db"))
     registry.seen("OLD", "audio", "hw:CARD=OLD,DEV=0", "/devices/old", True)  # unplugged while we were down
     registry.rescan(present(*fake_kernel(tmp_path)))
-    listed = {d["id"]: d["connected"] for d in registry.list()}
+    listed = {d.id: d.connected for d in registry.list()}
     assert listed == {"sim": True, "ES9": True, "midi-ES9-0": True, "OLD": False}
     assert registry.resolve("midi-ES9-0") == "/dev/snd/midiC1D0"
     assert registry.resolve("ES9") == "hw:CARD=ES9,DEV=0"

@@ -19,6 +19,7 @@ from appliance.services.agent.tools.capture import StreamList, StreamStatusArgs
 from appliance.services.agent.worker_hub import WorkerHub
 from appliance.services.service_error import ServiceError
 from appliance.weave import tools as weave_tools
+from appliance.weave.results import EvalResult, ResetResult
 from tests.services.test_request_response import loop, session  # noqa: F401 - fixtures for TestRequestResponse
 from tests.services.test_transport import wav_in_cas
 from tests.support.alsa import write_asoundrc
@@ -193,9 +194,10 @@ async def test_a_result_that_drifts_from_its_model_is_refused():
         await registry.call("stream_status", {})
 
 
-def test_a_weave_result_that_drifts_from_its_model_is_a_tool_error():
-    reply = weave_tools._checked(weave_tools.TOOLS["weave_help"], {"topic": "api"}, "help")
-    assert reply.isError and "weave_help: the result does not match the tool's outputSchema" in reply.text
+def test_a_weave_result_that_is_not_its_tools_model_is_a_tool_error():
+    reset = ResetResult(globals_cleared=True, session_cleared=False, session="default", rules=0)
+    reply = weave_tools._checked(weave_tools.TOOLS["weave_help"], reset, "help")
+    assert reply.is_error and "weave_help: returned a ResetResult, not its outputSchema's HelpResult" in reply.text
 
 
 async def test_a_worker_from_before_output_schemas_declares_none(config):
@@ -209,6 +211,6 @@ async def test_a_worker_from_before_output_schemas_declares_none(config):
         assert hub.remote["weave_eval"].output_schema is None
         hub._register(b"new-peer", pack_envelope("ready", {"service": "vibeweaver", "pid": 2,
                                                            "tools": weave_tools.definitions()}))
-        assert hub.remote["weave_eval"].output_schema == weave_tools.EvalResult.model_json_schema()
+        assert hub.remote["weave_eval"].output_schema == EvalResult.model_json_schema()
     finally:
         ctx.destroy(linger=0)

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from appliance.services.sessions.sessions import SessionList, SessionStatus
+
 log = logging.getLogger(__name__)
 
 STREAMS = "studio://streams"
@@ -54,7 +56,7 @@ class IdleState:
 class ServiceState:
     """Sessions from the session service; transport and its outputs as chaosgarden last announced them."""
 
-    def __init__(self, sessions: Callable[[], list[dict[str, Any]]]) -> None:
+    def __init__(self, sessions: Callable[[], list[SessionStatus]]) -> None:
         self._sessions = sessions
         self._transport: dict[str, Any] = IdleState().transport()
         self._outputs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -69,7 +71,7 @@ class ServiceState:
         self._outputs[(status["kind"], status["device"])] = status
 
     def sessions(self) -> dict[str, Any]:
-        return {"sessions": self._sessions()}
+        return SessionList(sessions=self._sessions()).model_dump(mode="json")
 
     def transport(self) -> dict[str, Any]:
         return {**self._transport, "outputs": list(self._outputs.values())}

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, RootModel, ValidationError
 
 from appliance.proto.stream_definition import explain
+from appliance.proto.tool_messages import ToolResult
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import Progress
@@ -123,5 +124,5 @@ def _check_result(tool: Tool, output: ToolOutput) -> None:
                                        f"({exc}); this is a bug in the box") from None
 
 
-def as_wire_result(output: ToolOutput) -> dict[str, Any]:
-    return {"structuredJson": json.dumps(output.structured), "text": output.text, "isError": False}
+def as_wire_result(output: ToolOutput) -> ToolResult:
+    return ToolResult(structured_json=json.dumps(output.structured), text=output.text)

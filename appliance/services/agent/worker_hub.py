@@ -26,6 +26,7 @@ from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
+from appliance.proto.tool_messages import ToolCall, ToolResult, typed_value
 from appliance.services.service_error import ServiceError
 from appliance.services.agent.registry import Forwarded, Progress, ToolOutput, ToolRegistry, as_wire_result
 
@@ -78,17 +79,17 @@ class WorkerHub:
         if remote.peer is None:
             raise ServiceError("unavailable", f"{name}: {remote.service} is unavailable (restarting); try again shortly")
         args_json = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        call = ToolCall(name=name, arguments_json=args_json)
         try:
-            reply = await self.channel.request("toolCall", {"name": name, "argumentsJson": args_json},
-                                               peer=remote.peer, service=remote.service,
+            reply = await self.channel.request(ToolCall.KIND, call, peer=remote.peer, service=remote.service,
                                                timeout=self.call_timeout, retries=0)
         except RequestError as exc:
             raise ServiceError("unavailable", f"{name}: {remote.service} is unavailable (restarting): "
                                               f"{exc.message}") from None
-        result = reply.value
-        if result["isError"]:
-            raise ServiceError("badRequest", result["text"])
-        return ToolOutput(Forwarded(json.loads(result["structuredJson"] or "{}")), result["text"])
+        result = ToolResult.from_wire(reply.value)
+        if result.is_error:
+            raise ServiceError("badRequest", result.text)
+        return ToolOutput(Forwarded(json.loads(result.structured_json or "{}")), result.text)
 
     # -- requests from peers -----------------------------------------------
     async def _handle(self, incoming: Incoming) -> Body:
@@ -96,12 +97,13 @@ class WorkerHub:
         body = incoming.body
         if body is None:  # the channel decodes every request's body; only READY and HEARTBEAT come without
             raise RequestError("badRequest", "a request without a body")
-        if body.kind == "toolCall":
+        request = typed_value(body)
+        if isinstance(request, ToolCall):
             try:
-                output = await self.call(body.value["name"], body.value["argumentsJson"])
+                output = await self.call(request.name, request.arguments_json)
             except ServiceError as exc:
-                return Body("toolResult", {"structuredJson": "{}", "text": exc.message, "isError": True})
-            return Body("toolResult", as_wire_result(output))
+                return Body(ToolResult.KIND, ToolResult(structured_json="{}", text=exc.message, is_error=True))
+            return Body(ToolResult.KIND, as_wire_result(output))
         if body.kind == "deviceNotice":
             await self.on_device(body.value)
             return Body("ack")

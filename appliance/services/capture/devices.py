@@ -6,19 +6,35 @@ device plugged in before the box started, or while hootenanny was down, is
 listed, and one that left meanwhile is not shown as connected. Always lists
 the simulated Eurorack (`sim`). An id from here is what an agent gives
 `stream_create` as `device`; `resolve` turns it into what chaosgarden opens.
+`list` answers `device_list`.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any
 
+from pydantic import Field
+
+from appliance.services.results import ResultModel
 from appliance.services.store.catalog import now_ns
 
 log = logging.getLogger(__name__)
 
-SIM = {"id": "sim", "kind": "audio+midi", "alsa_name": "sim", "dev_path": "", "connected": True}
+
+class DeviceInfo(ResultModel):
+    id: str = Field(description="what stream_create takes as device")
+    kind: str = Field(description="audio, midi, or audio+midi (the simulated Eurorack)")
+    alsa_name: str
+    dev_path: str
+    connected: bool
+
+
+class DeviceList(ResultModel):
+    devices: list[DeviceInfo]
+
+
+SIM = DeviceInfo(id="sim", kind="audio+midi", alsa_name="sim", dev_path="", connected=True)
 
 
 class DeviceRegistry:
@@ -42,9 +58,10 @@ class DeviceRegistry:
                 self.db.execute("UPDATE devices SET connected=0 WHERE id=?", (row["id"],))
         log.info("devices present: %s", ", ".join(sorted(here)) or "none (only the simulated Eurorack)")
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[DeviceInfo]:
         rows = self.db.execute("SELECT id, kind, alsa_name, dev_path, connected FROM devices ORDER BY id")
-        return [dict(SIM)] + [{**dict(r), "connected": bool(r["connected"])} for r in rows]
+        return [SIM] + [DeviceInfo(id=r["id"], kind=r["kind"], alsa_name=r["alsa_name"], dev_path=r["dev_path"],
+                                   connected=bool(r["connected"])) for r in rows]
 
     def resolve(self, device: str) -> str:
         """What chaosgarden opens for `device`: a registry id's ALSA name (or MIDI node); anything else as given."""

@@ -4,7 +4,7 @@ Older chunks leave the manifest (their time becomes unavailable, and the
 clock snapshots before the new beginning go with them) unless a slice or a
 session still needs them: an artifact that names the chunk, or a session
 segment whose window overlaps it. Released content is deleted by the
-garbage collection that follows.
+garbage collection that follows. `keep` answers `stream_retention`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from appliance.services.capture.manifest import ChunkRef
 from appliance.services.capture.recorder import Recorder
 from appliance.services.capture.streams import StreamService
+from appliance.services.results import ResultModel
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,13 @@ class Policy:
     keep_gib: float | None
 
 
+class RetentionSet(ResultModel):
+    uri: str
+    keep_hours: float | None
+    keep_gib: float | None
+    released_chunks: int = Field(description="chunks let go now under the new policy")
+
+
 class Retention:
     def __init__(self, db: sqlite3.Connection, streams: StreamService) -> None:
         self.db = db
@@ -39,6 +49,13 @@ class Retention:
         self.streams.recorder(uri)
         self.db.execute("UPDATE streams SET retention_hours=?, retention_bytes=? WHERE uri=?",
                         (policy.keep_hours, int(policy.keep_gib * GIB) if policy.keep_gib else None, uri))
+
+    def keep(self, uri: str, policy: Policy) -> RetentionSet:
+        """Give `uri` its policy and release at once what it lets go (every stream's policy is applied)."""
+        self.set_policy(uri, policy)
+        released = self.apply().get(uri, 0)
+        return RetentionSet(uri=uri, keep_hours=policy.keep_hours, keep_gib=policy.keep_gib,
+                            released_chunks=released)
 
     def policy(self, uri: str) -> Policy:
         row = self.db.execute("SELECT retention_hours, retention_bytes FROM streams WHERE uri=?", (uri,)).fetchone()

@@ -17,15 +17,14 @@ import asyncio
 import io
 import time
 from pathlib import Path
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.cas import ContentStore
+from appliance.services.results import ResultModel
 from appliance.services.store.artifacts import Artifact, ArtifactStore
 from appliance.services.service_error import ServiceError
-from appliance.services.sessions.sessions import SessionService
-from appliance.services.slicing.slicer import MIME_MIDI, SliceError, slice_stream
+from appliance.services.sessions.sessions import SessionService, SessionStatus
+from appliance.services.slicing.slicer import MIME_MIDI, SliceError, SliceInfo, slice_stream
 from appliance.services.capture.streams import StreamService
 from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
 from appliance.services.timeline import GardenTimeline
@@ -46,6 +45,17 @@ class MidiEvent(_Args):
     message: list[int] = Field(min_length=1, max_length=3, description="MIDI bytes, e.g. [144, 60, 100]")
 
 
+class RequestResult(ResultModel):
+    """The MIDI sent and the audio answer recorded (its child), with the round trip measured between them."""
+
+    session: str
+    midi_artifact_id: str
+    audio_artifact_id: str
+    round_trip_latency_seconds: float | None = Field(description="null when nothing answered above the noise")
+    sample_range: tuple[int, int] = Field(description="the answer's [start, end) in frames on audio_in")
+    download_url: str = Field(description="the answer's")
+
+
 class RequestResponse:
     def __init__(self, sessions: SessionService, streams: StreamService, artifacts: ArtifactStore,
                  store: ContentStore, timeline: GardenTimeline) -> None:
@@ -53,19 +63,20 @@ class RequestResponse:
             sessions, streams, artifacts, store, timeline)
 
     async def request(self, session: str, *, artifact_id: str | None = None, events: list[MidiEvent] | None = None,
-                      tail_seconds: float = 1.0, tags: list[str]) -> dict[str, Any]:
+                      tail_seconds: float = 1.0, tags: list[str]) -> RequestResult:
         """Send a MIDI artifact (or events) out, record the answer, keep both; exactly one of the two sources."""
         status = self._session(session)
+        assert status.audio_in is not None  # session_create refuses a request_response session without one
         midi = self._midi_artifact(session, artifact_id, events, tags)
         _, midi_path = self.artifacts.content_path(midi.id)
         first_note = _first_note_seconds(midi_path)
-        rec = self.streams.recorder(status["audio_in"])
+        rec = self.streams.recorder(status.audio_in)
         if not rec.recording:
             raise ServiceError("conflict", f"session {session}: audio_in {rec.definition.uri} is not recording "
                                            "(session_play starts it)")
         reply = await self.timeline.request("audition", {
             "contentPath": str(midi_path), "mime": MIME_MIDI, "durationSeconds": 0.0,
-            "gain": 1.0, "midiOut": status["midi_out"]}, timeout=30.0)
+            "gain": 1.0, "midiOut": status.midi_out}, timeout=30.0)
         sent_ns = reply["startRealtimeNs"]
         end_ns = sent_ns + int((reply["durationSeconds"] + tail_seconds) * 1e9)
         await asyncio.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
@@ -84,27 +95,27 @@ class RequestResponse:
             "lineage": {"stream": info.stream, "sample_range": list(info.sample_range),
                         "source_chunks": info.source_chunks, "sent_realtime_ns": sent_ns,
                         "sample_rate": rec.definition.sample_rate}})
-        return {"session": session, "midi_artifact_id": midi.id, "audio_artifact_id": audio.id,
-                "round_trip_latency_seconds": latency, "sample_range": list(info.sample_range),
-                "download_url": f"/artifacts/{audio.id}"}
+        return RequestResult(session=session, midi_artifact_id=midi.id, audio_artifact_id=audio.id,
+                             round_trip_latency_seconds=latency, sample_range=info.sample_range,
+                             download_url=f"/artifacts/{audio.id}")
 
     def check_session(self, session: str) -> None:
         """Raise ServiceError unless `session` is a request_response session."""
         self._session(session)
 
-    def _session(self, session: str) -> dict[str, Any]:
+    def _session(self, session: str) -> SessionStatus:
         status = self.sessions.status(session)
-        if status["mode"] != "request_response":
-            raise ServiceError("badRequest", f"session: {session} is {status['mode']}; session_request needs a "
+        if status.mode != "request_response":
+            raise ServiceError("badRequest", f"session: {session} is {status.mode}; session_request needs a "
                                              "request_response session (with midi_out and audio_in)")
         return status
 
-    async def calibrate(self, session: str) -> dict[str, Any]:
+    async def calibrate(self, session: str) -> RequestResult:
         """Loopback: one note out of midi_out, and how long until audio_in hears it."""
         note, velocity, seconds = CALIBRATION_NOTE
         ping = [MidiEvent(at=0, message=[0x90, note, velocity]), MidiEvent(at=seconds, message=[0x80, note, 0])]
         result = await self.request(session, events=ping, tail_seconds=1.0, tags=["calibration"])
-        if result["round_trip_latency_seconds"] is None:
+        if result.round_trip_latency_seconds is None:
             raise ServiceError("unavailable", f"session {session}: nothing came back on audio_in above "
                                               f"{NOISE_FLOOR} full scale; is midi_out patched to audio_in?")
         return result
@@ -138,7 +149,7 @@ class RequestResponse:
                                                   f"the answer ends at {end}")
             await asyncio.sleep(0.05)
 
-    async def _cut(self, uri: str, start: int, end: int) -> tuple[Path, Any]:
+    async def _cut(self, uri: str, start: int, end: int) -> tuple[Path, SliceInfo]:
         with self.streams.snapshot(uri) as manifest:
             staging = self.store.create_staging()
             try:

@@ -6,6 +6,8 @@ closes the segment and the session, stops the streams the session started,
 and stores the session artifact: a container whose metadata references each
 stream's manifest (sealed into CAS) and whose chunks are kept by retention.
 Segment edges are samples on each stream, taken from its clock snapshots.
+A session is answered as a `SessionStatus`; `session_export` answers with a
+`SessionExport` of the slices it cut.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from appliance.cas import ContentStore
-from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.results import ResultModel
+from appliance.services.store.artifacts import Artifact, ArtifactStore
 from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
+from appliance.services.capture.manifest import ClockSnapshot
 from appliance.services.capture.recorder import Recorder
 from appliance.services.capture.streams import StreamService
+from appliance.services.slicing.slices import SliceResult
 from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
 
 SESSION_MIME = "application/vnd.studio.session+json"
@@ -59,6 +64,48 @@ class SessionSpec(BaseModel):
         return self
 
 
+class SegmentEdges(ResultModel):
+    start_sample: int
+    end_sample: int | None = Field(description="null while the segment is open")
+
+
+class SegmentInfo(ResultModel):
+    number: int
+    started_ns: int
+    stopped_ns: int | None = Field(description="null while the segment is open")
+    streams: dict[str, SegmentEdges] = Field(description="per stream uri, the segment's frames on it")
+
+
+class SessionStatus(ResultModel):
+    session: str
+    name: str
+    mode: Literal["passive", "request_response"]
+    status: Literal["Recording", "Stopped"]
+    streams: list[str]
+    midi_out: str | None
+    audio_in: str | None
+    segments: list[SegmentInfo]
+    clock_snapshots: dict[str, list[ClockSnapshot]] = Field(
+        description="per stream uri, its clock snapshots from a second before the session's first segment on")
+    artifact_id: str | None = Field(description="the session artifact, once the session is stopped")
+    created_ns: int
+    stopped_ns: int | None
+
+
+class SessionList(ResultModel):
+    sessions: list[SessionStatus]
+
+
+class ExportedFile(SliceResult):
+    stream: str = Field(description="the stream uri it was cut from")
+
+
+class SessionExport(ResultModel):
+    session: str
+    segment: int | None = Field(description="null: the whole session")
+    files: list[ExportedFile]
+
+
 @dataclass
 class Segment:
     number: int
@@ -66,9 +113,10 @@ class Segment:
     stopped_ns: int | None
     edges: dict[str, tuple[int, int | None]]  # stream -> (start sample, end sample)
 
-    def public(self) -> dict[str, Any]:
-        return {"number": self.number, "started_ns": self.started_ns, "stopped_ns": self.stopped_ns,
-                "streams": {uri: {"start_sample": a, "end_sample": b} for uri, (a, b) in self.edges.items()}}
+    def info(self) -> SegmentInfo:
+        return SegmentInfo(number=self.number, started_ns=self.started_ns, stopped_ns=self.stopped_ns,
+                           streams={uri: SegmentEdges(start_sample=a, end_sample=b)
+                                    for uri, (a, b) in self.edges.items()})
 
 
 EXPORT_WAIT_S = 5.0  # a segment that just ended may be a head interval ahead of what is readable
@@ -81,7 +129,7 @@ class SessionService:
         self._started_by: dict[str, set[str]] = {}  # session -> streams it started
         streams.use_session_edges(self.edge)
 
-    def create(self, spec: SessionSpec) -> dict[str, Any]:
+    def create(self, spec: SessionSpec) -> SessionStatus:
         for uri in spec.streams:
             self.streams.recorder(uri)
         session_id = "ses-" + secrets.token_hex(6)
@@ -92,7 +140,7 @@ class SessionService:
              now_ns()))
         return self.status(session_id)
 
-    async def play(self, session_id: str) -> dict[str, Any]:
+    async def play(self, session_id: str) -> SessionStatus:
         row = self._row(session_id)
         uris = json.loads(row["streams_json"])
         started = self._started_by.setdefault(session_id, set())
@@ -112,7 +160,7 @@ class SessionService:
         self.db.execute("UPDATE sessions SET status='Recording', stopped_ns=NULL WHERE id=?", (session_id,))
         return self.status(session_id)
 
-    async def stop(self, session_id: str) -> dict[str, Any]:
+    async def stop(self, session_id: str) -> SessionStatus:
         row = self._row(session_id)
         if row["status"] != "Recording":
             raise ServiceError("conflict", f"session {session_id} is not recording (play it first)")
@@ -126,19 +174,20 @@ class SessionService:
                         (stamp, artifact.id, session_id))
         return self.status(session_id)
 
-    def status(self, session_id: str) -> dict[str, Any]:
+    def status(self, session_id: str) -> SessionStatus:
         row = self._row(session_id)
         uris = json.loads(row["streams_json"])
         segments = self.segments(session_id)
         first = min((s.started_ns for s in segments), default=row["created_ns"])
-        clocks = {uri: [c.model_dump() for c in self.streams.recorder(uri).manifest.clocks
+        clocks = {uri: [c for c in self.streams.recorder(uri).manifest.clocks
                         if c.realtime_ns >= first - 1_000_000_000] for uri in uris}
-        return {"session": row["id"], "name": row["name"], "mode": row["mode"], "status": row["status"],
-                "streams": uris, "midi_out": row["midi_out"], "audio_in": row["audio_in"],
-                "segments": [s.public() for s in segments], "clock_snapshots": clocks,
-                "artifact_id": row["artifact_id"], "created_ns": row["created_ns"], "stopped_ns": row["stopped_ns"]}
+        return SessionStatus(session=row["id"], name=row["name"], mode=row["mode"], status=row["status"],
+                             streams=uris, midi_out=row["midi_out"], audio_in=row["audio_in"],
+                             segments=[s.info() for s in segments], clock_snapshots=clocks,
+                             artifact_id=row["artifact_id"], created_ns=row["created_ns"],
+                             stopped_ns=row["stopped_ns"])
 
-    def every(self) -> list[dict[str, Any]]:
+    def every(self) -> list[SessionStatus]:
         rows = self.db.execute("SELECT id FROM sessions ORDER BY created_ns DESC").fetchall()
         return [self.status(r["id"]) for r in rows]
 
@@ -215,19 +264,19 @@ class SessionService:
                             (end, session_id, number, edge["stream_uri"]))
         self.db.execute("UPDATE segments SET stopped_ns=? WHERE session_id=? AND number=?", (stamp, session_id, number))
 
-    def _store_artifact(self, session_id: str, previous: str | None):
+    def _store_artifact(self, session_id: str, previous: str | None) -> Artifact:
         status = self.status(session_id)
         manifests, chunks = {}, []
-        for uri in status["streams"]:
+        for uri in status.streams:
             rec = self.streams.recorder(uri)
             manifests[uri] = {"manifest_hash": self.store.put(rec.manifest.to_json()),
                               "definition_hash": rec.manifest.definition_digest}
-            for seg in status["segments"]:
-                window = seg["streams"][uri]
+            for seg in status.segments:
+                window = seg.streams[uri]
                 chunks += [c.digest for c in rec.manifest.chunks
-                           if c.first_sample < (window["end_sample"] or c.end_sample) and
-                           c.end_sample > window["start_sample"]]
-        metadata = {"session": session_id, "name": status["name"], "mode": status["mode"],
-                    "segments": status["segments"], "streams": manifests}
+                           if c.first_sample < (window.end_sample or c.end_sample) and
+                           c.end_sample > window.start_sample]
+        metadata = {"session": session_id, "name": status.name, "mode": status.mode,
+                    "segments": [s.model_dump() for s in status.segments], "streams": manifests}
         return self.artifacts.add(content_hash=None, mime=SESSION_MIME, tags=["session"], parent_id=previous,
                                   metadata=metadata, chunks=chunks)

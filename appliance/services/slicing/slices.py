@@ -1,8 +1,8 @@
 """Slicing a stream into an artifact: a window named by time points, resolved, cut and kept with its lineage.
 
 The domain side of `stream_slice`, `session_export` and capture jobs: plain
-values in, the artifact's description out. "now" is the moment the call
-arrives; the cut waits (bounded) for the recording to pass it.
+values in, the artifact's description (a `SliceResult`) out. "now" is the
+moment the call arrives; the cut waits (bounded) for the recording to pass it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from appliance.cas import ContentStore
 from appliance.services.capture.manifest import Manifest
 from appliance.services.capture.streams import StreamService
+from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import (
+    MIME_VIRTUAL,
     MIME_WAV,
     Progress,
     SliceError,
@@ -31,6 +35,19 @@ from appliance.services.store.artifacts import Artifact, ArtifactStore
 Output = Literal["materialize", "virtual"]
 
 
+class SliceResult(ResultModel):
+    """An artifact cut from a stream: where it is, which window it covers, which chunks it was read from."""
+
+    artifact_id: str
+    content_hash: str
+    mime: str = Field(description=f"audio/wav, audio/midi, or {MIME_VIRTUAL} (output 'virtual')")
+    sample_range: tuple[int, int] = Field(description="[start, end) in frames on the stream's timeline")
+    seconds: float
+    source_chunks: list[str] = Field(description="content hashes of the sealed chunks read")
+    download_url: str
+    bytes: int
+
+
 class Slicer:
     """stream_slice: resolve the window, cut it in a worker thread, keep it as an artifact."""
 
@@ -38,7 +55,7 @@ class Slicer:
         self.streams, self.artifacts, self.store = streams, artifacts, store
 
     async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
-                    tags: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+                    tags: list[str] | None = None, progress: Progress | None = None) -> SliceResult:
         """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact."""
         arrived = time.time_ns()  # "now", for every time point of this request
         await self._wait_for(uri, start, end, arrived)
@@ -83,7 +100,7 @@ class Slicer:
                                        chunks=info.source_chunks)
 
     def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo
-              ) -> dict[str, Any]:
+              ) -> SliceResult:
         lineage = {
             "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
             "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
@@ -91,20 +108,20 @@ class Slicer:
         }
         artifact = self.artifacts.add_file(path, mime=info.mime, tags=tags, metadata={"lineage": lineage},
                                            chunks=info.source_chunks)
-        return {
-            "artifact_id": artifact.id, "content_hash": artifact.content_hash, "mime": info.mime,
-            "sample_range": list(info.sample_range), "seconds": info.frames / manifest.definition.sample_rate,
-            "source_chunks": info.source_chunks, "download_url": f"/artifacts/{artifact.id}", "bytes": artifact.bytes,
-        }
+        return SliceResult(
+            artifact_id=artifact.id, content_hash=artifact.content_hash, mime=info.mime,
+            sample_range=info.sample_range, seconds=info.frames / manifest.definition.sample_rate,
+            source_chunks=info.source_chunks, download_url=f"/artifacts/{artifact.id}", bytes=artifact.bytes,
+        )
 
 
-def picture(artifacts: ArtifactStore, result: dict[str, Any]) -> bytes:
+def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
     """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
     # Imported here: numpy, PIL and mido under it are a sixth of hootenanny's start, which is on the boot path.
     from appliance.services.slicing.pictures import audio_png, midi_png
 
-    _artifact, path = artifacts.content_path(result["artifact_id"])
-    return audio_png(path) if result["mime"] == MIME_WAV else midi_png(path)
+    _artifact, path = artifacts.content_path(result.artifact_id)
+    return audio_png(path) if result.mime == MIME_WAV else midi_png(path)
 
 
 def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:

@@ -3,6 +3,7 @@
 An artifact's bytes live in CAS (a session artifact has none: it is a logical
 container whose metadata references stream manifests). `artifact_chunks`
 records which chunks an artifact depends on, so retention and `cas gc` keep them.
+What agents see of one is an `ArtifactInfo`, the result of `artifact_get`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,38 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from appliance.cas import ContentStore
+from appliance.services.results import ResultModel
 from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
 
 MAX_LIST = 500
+
+
+class ArtifactInfo(ResultModel):
+    id: str
+    content_hash: str | None = Field(description="null for a container with no bytes (a session artifact)")
+    mime: str
+    bytes: int
+    parent_id: str | None
+    tags: list[str]
+    metadata: dict[str, Any] = Field(description="lineage (source stream, window, chunks, clocks) and the like")
+    created_ns: int
+    download_url: str | None = Field(description="null when there are no bytes to download")
+
+
+class ArtifactList(ResultModel):
+    artifacts: list[ArtifactInfo]
+
+
+class RegisteredArtifact(ArtifactInfo):
+    artifact_id: str = Field(description="the same as id")
 
 
 @dataclass(frozen=True)
@@ -34,11 +58,16 @@ class Artifact:
     created_ns: int
     chunks: list[str] = field(default_factory=list)
 
-    def public(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["download_url"] = f"/artifacts/{self.id}" if self.content_hash else None
-        del data["chunks"]
-        return data
+    def info(self) -> ArtifactInfo:
+        """What agents see: no chunk list, and a download URL when there are bytes."""
+        return ArtifactInfo(id=self.id, content_hash=self.content_hash, mime=self.mime, bytes=self.bytes,
+                            parent_id=self.parent_id, tags=self.tags, metadata=self.metadata,
+                            created_ns=self.created_ns,
+                            download_url=f"/artifacts/{self.id}" if self.content_hash else None)
+
+    def registered(self) -> RegisteredArtifact:
+        """`info()`, with the id also under the name `artifact_register` answers with."""
+        return RegisteredArtifact(artifact_id=self.id, **self.info().model_dump())
 
 
 def new_artifact_id() -> str:

@@ -4,7 +4,7 @@ Needed: every chunk in a stream manifest, every artifact's bytes and the
 chunks it names, sealed manifests and definitions, chunks mid-seal. Content
 younger than a grace period is never removed, so a chunk sealed a moment ago
 but not yet written into its manifest survives a collection that runs
-beside a live hootenanny.
+beside a live hootenanny. A collection answers with a `GcDone`, the result of `cas_gc`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field
+
 from appliance.cas import ContentStore
+from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.capture import manifest as manifests
 from appliance.services.capture.manifest import ManifestError
@@ -25,12 +27,12 @@ from appliance.services.capture.manifest import ManifestError
 GRACE_SECONDS = 600.0
 
 
-@dataclass
-class GcReport:
-    kept: int = 0
-    removed: list[str] = field(default_factory=list)
-    removed_bytes: int = 0
-    young: int = 0
+class GcDone(ResultModel):
+    kept: int = Field(description="files something references")
+    young: int = Field(description="unreferenced files younger than the grace period, kept for now")
+    removed: list[str] = Field(description="digests removed (or, with dry_run, that would be)")
+    removed_bytes: int
+    dry_run: bool
 
 
 def referenced(db: sqlite3.Connection, store: ContentStore, unreadable: list[str] | None = None) -> set[str]:
@@ -79,22 +81,23 @@ def references_or_refuse(db: sqlite3.Connection, store: ContentStore) -> set[str
 
 
 def collect(store: ContentStore, refs: set[str], *, dry_run: bool = False, grace: float = GRACE_SECONDS,
-            progress: Callable[[int, int], None] | None = None) -> GcReport:
+            progress: Callable[[int, int], None] | None = None) -> GcDone:
     """Remove content nobody references (or, with dry_run, only report it)."""
-    report = GcReport()
+    kept = young = removed_bytes = 0
+    removed: list[str] = []
     digests = list(store.content_digests())
     now = time.time()
     for done, digest in enumerate(digests, start=1):
         path = store.path(digest)
         if digest in refs:
-            report.kept += 1
+            kept += 1
         elif now - os.stat(path).st_ctime < grace:
-            report.young += 1
+            young += 1
         else:
-            report.removed.append(digest)
-            report.removed_bytes += path.stat().st_size
+            removed.append(digest)
+            removed_bytes += path.stat().st_size
             if not dry_run:
                 path.unlink(missing_ok=True)
         if progress:
             progress(done, len(digests))
-    return report
+    return GcDone(kept=kept, young=young, removed=removed, removed_bytes=removed_bytes, dry_run=dry_run)

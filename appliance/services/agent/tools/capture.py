@@ -1,6 +1,7 @@
 """The capture tools: streams, artifacts and devices, as the agent sees them.
 
-The artifact and slice result models are shared with the job and session tools.
+The artifact, slice and device results are the domain's own models, built by
+the artifact store, the slicer and the device registry.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.proto.stream_definition import SampleFormat, StreamKind
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
-from appliance.services.capture.devices import DeviceRegistry
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.capture.devices import DeviceList, DeviceRegistry
 from appliance.services.capture.stream_status import StreamCreated, StreamStatus
 from appliance.services.capture.streams import StreamService
+from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import MIME_VIRTUAL, Progress
-from appliance.services.slicing.slices import Slicer, picture
-from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.slicing.slices import SliceResult, Slicer, picture
+from appliance.services.store.artifacts import ArtifactInfo, ArtifactList, ArtifactStore
 
 
 class _Args(BaseModel):
@@ -80,47 +82,6 @@ class StreamList(ResultModel):
     streams: list[StreamStatus]
 
 
-class SliceResult(ResultModel):
-    """An artifact cut from a stream: where it is, which window it covers, which chunks it was read from."""
-
-    artifact_id: str
-    content_hash: str
-    mime: str = Field(description=f"audio/wav, audio/midi, or {MIME_VIRTUAL} (output 'virtual')")
-    sample_range: tuple[int, int] = Field(description="[start, end) in frames on the stream's timeline")
-    seconds: float
-    source_chunks: list[str] = Field(description="content hashes of the sealed chunks read")
-    download_url: str
-    bytes: int
-
-
-class ArtifactInfo(ResultModel):
-    id: str
-    content_hash: str | None = Field(description="null for a container with no bytes (a session artifact)")
-    mime: str
-    bytes: int
-    parent_id: str | None
-    tags: list[str]
-    metadata: dict[str, Any] = Field(description="lineage (source stream, window, chunks, clocks) and the like")
-    created_ns: int
-    download_url: str | None = Field(description="null when there are no bytes to download")
-
-
-class ArtifactList(ResultModel):
-    artifacts: list[ArtifactInfo]
-
-
-class DeviceInfo(ResultModel):
-    id: str = Field(description="what stream_create takes as device")
-    kind: str = Field(description="audio, midi, or audio+midi (the simulated Eurorack)")
-    alsa_name: str
-    dev_path: str
-    connected: bool
-
-
-class DeviceList(ResultModel):
-    devices: list[DeviceInfo]
-
-
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
                       devices: DeviceRegistry, slicer: Slicer) -> None:
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
@@ -147,26 +108,26 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
                 raise ServiceError("badRequest", f"materialize: {item.id} is {item.mime}, not a virtual slice; "
                                                  "only virtual slices can be materialized")
             item = await slicer.materialize(item)
-        return ToolOutput(item.public(), f"{item.id}: {item.mime}, {item.bytes} bytes")
+        return ToolOutput(item.info(), f"{item.id}: {item.mime}, {item.bytes} bytes")
 
     async def artifact_list(args: ArtifactListArgs) -> ToolOutput:
-        items = [a.public() for a in artifacts.list(args.tag, args.limit)]
-        return ToolOutput({"artifacts": items}, f"{len(items)} artifacts")
+        items = [a.info() for a in artifacts.list(args.tag, args.limit)]
+        return ToolOutput(ArtifactList(artifacts=items), f"{len(items)} artifacts")
 
     async def stream_slice(args: StreamSliceArgs, progress: Progress | None = None) -> ToolOutput:
         if args.picture and args.output != "materialize":
             raise ServiceError("badRequest", "picture: only with output 'materialize' (a virtual slice has no "
                                              "samples to draw); use picture=false or output='materialize'")
         result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress)
-        start, end = result["sample_range"]
+        start, end = result.sample_range
         images = [await asyncio.to_thread(picture, artifacts, result)] if args.picture else []
-        return ToolOutput(result, f"{result['artifact_id']}: {args.uri} samples {start}..{end} "
-                                  f"({result['seconds']:.3f} s) as {result['mime']}", images)
+        return ToolOutput(result, f"{result.artifact_id}: {args.uri} samples {start}..{end} "
+                                  f"({result.seconds:.3f} s) as {result.mime}", images)
 
     async def device_list(_args: NoArgs) -> ToolOutput:
         rows = devices.list()
-        return ToolOutput({"devices": rows}, ", ".join(f"{d['id']} ({'connected' if d['connected'] else 'gone'})"
-                                                       for d in rows))
+        return ToolOutput(DeviceList(devices=rows), ", ".join(f"{d.id} ({'connected' if d.connected else 'gone'})"
+                                                              for d in rows))
 
     for tool in (
         Tool("stream_create", "Define a capture stream (stored in CAS). Redefining is allowed while stopped.",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
-from appliance.services.agent.tools.capture import ArtifactInfo
-from appliance.services.jobs import SPACES, JobService, SampleRequest
-from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.jobs import SPACES, JobService, JobStarted, JobStatus, SampleRequest
+from appliance.services.store.artifacts import ArtifactStore, RegisteredArtifact
 
 
 class SampleArgs(BaseModel):
@@ -39,39 +38,19 @@ class RegisterArgs(BaseModel):
     parent_id: str | None = None
 
 
-class JobStarted(ResultModel):
-    job_id: str
-    space: str
-
-
-class JobStatus(ResultModel):
-    id: str
-    space: str
-    state: Literal["pending", "running", "complete", "failed"]
-    artifact_id: str | None = Field(description="what the job made, once it is complete")
-    error: str = Field(description="why it failed; empty otherwise")
-    progress: float = Field(description="-1: not reported")
-    created_ns: int
-    updated_ns: int
-
-
-class RegisteredArtifact(ArtifactInfo):
-    artifact_id: str = Field(description="the same as id")
-
-
 def add_job_tools(registry: ToolRegistry, jobs: JobService, artifacts: ArtifactStore) -> None:
     async def job_sample(args: SampleArgs) -> ToolOutput:
-        job_id = jobs.submit(SampleRequest(args.space, args.prompt, args.inference, args.tags))
-        return ToolOutput({"job_id": job_id, "space": args.space}, f"{job_id} started in space {args.space}")
+        started = jobs.submit(SampleRequest(args.space, args.prompt, args.inference, args.tags))
+        return ToolOutput(started, f"{started.job_id} started in space {started.space}")
 
     async def job_status(args: JobArgs) -> ToolOutput:
-        row = jobs.status(args.job_id)
-        return ToolOutput(row, f"{args.job_id}: {row['state']}")
+        status = jobs.status(args.job_id)
+        return ToolOutput(status, f"{args.job_id}: {status.state}")
 
     async def artifact_register(args: RegisterArgs) -> ToolOutput:
         artifact = artifacts.add(content_hash=args.content_hash, mime=args.mime, tags=args.tags,
                                  parent_id=args.parent_id, metadata=args.metadata)
-        return ToolOutput({"artifact_id": artifact.id, **artifact.public()}, f"registered {artifact.id}")
+        return ToolOutput(artifact.registered(), f"registered {artifact.id}")
 
     for tool in (
         Tool("job_sample", "Start sample() work on the box: space capture (slice a stream) or pattern (MIDI "

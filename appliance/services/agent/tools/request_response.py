@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
-from appliance.services.sessions.request_response import MidiEvent, RequestResponse
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.sessions.request_response import MidiEvent, RequestResponse, RequestResult
 
 
 class _Args(BaseModel):
@@ -29,28 +29,19 @@ class CalibrateArgs(_Args):
     session: str = Field(description="a request_response session whose midi_out is patched to its audio_in")
 
 
-class RequestResult(ResultModel):
-    """The MIDI sent and the audio answer recorded (its child), with the round trip measured between them."""
-
-    session: str
-    midi_artifact_id: str
-    audio_artifact_id: str
-    round_trip_latency_seconds: float | None = Field(description="null when nothing answered above the noise")
-    sample_range: tuple[int, int] = Field(description="the answer's [start, end) in frames on audio_in")
-    download_url: str = Field(description="the answer's")
-
-
 def add_request_response_tools(registry: ToolRegistry, rr: RequestResponse) -> None:
     async def session_request(args: RequestArgs) -> ToolOutput:
         result = await rr.request(args.session, artifact_id=args.artifact_id, events=args.events,
                                   tail_seconds=args.tail_seconds, tags=[])
-        latency = result["round_trip_latency_seconds"]
+        latency = result.round_trip_latency_seconds
         heard = "no answer above the noise" if latency is None else f"round trip {latency * 1000:.1f} ms"
-        return ToolOutput(result, f"{result['midi_artifact_id']} -> {result['audio_artifact_id']} ({heard})")
+        return ToolOutput(result, f"{result.midi_artifact_id} -> {result.audio_artifact_id} ({heard})")
 
     async def session_calibrate(args: CalibrateArgs) -> ToolOutput:
         result = await rr.calibrate(args.session)
-        return ToolOutput(result, f"{args.session}: round trip {result['round_trip_latency_seconds'] * 1000:.1f} ms")
+        latency = result.round_trip_latency_seconds
+        assert latency is not None  # calibrate refuses a loop that stays silent
+        return ToolOutput(result, f"{args.session}: round trip {latency * 1000:.1f} ms")
 
     registry.add(Tool("session_request", "Request/response: send a MIDI artifact (or events) to the session's "
                       "midi_out, record its audio_in for the MIDI's length plus tail_seconds, return both as linked "

@@ -8,9 +8,10 @@ import sqlite3
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from appliance.cas import ContentStore
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
-from appliance.services.capture.retention import Policy, Retention
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.capture.retention import Policy, Retention, RetentionSet
 from appliance.services.store import garbage
+from appliance.services.store.garbage import GcDone
 
 
 class RetentionArgs(BaseModel):
@@ -27,21 +28,11 @@ class RetentionArgs(BaseModel):
         return self
 
 
-class RetentionSet(ResultModel):
-    uri: str
-    keep_hours: float | None
-    keep_gib: float | None
-    released_chunks: int = Field(description="chunks let go now under the new policy")
-
-
 def add_retention_tool(registry: ToolRegistry, retention: Retention) -> None:
     async def stream_retention(args: RetentionArgs) -> ToolOutput:
-        retention.set_policy(args.uri, Policy(args.keep_hours, args.keep_gib))
-        released = retention.apply().get(args.uri, 0)
-        return ToolOutput({"uri": args.uri, "keep_hours": args.keep_hours, "keep_gib": args.keep_gib,
-                           "released_chunks": released},
-                          f"{args.uri}: keeping {args.keep_hours or '-'} h / {args.keep_gib or '-'} GiB; "
-                          f"released {released} chunks")
+        kept = retention.keep(args.uri, Policy(args.keep_hours, args.keep_gib))
+        return ToolOutput(kept, f"{args.uri}: keeping {args.keep_hours or '-'} h / {args.keep_gib or '-'} GiB; "
+                                f"released {kept.released_chunks} chunks")
 
     registry.add(Tool("stream_retention", "Keep only the last N hours and/or N GiB of a stream; chunks a slice "
                       "or session needs are kept.", RetentionArgs, RetentionSet, stream_retention, idempotent=True))
@@ -56,24 +47,14 @@ class GcArgs(BaseModel):
                                              "not be in its manifest yet)")
 
 
-class GcDone(ResultModel):
-    kept: int = Field(description="files something references")
-    young: int = Field(description="unreferenced files younger than the grace period, kept for now")
-    removed: list[str] = Field(description="digests removed (or, with dry_run, that would be)")
-    removed_bytes: int
-    dry_run: bool
-
-
 def add_gc_tool(registry: ToolRegistry, db: sqlite3.Connection, store: ContentStore) -> None:
     async def cas_gc(args: GcArgs) -> ToolOutput:
         refs = garbage.references_or_refuse(db, store)
         report = await asyncio.to_thread(garbage.collect, store, refs, dry_run=args.dry_run,
                                          grace=args.grace_seconds)
         verb = "would remove" if args.dry_run else "removed"
-        return ToolOutput({"kept": report.kept, "young": report.young, "removed": report.removed,
-                           "removed_bytes": report.removed_bytes, "dry_run": args.dry_run},
-                          f"{verb} {len(report.removed)} files ({report.removed_bytes} bytes); kept {report.kept}, "
-                          f"{report.young} too recent to judge")
+        return ToolOutput(report, f"{verb} {len(report.removed)} files ({report.removed_bytes} bytes); "
+                                  f"kept {report.kept}, {report.young} too recent to judge")
 
     registry.add(Tool("cas_gc", "Remove stored content nothing references (chunks released by retention, "
                       "superseded slices); content younger than grace_seconds is kept. dry_run only reports.",

@@ -6,10 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
-from appliance.services.agent.tools.capture import NoArgs, SliceResult
-from appliance.services.capture.manifest import ClockSnapshot
-from appliance.services.sessions.sessions import SessionService, SessionSpec
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.tools.capture import NoArgs
+from appliance.services.sessions.sessions import (
+    ExportedFile,
+    SessionExport,
+    SessionList,
+    SessionService,
+    SessionSpec,
+    SessionStatus,
+)
 from appliance.services.slicing.slices import Slicer
 
 
@@ -27,82 +33,40 @@ class SessionExportArgs(_Args):
     output: Literal["materialize", "virtual"] = "materialize"
 
 
-class SegmentEdges(ResultModel):
-    start_sample: int
-    end_sample: int | None = Field(description="null while the segment is open")
-
-
-class SegmentInfo(ResultModel):
-    number: int
-    started_ns: int
-    stopped_ns: int | None = Field(description="null while the segment is open")
-    streams: dict[str, SegmentEdges] = Field(description="per stream uri, the segment's frames on it")
-
-
-class SessionStatus(ResultModel):
-    session: str
-    name: str
-    mode: Literal["passive", "request_response"]
-    status: Literal["Recording", "Stopped"]
-    streams: list[str]
-    midi_out: str | None
-    audio_in: str | None
-    segments: list[SegmentInfo]
-    clock_snapshots: dict[str, list[ClockSnapshot]] = Field(
-        description="per stream uri, its clock snapshots from a second before the session's first segment on")
-    artifact_id: str | None = Field(description="the session artifact, once the session is stopped")
-    created_ns: int
-    stopped_ns: int | None
-
-
-class SessionList(ResultModel):
-    sessions: list[SessionStatus]
-
-
-class ExportedFile(SliceResult):
-    stream: str = Field(description="the stream uri it was cut from")
-
-
-class SessionExport(ResultModel):
-    session: str
-    segment: int | None = Field(description="null: the whole session")
-    files: list[ExportedFile]
-
-
 def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: Slicer) -> None:
     async def session_create(spec: SessionSpec) -> ToolOutput:
         status = sessions.create(spec)
-        return ToolOutput(status, f"{status['session']} ({spec.mode}) over {', '.join(spec.streams)}")
+        return ToolOutput(status, f"{status.session} ({spec.mode}) over {', '.join(spec.streams)}")
 
     async def session_play(args: SessionArgs) -> ToolOutput:
         status = await sessions.play(args.session)
-        return ToolOutput(status, f"{args.session}: segment {len(status['segments'])} open")
+        return ToolOutput(status, f"{args.session}: segment {len(status.segments)} open")
 
     async def session_stop(args: SessionArgs) -> ToolOutput:
         status = await sessions.stop(args.session)
-        return ToolOutput(status, f"{args.session} stopped; session artifact {status['artifact_id']}")
+        return ToolOutput(status, f"{args.session} stopped; session artifact {status.artifact_id}")
 
     async def session_status(args: SessionArgs) -> ToolOutput:
         status = sessions.status(args.session)
-        return ToolOutput(status, f"{args.session}: {status['status']}, {len(status['segments'])} segments")
+        return ToolOutput(status, f"{args.session}: {status.status}, {len(status.segments)} segments")
 
     async def session_list(_args: NoArgs) -> ToolOutput:
         rows = sessions.every()
-        return ToolOutput({"sessions": rows}, ", ".join(f"{r['session']} ({r['status']})" for r in rows)
+        return ToolOutput(SessionList(sessions=rows), ", ".join(f"{r.session} ({r.status})" for r in rows)
                           or "no sessions")
 
     async def session_export(args: SessionExportArgs) -> ToolOutput:
         status = sessions.status(args.session)
         ref = {"session": args.session, "segment": args.segment}
         files = []
-        for uri in status["streams"]:
+        for uri in status.streams:
             await sessions.wait_readable(args.session, args.segment, uri)
             result = await slicer.slice(uri, {"session_start": ref}, {"session_end": ref}, args.output,
                                         ["session", args.session])
-            files.append({"stream": uri, **result})
+            files.append(ExportedFile(stream=uri, **result.model_dump()))
         what = f"segment {args.segment}" if args.segment else "whole session"
-        return ToolOutput({"session": args.session, "segment": args.segment, "files": files},
-                          f"{args.session} {what}: " + ", ".join(f["artifact_id"] for f in files))
+        return ToolOutput(SessionExport(session=args.session, segment=args.segment, files=files),
+                          f"{args.session} {what}: " + ", ".join(f.artifact_id for f in files))
 
     for tool in (
         Tool("session_create", "Group streams into a capture session (passive, or request_response with "

@@ -1,0 +1,70 @@
+"""The tool-call messages between hootenanny and its workers and clients, as typed values.
+
+`envelope.capnp` defines them on the wire: a `toolCall` request (from the
+`studio` CLI, from vibeweaver's box calls, or forwarded by hootenanny to the
+worker serving the tool) answered by a `toolResult`. The codec decodes a body
+into a dict of camelCase names; this module is the one place that knows
+those names: each type's `to_wire` builds the dict the codec packs, and
+`typed_value` turns a decoded body back into its type. Everything outside
+`appliance.proto` handles these types only.
+
+Frozen dataclasses rather than pydantic models, as in `stream_messages`: a
+body is already checked against its schema when the codec decodes it. The
+arguments and the structured result travel as JSON text; the tool they name
+checks them against its own models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from appliance.proto.codec import Body, WireMessage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCall(WireMessage):
+    """Call tool `name` with the arguments in `arguments_json` (a JSON object)."""
+
+    KIND: ClassVar[str] = "toolCall"
+
+    name: str
+    arguments_json: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "argumentsJson": self.arguments_json}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ToolCall:
+        return cls(name=wire["name"], arguments_json=wire["argumentsJson"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolResult(WireMessage):
+    """A tool's answer: its structured result as JSON, one short text, and whether it is an error."""
+
+    KIND: ClassVar[str] = "toolResult"
+
+    structured_json: str  # "" or "{}" when there is none
+    text: str
+    is_error: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"structuredJson": self.structured_json, "text": self.text, "isError": self.is_error}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ToolResult:
+        return cls(structured_json=wire["structuredJson"], text=wire["text"], is_error=wire["isError"])
+
+
+_FROM_WIRE: dict[str, Callable[[Any], Any]] = {
+    ToolCall.KIND: ToolCall.from_wire,
+    ToolResult.KIND: ToolResult.from_wire,
+}
+
+
+def typed_value(body: Body) -> Any:
+    """`body`'s value as its type when it is a tool call or result; any other member's value as decoded."""
+    convert = _FROM_WIRE.get(body.kind)
+    return body.value if convert is None else convert(body.value)
