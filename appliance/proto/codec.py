@@ -12,9 +12,10 @@ gigabytes of memory). Even so each such word becomes a dict of defaults, so a
 receiver names the members it serves and any other is refused before it is
 expanded.
 
-A body value may also be a `WireMessage` (the typed stream messages in
-`stream_messages.py`), or a list of them: packing takes its `to_wire()`.
-Decoding always gives plain values; `stream_messages.typed_value` types them.
+A body value may also be a `WireMessage` (the typed messages of
+`stream_messages.py`, `transport_messages.py`, `timeline_messages.py` and
+`audition_messages.py`), or a list of them: packing takes its `to_wire()`.
+Decoding always gives plain values; `typed_bodies.typed_value` types them.
 """
 
 from __future__ import annotations
