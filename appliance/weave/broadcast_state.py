@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from appliance.proto import codec
-from appliance.proto.codec import Body
+from appliance.proto.transport_messages import BeatTick, Marker, TransportStateChanged
 
 RECENT_ARTIFACTS = 100
 JOBS_KEPT = 100
@@ -75,21 +75,21 @@ class KernelState:
     updated_ns: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def apply(self, body: Body) -> bool:
-        """Fold in one broadcast; False when it is not about anything the kernel tracks."""
-        value = body.value
+    def apply(self, kind: str, value: Any) -> bool:
+        """Fold in one broadcast (its `kind` and its value as `typed_bodies` types it); False when it is not
+        about anything the kernel tracks."""
         with self._lock:
-            if body.kind == "beatTick":
-                self.beat, self.tempo_bpm = value["beat"], value["tempoBpm"] or self.tempo_bpm
-            elif body.kind == "transportStateChanged":
-                self.transport, self.beat = value["state"], value["beat"]
-                self.tempo_bpm = value["tempoBpm"] or self.tempo_bpm
-            elif body.kind == "markerReached":
-                self.beat = max(self.beat, value["beat"])
-            elif body.kind == "jobEvent":
+            if isinstance(value, BeatTick):
+                self.beat, self.tempo_bpm = value.beat, value.tempo_bpm or self.tempo_bpm
+            elif isinstance(value, TransportStateChanged):
+                self.transport, self.beat = value.state, value.beat
+                self.tempo_bpm = value.tempo_bpm or self.tempo_bpm
+            elif isinstance(value, Marker):  # a MARKER_REACHED: the transport is at least there
+                self.beat = max(self.beat, value.beat)
+            elif kind == "jobEvent":
                 self._job(JobInfo(value["jobId"], value["state"], value["space"], value["artifactId"],
                                   value["error"]))
-            elif body.kind == "artifactCreated":
+            elif kind == "artifactCreated":
                 self._artifact(Artifact(value["artifactId"], value["contentHash"], value["mime"],
                                         tuple(value["tags"])))
             else:
