@@ -13,8 +13,8 @@ receiver names the members it serves and any other is refused before it is
 expanded.
 
 A body value may also be a `WireMessage` (the typed messages of
-`stream_messages.py`, `transport_messages.py`, `timeline_messages.py` and
-`audition_messages.py`), or a list of them: packing takes its `to_wire()`.
+`stream_messages.py`, `transport_messages.py`, `timeline_messages.py`,
+`audition_messages.py`, `job_messages.py` and `artifact_messages.py`), or a list of them: packing takes its `to_wire()`.
 Decoding always gives plain values; `typed_bodies.typed_value` types them.
 """
 

@@ -19,6 +19,7 @@ from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
 from appliance.proto.channel import RequestError
+from appliance.proto.artifact_messages import ArtifactCreated
 from appliance.proto.pubsub import Broadcast, Publisher
 from appliance.proto.stream_messages import DEVICE_EVENT, DeviceNotice
 from appliance.proto.transport_messages import OutputStatus, TransportStateChanged
@@ -116,9 +117,9 @@ class Hootenanny:
         return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
 
     def _announce_artifact(self, artifact: Artifact) -> None:
-        self.publisher.publish("artifact.created", "artifactCreated", {
-            "artifactId": artifact.id, "contentHash": artifact.content_hash or "", "mime": artifact.mime,
-            "tags": artifact.tags, "parentId": artifact.parent_id or ""})
+        self.publisher.publish("artifact.created", ArtifactCreated.KIND, ArtifactCreated(
+            artifact_id=artifact.id, content_hash=artifact.content_hash or "", mime=artifact.mime,
+            tags=tuple(artifact.tags), parent_id=artifact.parent_id or ""))
 
     async def _garden_event(self, event: Broadcast) -> None:
         message = typed_value(event.body)

@@ -15,6 +15,8 @@ from typing import Any
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto.codec import BodyError
+from appliance.proto.artifact_messages import ArtifactCreated
+from appliance.proto.job_messages import JobEvent
 from appliance.proto.pubsub import Broadcast
 from appliance.proto.transport_messages import BeatTick, Marker, TransportStateChanged
 from appliance.proto.typed_bodies import typed_value
@@ -189,9 +191,8 @@ class Weaver:
     # -- broadcasts --------------------------------------------------------------------
     def on_broadcast(self, broadcast: Broadcast) -> None:
         """Fold a broadcast into KernelState, then fire the rules it matches (I/O loop)."""
-        body = broadcast.body
-        value = typed_value(body)
-        if not self.state.apply(body.kind, value):
+        value = typed_value(broadcast.body)
+        if not self.state.apply(value):
             return
         firings: list[Firing] = []
         if isinstance(value, BeatTick):
@@ -206,12 +207,12 @@ class Weaver:
         elif isinstance(value, Marker):
             event = Event("marker", value.beat, {"name": value.name, "metadata_json": value.metadata_json})
             firings = [Firing(r, event) for r in self.scheduler.match_marker(value.name)]
-        elif body.kind == "artifactCreated":
-            artifact = self.state.artifact(value["artifactId"])
+        elif isinstance(value, ArtifactCreated):
+            artifact = self.state.artifact(value.artifact_id)
             event = Event("artifact", self.state.beat, {"artifact": artifact})
-            firings = [Firing(r, event) for r in self.scheduler.match_artifact(value["tags"])]
-        elif body.kind == "jobEvent":
-            job = self.state.job(value["jobId"]) or JobInfo(value["jobId"], value["state"], value["space"])
+            firings = [Firing(r, event) for r in self.scheduler.match_artifact(value.tags)]
+        elif isinstance(value, JobEvent):
+            job = self.state.job(value.job_id) or JobInfo(value.job_id, value.state, value.space)
             self.sampler.on_job(job)
             if job.state == "complete":
                 event = Event("job_complete", self.state.beat, {"job_id": job.id, "space": job.space,

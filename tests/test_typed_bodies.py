@@ -1,11 +1,13 @@
-"""The beat clock, timeline and audition messages: typed values that round-trip through the codec under the
-schema's names."""
+"""The messages beyond the capture streams (beat clock, timeline, auditions, devices, jobs, artifacts): typed
+values that round-trip through the codec under the schema's names, typed back by typed_bodies."""
 
 import pytest
 
 from appliance.proto import codec
+from appliance.proto.artifact_messages import ArtifactCreated
 from appliance.proto.audition_messages import Audition, AuditionReply
 from appliance.proto.codec import Body
+from appliance.proto.job_messages import JobEvent
 from appliance.proto.stream_messages import DEVICE_EVENT, DeviceNotice
 from appliance.proto.stream_definition import StreamKind
 from appliance.proto.timeline_messages import (
@@ -46,6 +48,9 @@ BROADCASTS = [
     (MARKER_REACHED, MARKER),
     (OutputStatus.KIND, OUTPUT),
     (DEVICE_EVENT, NOTICE),
+    (JobEvent.KIND, JobEvent(job_id="job-1", state="complete", space="pattern", artifact_id="art-2", progress=0.5)),
+    (ArtifactCreated.KIND, ArtifactCreated(artifact_id="art-2", content_hash="ab" * 32, mime="audio/wav",
+                                           tags=("kick", "loud"), parent_id="art-1")),
 ]
 
 
