@@ -23,8 +23,8 @@ from appliance import notify
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
-from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.audition_messages import Audition
+from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.codec import Body, WireMessage
 from appliance.proto.pubsub import Publisher
 from appliance.proto.stream_definition import DefinitionError

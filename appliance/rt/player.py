@@ -179,9 +179,10 @@ class Player:
     # -- outputs ---------------------------------------------------------------
     def outputs(self) -> tuple[OutputStatus, ...]:
         """Every output timeline content goes to, with why it cannot play (empty error: it can)."""
-        audio = () if self.playback is None else (
-            OutputStatus(kind="audio", device=self.playback.device, error=self.playback.error),)
-        return (*audio, *(OutputStatus(kind="midi", device=path, error=t.error) for path, t in self.midi_outs.items()))
+        audio = [] if self.playback is None else [
+            OutputStatus(kind="audio", device=self.playback.device, error=self.playback.error)]
+        midi = [OutputStatus(kind="midi", device=path, error=t.error) for path, t in self.midi_outs.items()]
+        return (*audio, *midi)
 
     def collect(self) -> Broadcasts:
         """OutputStatus for each output whose error changed (logged), or still stands after OUTPUT_REPEAT_S."""

@@ -18,8 +18,8 @@ from appliance import token as tokens
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
-from appliance.proto.channel import RequestError
 from appliance.proto.artifact_messages import ArtifactCreated
+from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
 from appliance.proto.stream_messages import DEVICE_EVENT, DeviceNotice
 from appliance.proto.transport_messages import OutputStatus, TransportStateChanged
