@@ -14,6 +14,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from appliance.proto.stream_definition import StreamKind
+from appliance.proto.stream_messages import DeviceAction, DeviceNotice
+
 NODE = re.compile(r"^(?:controlC(?P<card>\d+)|midiC(?P<midi_card>\d+)D(?P<port>\d+))$")
 PROC_ASOUND = Path("/proc/asound")
 SYS_SOUND = Path("/sys/class/sound")
@@ -32,19 +35,19 @@ def kernel_name(name: str) -> re.Match[str]:
     return match
 
 
-def notice(action: str, props: Mapping[str, str], proc_asound: Path = PROC_ASOUND) -> dict[str, str]:
-    """The deviceNotice for udev properties `props` (see DeviceEvent in broadcast.capnp)."""
+def notice(action: DeviceAction, props: Mapping[str, str], proc_asound: Path = PROC_ASOUND) -> DeviceNotice:
+    """The device notice for udev properties `props`."""
     node = Path(props["DEVPATH"]).name
     match = kernel_name(node)
     card = props.get("ID_STUDIO_CARD") or card_id(int(match["card"] or match["midi_card"]), proc_asound)
     if match["port"] is not None:
         device_id = props.get("ID_STUDIO_DEVICE") or f"midi-{card}-{match['port']}"
-        kind, alsa_name = "midi", props.get("DEVNAME") or f"/dev/snd/{node}"
+        kind, alsa_name = StreamKind.MIDI, props.get("DEVNAME") or f"/dev/snd/{node}"
     else:
         device_id = props.get("ID_STUDIO_DEVICE") or card
-        kind, alsa_name = "audio", f"hw:CARD={card},DEV=0"
-    return {"deviceId": device_id, "action": action, "kind": kind, "alsaName": alsa_name,
-            "devPath": props["DEVPATH"]}
+        kind, alsa_name = StreamKind.AUDIO, f"hw:CARD={card},DEV=0"
+    return DeviceNotice(device_id=device_id, action=action, kind=kind, alsa_name=alsa_name,
+                        dev_path=props["DEVPATH"])
 
 
 def card_id(number: int, proc_asound: Path = PROC_ASOUND) -> str:
@@ -55,7 +58,7 @@ def card_id(number: int, proc_asound: Path = PROC_ASOUND) -> str:
         return f"card{number}"
 
 
-def present(sys_sound: Path = SYS_SOUND, proc_asound: Path = PROC_ASOUND) -> list[dict[str, str]]:
+def present(sys_sound: Path = SYS_SOUND, proc_asound: Path = PROC_ASOUND) -> list[DeviceNotice]:
     """An `added` notice for every card and raw MIDI port the kernel has now (none where there is no sysfs)."""
     try:
         names = sorted(entry.name for entry in sys_sound.iterdir() if NODE.match(entry.name))

@@ -21,6 +21,7 @@ import zmq.asyncio
 from appliance.config import load_config
 from appliance.proto.endpoints import ipc
 from appliance.proto.pubsub import Publisher, Subscriber
+from appliance.proto.transport_messages import BeatTick
 from appliance.weave.rules import Rule
 from appliance.weave.weaver import Weaver
 from bench.report import figure
@@ -52,8 +53,8 @@ async def ours(ctx: zmq.asyncio.Context, run: Path, weaver: Weaver) -> list[floa
     for i in range(WARMUP + SAMPLES):
         beat = FIRST_BEAT + i * 0.001  # stays short of the next bar line: matching runs, nothing fires
         start = time.perf_counter()
-        publisher.publish("beat.tick", "beatTick", {"beat": beat, "tempoBpm": 120.0, "samplePosition": i,
-                                                    "monotonicNs": 0, "realtimeNs": 0})
+        publisher.publish("beat.tick", BeatTick.KIND, BeatTick(beat=beat, tempo_bpm=120.0, sample=i, monotonic_ns=0,
+                                                               realtime_ns=0))
         broadcast, _ = await subscriber.receive()
         weaver.on_broadcast(broadcast)
         if weaver.state.beat != beat:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from appliance.proto import codec
 from appliance.proto import stream_messages as wire
-from appliance.proto import tool_messages
+from appliance.proto import tool_messages, typed_bodies
 from appliance.proto.codec import Body, BodyError
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 
@@ -103,7 +103,7 @@ TOOL_MESSAGES = [
 
 @pytest.mark.parametrize("message", TOOL_MESSAGES, ids=lambda m: m.KIND)
 def test_tool_messages_round_trip(message):
-    assert tool_messages.typed_value(codec.unpack_envelope(codec.pack_envelope(message.KIND, message))) == message
+    assert typed_bodies.typed_value(codec.unpack_envelope(codec.pack_envelope(message.KIND, message))) == message
 
 
 def test_a_tool_result_goes_on_the_wire_under_the_schema_names():

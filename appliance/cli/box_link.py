@@ -22,6 +22,7 @@ import zmq.asyncio
 from appliance.proto import endpoints
 from appliance.proto.channel import Channel, RequestError
 from appliance.proto.codec import Body
+from appliance.proto.stream_messages import STATUS_REQUEST, DeviceNotice, StreamState, states_in
 from appliance.proto.tool_messages import ToolCall, ToolResult
 
 READ_TIMEOUT_S = 10.0
@@ -49,13 +50,13 @@ class BoxLink:
             raise ToolError(result.text)
         return json.loads(result.structured_json or "{}")
 
-    def device_notice(self, notice: dict[str, str]) -> None:
+    def device_notice(self, notice: DeviceNotice) -> None:
         """Tell hootenanny a device arrived or left (it updates its registry and tells chaosgarden)."""
-        self._request(endpoints.HOOTENANNY_WORKERS, "hootenanny", "deviceNotice", notice, READ_TIMEOUT_S)
+        self._request(endpoints.HOOTENANNY_WORKERS, "hootenanny", notice.KIND, notice, READ_TIMEOUT_S)
 
-    def garden_streams(self, timeout: float = READ_TIMEOUT_S) -> list[dict[str, Any]]:
+    def garden_streams(self, timeout: float = READ_TIMEOUT_S) -> list[StreamState]:
         """chaosgarden's own view of its capture streams (proves it answers)."""
-        return self._request(endpoints.GARDEN_COMMANDS, "chaosgarden", "streamStatusRequest", None, timeout).value
+        return states_in(self._request(endpoints.GARDEN_COMMANDS, "chaosgarden", STATUS_REQUEST, None, timeout))
 
     def _request(self, socket_name: str, process: str, kind: str, value: Any, timeout: float) -> Body:
         path = self.run_dir / socket_name

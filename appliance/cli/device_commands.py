@@ -11,6 +11,8 @@ from rich.table import Column, Table
 
 from appliance.cli.context import EXIT_FAILURE, box, box_errors, console, errors, print_json
 from appliance.cli.udev_device import properties
+from appliance.proto.stream_definition import StreamKind
+from appliance.proto.stream_messages import DeviceAction, DeviceNotice
 from appliance.sound_devices import DeviceInfoError, kernel_name, notice
 
 app = typer.Typer(help="Sound cards and MIDI ports: list them; udev reports arrivals and departures here.",
@@ -44,14 +46,14 @@ def added(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     event = _notice_or_exit("added", name)
     with box_errors():
         box().device_notice(event)
-    console.print(f"told hootenanny: {event['deviceId']} ({event['kind']}, {event['alsaName']}) added")
+    console.print(f"told hootenanny: {event.device_id} ({event.kind.value}, {event.alsa_name}) added")
 
 
 @app.command("removed")
 def removed(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """Tell hootenanny a device left; the node is gone, so hootenanny's registry says which device it was."""
     _valid_or_exit(name)
-    event: dict[str, str] | None
+    event: DeviceNotice | None
     if os.environ.get("DEVPATH"):
         event = _notice_or_exit("removed", name)
     else:
@@ -62,7 +64,7 @@ def removed(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
         return
     with box_errors():
         box().device_notice(event)
-    console.print(f"told hootenanny: {event['deviceId']} removed")
+    console.print(f"told hootenanny: {event.device_id} removed")
 
 
 def _valid_or_exit(name: str) -> None:
@@ -73,7 +75,7 @@ def _valid_or_exit(name: str) -> None:
         raise typer.Exit(EXIT_FAILURE) from None
 
 
-def _notice_or_exit(action: str, name: str) -> dict[str, str]:
+def _notice_or_exit(action: DeviceAction, name: str) -> DeviceNotice:
     _valid_or_exit(name)
     try:
         return notice(action, properties(name, os.environ))
@@ -82,10 +84,10 @@ def _notice_or_exit(action: str, name: str) -> dict[str, str]:
         raise typer.Exit(EXIT_FAILURE) from None
 
 
-def _known_notice(name: str) -> dict[str, str] | None:
+def _known_notice(name: str) -> DeviceNotice | None:
     """The removal notice for the connected device whose sysfs path ends in `name`, if hootenanny has one."""
     for row in box().call("device_list")["devices"]:
         if row["connected"] and row["dev_path"] and Path(row["dev_path"]).name == name:
-            return {"deviceId": row["id"], "action": "removed", "kind": row["kind"], "alsaName": row["alsa_name"],
-                    "devPath": row["dev_path"]}
+            return DeviceNotice(device_id=row["id"], action="removed", kind=StreamKind(row["kind"]),
+                                alsa_name=row["alsa_name"], dev_path=row["dev_path"])
     return None

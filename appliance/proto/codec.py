@@ -12,10 +12,11 @@ gigabytes of memory). Even so each such word becomes a dict of defaults, so a
 receiver names the members it serves and any other is refused before it is
 expanded.
 
-A body value may also be a `WireMessage` (the typed stream messages in
-`stream_messages.py`, the tool calls and results in `tool_messages.py`), or a
-list of them: packing takes its `to_wire()`. Decoding always gives plain
-values; each of those modules' `typed_value` types them.
+A body value may also be a `WireMessage` (the typed messages of
+`stream_messages.py`, `transport_messages.py`, `timeline_messages.py`,
+`audition_messages.py`, `job_messages.py`, `artifact_messages.py` and
+`tool_messages.py`), or a list of them: packing takes its `to_wire()`.
+Decoding always gives plain values; `typed_bodies.typed_value` types them.
 """
 
 from __future__ import annotations

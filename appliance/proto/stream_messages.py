@@ -39,6 +39,7 @@ DeviceAction = Literal["added", "removed"]
 
 STATUS_REQUEST = "streamStatusRequest"  # no value; answered with STATUS_REPLY
 STATUS_REPLY = "streamStatusReply"  # a list of StreamState: every stream chaosgarden knows, or the one it stopped
+DEVICE_EVENT = "deviceEvent"  # a DeviceNotice as hootenanny broadcasts it (on `device.added` / `device.removed`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,7 +292,7 @@ def _states(wire: list[dict[str, Any]]) -> list[StreamState]:
     return [StreamState.from_wire(s) for s in wire]
 
 
-_FROM_WIRE: dict[str, Callable[[Any], Any]] = {
+FROM_WIRE: dict[str, Callable[[Any], Any]] = {
     HeadPosition.KIND: HeadPosition.from_wire,
     ChunkFull.KIND: ChunkFull.from_wire,
     StreamError.KIND: StreamError.from_wire,
@@ -300,6 +301,7 @@ _FROM_WIRE: dict[str, Callable[[Any], Any]] = {
     ChunkSealed.KIND: ChunkSealed.from_wire,
     StreamStop.KIND: StreamStop.from_wire,
     DeviceNotice.KIND: DeviceNotice.from_wire,
+    DEVICE_EVENT: DeviceNotice.from_wire,
     STATUS_REPLY: _states,
 }
 
@@ -307,7 +309,7 @@ _FROM_WIRE: dict[str, Callable[[Any], Any]] = {
 def typed_value(body: Body) -> Any:
     """`body`'s value as its type when it is one of these messages (a list of StreamState for a status reply);
     any other member's value as the codec decoded it."""
-    convert = _FROM_WIRE.get(body.kind)
+    convert = FROM_WIRE.get(body.kind)
     return body.value if convert is None else convert(body.value)
 
 

@@ -5,7 +5,7 @@
 worker serving the tool) answered by a `toolResult`. The codec decodes a body
 into a dict of camelCase names; this module is the one place that knows
 those names: each type's `to_wire` builds the dict the codec packs, and
-`typed_value` turns a decoded body back into its type. Everything outside
+`typed_bodies.typed_value` turns a decoded body back into its type. Everything outside
 `appliance.proto` handles these types only.
 
 Frozen dataclasses rather than pydantic models, as in `stream_messages`: a
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from appliance.proto.codec import Body, WireMessage
+from appliance.proto.codec import WireMessage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,13 +58,7 @@ class ToolResult(WireMessage):
         return cls(structured_json=wire["structuredJson"], text=wire["text"], is_error=wire["isError"])
 
 
-_FROM_WIRE: dict[str, Callable[[Any], Any]] = {
+FROM_WIRE: dict[str, Callable[[Any], Any]] = {
     ToolCall.KIND: ToolCall.from_wire,
     ToolResult.KIND: ToolResult.from_wire,
 }
-
-
-def typed_value(body: Body) -> Any:
-    """`body`'s value as its type when it is a tool call or result; any other member's value as decoded."""
-    convert = _FROM_WIRE.get(body.kind)
-    return body.value if convert is None else convert(body.value)

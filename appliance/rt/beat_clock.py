@@ -21,9 +21,11 @@ import time
 from array import array
 from dataclasses import dataclass
 
+from appliance.proto.transport_messages import PlayState
+
 NS = 1_000_000_000
 STOPPED, PLAYING, PAUSED = 0, 1, 2
-STATE_NAMES = {STOPPED: "stopped", PLAYING: "playing", PAUSED: "paused"}
+STATE_NAMES: dict[int, PlayState] = {STOPPED: "stopped", PLAYING: "playing", PAUSED: "paused"}
 STATE_CODES = {name: code for code, name in STATE_NAMES.items()}
 
 _SEQ, _SAMPLE, _MONO = range(3)
@@ -72,7 +74,7 @@ class SampleClock:
 class TransportState:
     """What TransportStateChanged reports: the state and where the transport is at `sample`."""
 
-    state: str
+    state: PlayState
     beat: float
     tempo_bpm: float
     sample: int
@@ -104,7 +106,7 @@ class TempoMap:
         """A tempo change is not a jump: beats continue from where they are at `at`."""
         self._set(self._a[_STATE], at, self.beat_at(at), bpm, jump=False)
 
-    def restore(self, at: float, state: str, beat: float, bpm: float) -> None:
+    def restore(self, at: float, state: PlayState, beat: float, bpm: float) -> None:
         """Put back a saved transport (after a restart): `state` from `beat` at `bpm`, as one jump at `at`."""
         self._set(STATE_CODES[state], at, beat, bpm, jump=True)
 

@@ -20,19 +20,13 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 
+from appliance.proto.transport_messages import Marker
 from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.realtime import set_fifo
 
 IDLE_POLL_S = 0.005  # how soon a play command is noticed when stopped
 MAX_SLEEP_S = 0.005  # a seek or tempo change is noticed within this while waiting for a far tick
 RING_SLOTS = 4096  # ticks the control thread may fall behind by before the oldest are overwritten
-
-
-@dataclass(frozen=True, slots=True)
-class Marker:
-    name: str
-    beat: float
-    metadata_json: str
 
 
 @dataclass(frozen=True, slots=True)

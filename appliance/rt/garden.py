@@ -23,8 +23,9 @@ from appliance import notify
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
+from appliance.proto.audition_messages import Audition
 from appliance.proto.channel import Channel, Incoming, RequestError
-from appliance.proto.codec import Body
+from appliance.proto.codec import Body, WireMessage
 from appliance.proto.pubsub import Publisher
 from appliance.proto.stream_definition import DefinitionError
 from appliance.proto.stream_messages import (
@@ -36,8 +37,10 @@ from appliance.proto.stream_messages import (
     StreamStop,
     SwitchChunk,
     status_reply,
-    typed_value,
 )
+from appliance.proto.timeline_messages import TIMELINE_LIST, TIMELINE_REMOVE, TimelineRegion
+from appliance.proto.transport_messages import Marker, TransportCommand
+from appliance.proto.typed_bodies import typed_value
 from appliance.rt.chunk_writer import ChunkPrepareError
 from appliance.rt.memory_budget import refusal
 from appliance.rt.realtime import favour_control_thread, lock_memory, quiet_garbage_collector
@@ -119,12 +122,12 @@ class Garden:
             ChunkSealed.KIND: self._sealed,
             STATUS_REQUEST: self._status,
             DeviceNotice.KIND: self._device,
-            "transportCommand": self.timekeeper.transport_command,
-            "marker": self.timekeeper.marker,
-            "timelineSchedule": self.timekeeper.schedule,
-            "timelineRemove": self.timekeeper.remove,
-            "timelineList": self.timekeeper.contents,
-            "audition": self.timekeeper.audition,
+            TransportCommand.KIND: self.timekeeper.transport_command,
+            Marker.KIND: self.timekeeper.marker,
+            TimelineRegion.KIND: self.timekeeper.schedule,
+            TIMELINE_REMOVE: self.timekeeper.remove,
+            TIMELINE_LIST: self.timekeeper.contents,
+            Audition.KIND: self.timekeeper.audition,
         }
 
     async def _start(self, start: StreamStart) -> Body:
@@ -228,8 +231,8 @@ class Garden:
                 next_gc = time.monotonic() + YOUNG_GC_INTERVAL_S
                 gc.collect(1)
 
-    def _publish_all(self, broadcasts: Sequence[tuple[str, str, Any]]) -> None:
-        """(topic, kind, value): a typed stream message (rt.stream) or a transport dict (rt.timekeeper)."""
+    def _publish_all(self, broadcasts: Sequence[tuple[str, str, WireMessage]]) -> None:
+        """(topic, kind, message): a stream message (rt.stream), or a transport or output one (rt.timekeeper)."""
         for topic, kind, value in broadcasts:
             self.publisher.publish(topic, kind, value)
 

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from appliance.proto.transport_messages import LinkStatus
+
 log = logging.getLogger(__name__)
 
 TEMPO_EPSILON = 0.01  # Link reports back a tempo it was given with rounding noise: not a change
@@ -54,8 +56,8 @@ class LinkSync:
         if self.link is not None:
             self.link.enabled = False
 
-    def status(self) -> dict[str, Any]:
-        return {"mode": self.mode, "peers": self.peers, "error": self.error}
+    def status(self) -> LinkStatus:
+        return LinkStatus(mode=self.mode, peers=self.peers, error=self.error)
 
     def told(self, bpm: float) -> None:
         """The box's tempo was set here: the session takes it too."""

@@ -15,11 +15,15 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from appliance.config import RtConfig
+from appliance.proto.audition_messages import Audition, AuditionReply
 from appliance.proto.channel import RequestError
+from appliance.proto.timeline_messages import TimelineRegion
+from appliance.proto.transport_messages import OutputStatus
 from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.midi_out import AUDITION_LEAD_S, MidiBurst, MidiOutThread
 from appliance.rt.playback import CHANNELS, AudioAudition, PlaybackThread
@@ -30,7 +34,7 @@ from appliance.rt.timeline import (
 
 log = logging.getLogger(__name__)
 
-Broadcasts = list[tuple[str, str, dict[str, Any]]]
+Broadcasts = list[tuple[str, str, OutputStatus]]
 Prepared = AudioRegion | tuple[float, MidiEvents]
 OUTPUT_REPEAT_S = 2.0  # a standing output error is broadcast again this often, for subscribers that joined late
 REGIONS_NAMED = 20  # an unknown region id's error lists at most this many of the placed ones
@@ -45,7 +49,7 @@ class Player:
                                            config.playback_period_frames, config.playback_clock == "device",
                                            config.priority)
         self.midi_outs: dict[str, MidiOutThread] = {}
-        self.placed: dict[str, dict[str, Any]] = {}  # the timeline as asked for: TimelineRegion values by id
+        self.placed: dict[str, TimelineRegion] = {}  # the timeline as asked for, by region id
         self.audio_regions: dict[str, AudioRegion] = {}
         self.midi_regions: dict[str, tuple[float, MidiEvents]] = {}
         self._fading: list[AudioRegion] = []
@@ -76,54 +80,54 @@ class Player:
             self.midi_outs[path] = thread
         return thread
 
-    async def schedule(self, value: dict[str, Any]) -> None:
+    async def schedule(self, region: TimelineRegion) -> None:
         """Place a region; a region id scheduled again is replaced."""
-        prepared = await self._prepare_region(value)
-        self.placed[value["id"]] = value
-        self._install(value["id"], prepared)
+        prepared = await self._prepare_region(region)
+        self.placed[region.region_id] = region
+        self._install(region.region_id, prepared)
 
-    async def restore(self, regions: list[dict[str, Any]]) -> list[str]:
+    async def restore(self, regions: Sequence[TimelineRegion]) -> list[str]:
         """Put saved regions back (chaosgarden restarted); returns why each one that could not be was dropped.
 
         They are listed at once and sound as each is decoded; one removed or
         replaced meanwhile is left as the newer command made it.
         """
         dropped = []
-        for value in regions:
-            self.placed[value["id"]] = value
-        for value in regions:
+        for region in regions:
+            self.placed[region.region_id] = region
+        for region in regions:
             try:
-                prepared = await self._prepare_region(value)
+                prepared = await self._prepare_region(region)
             except RequestError as exc:
-                if self.placed.get(value["id"]) is value:
-                    del self.placed[value["id"]]
-                    dropped.append(f"{value['id']} ({value['artifactId'] or value['contentPath']}): {exc.message}")
+                if self.placed.get(region.region_id) is region:
+                    del self.placed[region.region_id]
+                    dropped.append(f"{region.region_id} ({region.artifact_id or region.content_path}): {exc.message}")
                 continue
-            if self.placed.get(value["id"]) is value:
-                self._install(value["id"], prepared)
+            if self.placed.get(region.region_id) is region:
+                self._install(region.region_id, prepared)
         return dropped
 
-    def remove(self, region_id: str) -> dict[str, Any]:
+    def remove(self, region_id: str) -> TimelineRegion:
         """Take a region off the timeline: sounding audio fades out within a period, sounding MIDI notes get their
         note-offs now. Returns the region as it was placed."""
-        value = self.placed.pop(region_id, None)
-        if value is None:
+        region = self.placed.pop(region_id, None)
+        if region is None:
             raise RequestError("notFound", f"no region {region_id!r} on the timeline; {self._placed_ids()}")
         self._uninstall(region_id, fade=True)
-        return value
+        return region
 
-    def regions(self) -> list[dict[str, Any]]:
+    def regions(self) -> list[TimelineRegion]:
         """The placed regions in beat order."""
-        return sorted(self.placed.values(), key=lambda v: (v["atBeat"], v["id"]))
+        return sorted(self.placed.values(), key=lambda r: (r.at_beat, r.region_id))
 
-    async def _prepare_region(self, value: dict[str, Any]) -> Prepared:
-        path, mime, at = _content_path(value["contentPath"]), value["mime"], value["atBeat"]
-        end = at + value["durationBeats"] if value["durationBeats"] > 0 else math.inf
+    async def _prepare_region(self, region: TimelineRegion) -> Prepared:
+        path, mime, at = _content_path(region.content_path), region.mime, region.at_beat
+        end = at + region.duration_beats if region.duration_beats > 0 else math.inf
         if not at >= 0:
             raise RequestError("badRequest", f"timelineSchedule: atBeat must be >= 0; got {at}")
         if mime == MIME_WAV:
-            audio = await self._prepare(load_audio, path, self.clock.sample_rate, CHANNELS, value["gain"])
-            return AudioRegion(value["id"], at, end, audio)
+            audio = await self._prepare(load_audio, path, self.clock.sample_rate, CHANNELS, region.gain)
+            return AudioRegion(region.region_id, at, end, audio)
         if mime == MIME_MIDI:
             self._configured_midi_out()
             events = await self._prepare(load_midi, path)
@@ -168,49 +172,48 @@ class Player:
     def _placed_ids(self) -> str:
         if not self.placed:
             return "the timeline has no regions"
-        ids = [v["id"] for v in self.regions()]
+        ids = [r.region_id for r in self.regions()]
         more = f" and {len(ids) - REGIONS_NAMED} more" if len(ids) > REGIONS_NAMED else ""
         return f"placed: {', '.join(ids[:REGIONS_NAMED])}{more}"
 
     # -- outputs ---------------------------------------------------------------
-    def outputs(self) -> list[dict[str, Any]]:
+    def outputs(self) -> tuple[OutputStatus, ...]:
         """Every output timeline content goes to, with why it cannot play (empty error: it can)."""
-        out = []
-        if self.playback is not None:
-            out.append({"kind": "audio", "device": self.playback.device, "error": self.playback.error})
-        out += [{"kind": "midi", "device": path, "error": t.error} for path, t in self.midi_outs.items()]
-        return out
+        audio = [] if self.playback is None else [
+            OutputStatus(kind="audio", device=self.playback.device, error=self.playback.error)]
+        midi = [OutputStatus(kind="midi", device=path, error=t.error) for path, t in self.midi_outs.items()]
+        return (*audio, *midi)
 
     def collect(self) -> Broadcasts:
         """OutputStatus for each output whose error changed (logged), or still stands after OUTPUT_REPEAT_S."""
         broadcasts: Broadcasts = []
         now = time.monotonic()
         for status in self.outputs():
-            key, error = (status["kind"], status["device"]), status["error"]
+            key, error = (status.kind, status.device), status.error
             last, when = self._reported.get(key, ("", 0.0))
             if error != last:
                 if error:
-                    log.error("%s output %s: %s", status["kind"], status["device"], error)
+                    log.error("%s output %s: %s", status.kind, status.device, error)
                 else:
-                    log.info("%s output %s is playing again", status["kind"], status["device"])
+                    log.info("%s output %s is playing again", status.kind, status.device)
             elif not error or now - when < OUTPUT_REPEAT_S:
                 continue
             self._reported[key] = (error, now)
-            broadcasts.append(("transport.output", "outputStatus", status))
+            broadcasts.append(("transport.output", OutputStatus.KIND, status))
         return broadcasts
 
-    async def audition(self, value: dict[str, Any]) -> dict[str, Any]:
+    async def audition(self, audition: Audition) -> AuditionReply:
         """Play content now, outside the timeline; answer when and for how long it sounds."""
-        path, mime, seconds = _content_path(value["contentPath"]), value["mime"], value["durationSeconds"]
+        path, mime, seconds = _content_path(audition.content_path), audition.mime, audition.duration_seconds
         if mime == MIME_WAV:
-            audio = await self._prepare(load_audio, path, self.clock.sample_rate, CHANNELS, value["gain"], seconds)
+            audio = await self._prepare(load_audio, path, self.clock.sample_rate, CHANNELS, audition.gain, seconds)
             start = math.ceil(self.clock.now_sample()) + self.horizon_frames()
             if self.playback is not None:
                 self.playback.auditions.append(AudioAudition(start, audio))
             return self._reply(start, len(audio) / self.clock.sample_rate)
         if mime == MIME_MIDI:
             events = await self._prepare(load_midi, path)
-            out = self._audition_out(value["midiOut"])
+            out = self._audition_out(audition.midi_out)
             if seconds > 0:
                 events = cut_midi(events, seconds, by_beats=False)
             start_ns = time.monotonic_ns() + int(AUDITION_LEAD_S * NS)
@@ -219,10 +222,10 @@ class Player:
             return self._reply(math.ceil(self.clock.sample_at(start_ns)), events.length_seconds)
         raise RequestError("badRequest", f"mime: {mime!r} cannot be played; playable are {MIME_WAV}, {MIME_MIDI}")
 
-    def _reply(self, start: int, seconds: float) -> dict[str, Any]:
+    def _reply(self, start: int, seconds: float) -> AuditionReply:
         mono = self.clock.mono_at(start)
-        return {"durationSeconds": seconds, "startSample": start, "startMonotonicNs": mono,
-                "startRealtimeNs": mono + time.time_ns() - time.monotonic_ns()}
+        return AuditionReply(duration_seconds=seconds, start_sample=start, start_monotonic_ns=mono,
+                             start_realtime_ns=mono + time.time_ns() - time.monotonic_ns())
 
     def _audition_out(self, path: str) -> MidiOutThread:
         """The port an audition names (or the configured one). Each port gets a thread for good, so one is

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from appliance.proto import codec
+from appliance.proto.timeline_messages import TimelineSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -28,30 +28,30 @@ class SavedTimeline:
         self._written = 0  # the number of the newest snapshot on disk
         self._newest: tuple[int, bytes] | None = None  # the newest snapshot not yet on disk
 
-    def load(self) -> dict[str, Any] | None:
-        """The saved SavedTimeline value; None when there is none. An unreadable file is moved aside and logged."""
+    def load(self) -> TimelineSnapshot | None:
+        """The saved snapshot; None when there is none. An unreadable file is moved aside and logged."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return codec.unpack(codec.garden.SavedTimeline, data)
+            return TimelineSnapshot.from_wire(codec.unpack(codec.garden.SavedTimeline, data))
         except codec.BodyError as exc:
             aside = self.path.with_suffix(".unreadable")
             os.replace(self.path, aside)
             log.error("%s: %s; starting with an empty timeline (the file is kept as %s)", self.path, exc, aside.name)
             return None
 
-    async def save(self, value: dict[str, Any]) -> None:
-        """Replace the file with `value` (taken by the caller before awaiting, so later snapshots win).
+    async def save(self, snapshot: TimelineSnapshot) -> None:
+        """Replace the file with `snapshot` (taken by the caller before awaiting, so later snapshots win).
 
-        Returns once `value` or a newer snapshot is on disk. A burst of commands thus costs a few
+        Returns once `snapshot` or a newer one is on disk. A burst of commands thus costs a few
         writes, not one fsync each (tens of ms apiece on an SD card) and, while they waited, one held
         copy of the whole timeline each (the fuzz scenario's markers made that 0.7 MB).
         """
         self._taken += 1
         mine = self._taken
-        self._newest = (mine, codec.pack(codec.garden.SavedTimeline, value))
+        self._newest = (mine, codec.pack(codec.garden.SavedTimeline, snapshot.to_wire()))
         async with self._lock:
             if self._written >= mine:
                 return

@@ -18,8 +18,12 @@ from appliance import token as tokens
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto import endpoints
+from appliance.proto.artifact_messages import ArtifactCreated
 from appliance.proto.channel import RequestError
 from appliance.proto.pubsub import Broadcast, Publisher
+from appliance.proto.stream_messages import DEVICE_EVENT, DeviceNotice
+from appliance.proto.transport_messages import OutputStatus, TransportStateChanged
+from appliance.proto.typed_bodies import typed_value
 from appliance.services.agent.http_app import routes
 from appliance.services.agent.live_resources import LiveResources, ServiceState
 from appliance.services.agent.mcp_endpoint import StudioMCP
@@ -82,6 +86,7 @@ class Hootenanny:
         self.publisher = Publisher(pub, "hootenanny")
         self.garden = GardenLink(self.ctx, config, self.publisher, self._garden_event)
         self.devices = DeviceRegistry(self.db)
+        # The registry still reads the notices' wire names.
         self.devices.rescan(sound_devices.present())
         self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish, self.devices)
         self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
@@ -112,23 +117,23 @@ class Hootenanny:
         return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
 
     def _announce_artifact(self, artifact: Artifact) -> None:
-        self.publisher.publish("artifact.created", "artifactCreated", {
-            "artifactId": artifact.id, "contentHash": artifact.content_hash or "", "mime": artifact.mime,
-            "tags": artifact.tags, "parentId": artifact.parent_id or ""})
+        self.publisher.publish("artifact.created", ArtifactCreated.KIND, ArtifactCreated(
+            artifact_id=artifact.id, content_hash=artifact.content_hash or "", mime=artifact.mime,
+            tags=tuple(artifact.tags), parent_id=artifact.parent_id or ""))
 
     async def _garden_event(self, event: Broadcast) -> None:
-        if event.body.kind == "transportStateChanged":
-            self.live_state.heard(event.body.value)
-        elif event.body.kind == "outputStatus":
-            self.live_state.heard_output(event.body.value)
+        message = typed_value(event.body)
+        if isinstance(message, TransportStateChanged):
+            self.live_state.heard(message)
+        elif isinstance(message, OutputStatus):
+            self.live_state.heard_output(message)
         await self.streams.on_event(event)
 
-    async def _device_notice(self, event: dict[str, Any]) -> None:
-        connected = event["action"] == "added"
-        self.devices.seen(event["deviceId"], event["kind"], event["alsaName"], event["devPath"], connected)
-        self.publisher.publish(f"device.{event['action']}", "deviceEvent", event)
+    async def _device_notice(self, notice: DeviceNotice) -> None:
+        self.devices.seen(notice)
+        self.publisher.publish(f"device.{notice.action}", DEVICE_EVENT, notice)
         try:
-            await self.garden.request("deviceNotice", event, retries=0, timeout=2)
+            await self.garden.request(DeviceNotice.KIND, notice, retries=0, timeout=2)
         except RequestError as exc:
             log.info("chaosgarden did not take the device notice: %s", exc.message)
 

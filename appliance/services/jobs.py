@@ -23,18 +23,19 @@ from typing import Any, Literal
 from pydantic import Field
 
 from appliance.patterns import PatternError, PatternSpec, render
+from appliance.proto.job_messages import JobEvent, JobState
+from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
-from appliance.services.store.artifacts import ArtifactStore
-from appliance.services.store.catalog import now_ns
+from appliance.services.service_error import ServiceError
 from appliance.services.sessions.request_response import RequestResponse
 from appliance.services.slicing.slices import Slicer
-from appliance.services.service_error import ServiceError
-from appliance.services.capture.streams import StreamService
+from appliance.services.store.artifacts import ArtifactStore
+from appliance.services.store.catalog import now_ns
 
 log = logging.getLogger(__name__)
 
 SPACES = ("capture", "pattern")
-Publish = Callable[[str, str, dict[str, Any]], None]
+Publish = Callable[[str, str, Any], None]  # topic, kind, value (Publisher.publish)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,6 @@ class JobService:
         self.db.execute("UPDATE jobs SET state=?, artifact_id=COALESCE(?, artifact_id), error=?, updated_ns=?"
                         " WHERE id=?", (state, artifact_id, error, now_ns(), job_id))
 
-    def _event(self, job_id: str, space: str, state: str, *, artifact_id: str = "", error: str = "") -> None:
-        self.publish(f"job.{state}", "jobEvent", {"jobId": job_id, "state": state, "space": space,
-                                                  "artifactId": artifact_id, "error": error, "progress": -1.0})
+    def _event(self, job_id: str, space: str, state: JobState, *, artifact_id: str = "", error: str = "") -> None:
+        self.publish(f"job.{state}", JobEvent.KIND,
+                     JobEvent(job_id=job_id, state=state, space=space, artifact_id=artifact_id, error=error))

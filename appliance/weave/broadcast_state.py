@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from appliance.proto import codec
-from appliance.proto.codec import Body
+from appliance.proto.artifact_messages import ArtifactCreated
+from appliance.proto.job_messages import JobEvent
+from appliance.proto.transport_messages import BeatTick, Marker, TransportStateChanged
 
 RECENT_ARTIFACTS = 100
 JOBS_KEPT = 100
@@ -75,23 +77,21 @@ class KernelState:
     updated_ns: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def apply(self, body: Body) -> bool:
-        """Fold in one broadcast; False when it is not about anything the kernel tracks."""
-        value = body.value
+    def apply(self, message: object) -> bool:
+        """Fold in one broadcast (its value as `typed_bodies` types it); False when it is not about anything the
+        kernel tracks."""
         with self._lock:
-            if body.kind == "beatTick":
-                self.beat, self.tempo_bpm = value["beat"], value["tempoBpm"] or self.tempo_bpm
-            elif body.kind == "transportStateChanged":
-                self.transport, self.beat = value["state"], value["beat"]
-                self.tempo_bpm = value["tempoBpm"] or self.tempo_bpm
-            elif body.kind == "markerReached":
-                self.beat = max(self.beat, value["beat"])
-            elif body.kind == "jobEvent":
-                self._job(JobInfo(value["jobId"], value["state"], value["space"], value["artifactId"],
-                                  value["error"]))
-            elif body.kind == "artifactCreated":
-                self._artifact(Artifact(value["artifactId"], value["contentHash"], value["mime"],
-                                        tuple(value["tags"])))
+            if isinstance(message, BeatTick):
+                self.beat, self.tempo_bpm = message.beat, message.tempo_bpm or self.tempo_bpm
+            elif isinstance(message, TransportStateChanged):
+                self.transport, self.beat = message.state, message.beat
+                self.tempo_bpm = message.tempo_bpm or self.tempo_bpm
+            elif isinstance(message, Marker):  # a MARKER_REACHED: the transport is at least there
+                self.beat = max(self.beat, message.beat)
+            elif isinstance(message, JobEvent):
+                self._job(JobInfo(message.job_id, message.state, message.space, message.artifact_id, message.error))
+            elif isinstance(message, ArtifactCreated):
+                self._artifact(Artifact(message.artifact_id, message.content_hash, message.mime, message.tags))
             else:
                 return False
             self.updated_ns = time.time_ns()

@@ -14,7 +14,8 @@ from appliance.config import Config, ConfigError
 from appliance.proto.channel import Incoming, RequestError
 from appliance.proto.codec import Body
 from appliance.proto.endpoints import prepare_runtime_dir
-from appliance.proto.tool_messages import ToolCall, ToolResult, typed_value
+from appliance.proto.tool_messages import ToolCall, ToolResult
+from appliance.proto.typed_bodies import typed_value
 from appliance.weave import tools
 from appliance.weave.hootenanny_link import HootenannyLink
 from appliance.weave.weaver import Weaver

@@ -15,7 +15,11 @@ from typing import Any
 from appliance.cas import ContentStore
 from appliance.config import Config
 from appliance.proto.codec import BodyError
+from appliance.proto.artifact_messages import ArtifactCreated
+from appliance.proto.job_messages import JobEvent
 from appliance.proto.pubsub import Broadcast
+from appliance.proto.transport_messages import BeatTick, Marker, TransportStateChanged
+from appliance.proto.typed_bodies import typed_value
 from appliance.weave.actions import ActionRunner
 from appliance.weave.api import KernelApi
 from appliance.weave.box_client import BoxClient, Request
@@ -197,29 +201,28 @@ class Weaver:
     # -- broadcasts --------------------------------------------------------------------
     def on_broadcast(self, broadcast: Broadcast) -> None:
         """Fold a broadcast into KernelState, then fire the rules it matches (I/O loop)."""
-        body = broadcast.body
-        if not self.state.apply(body):
+        value = typed_value(broadcast.body)
+        if not self.state.apply(value):
             return
-        value = body.value
         firings: list[Firing] = []
-        if body.kind == "beatTick":
-            self.scheduler.set_tempo(value["tempoBpm"])
-            for rule in self.scheduler.match_beat(value["beat"]):
+        if isinstance(value, BeatTick):
+            self.scheduler.set_tempo(value.tempo_bpm)
+            for rule in self.scheduler.match_beat(value.beat):
                 kind = "deadline" if rule.trigger.type == "deadline" else "beat"
-                firings.append(Firing(rule, Event(kind, value["beat"], {"tempo": value["tempoBpm"]})))
-        elif body.kind == "transportStateChanged":
-            self.scheduler.set_tempo(value["tempoBpm"])
-            event = Event("transport", value["beat"], {"state": value["state"], "tempo": value["tempoBpm"]})
-            firings = [Firing(r, event) for r in self.scheduler.match_transport(value["state"], value["beat"])]
-        elif body.kind == "markerReached":
-            event = Event("marker", value["beat"], {"name": value["name"], "metadata_json": value["metadataJson"]})
-            firings = [Firing(r, event) for r in self.scheduler.match_marker(value["name"])]
-        elif body.kind == "artifactCreated":
-            artifact = self.state.artifact(value["artifactId"])
+                firings.append(Firing(rule, Event(kind, value.beat, {"tempo": value.tempo_bpm})))
+        elif isinstance(value, TransportStateChanged):
+            self.scheduler.set_tempo(value.tempo_bpm)
+            event = Event("transport", value.beat, {"state": value.state, "tempo": value.tempo_bpm})
+            firings = [Firing(r, event) for r in self.scheduler.match_transport(value.state, value.beat)]
+        elif isinstance(value, Marker):
+            event = Event("marker", value.beat, {"name": value.name, "metadata_json": value.metadata_json})
+            firings = [Firing(r, event) for r in self.scheduler.match_marker(value.name)]
+        elif isinstance(value, ArtifactCreated):
+            artifact = self.state.artifact(value.artifact_id)
             event = Event("artifact", self.state.beat, {"artifact": artifact})
-            firings = [Firing(r, event) for r in self.scheduler.match_artifact(value["tags"])]
-        elif body.kind == "jobEvent":
-            job = self.state.job(value["jobId"]) or JobInfo(value["jobId"], value["state"], value["space"])
+            firings = [Firing(r, event) for r in self.scheduler.match_artifact(value.tags)]
+        elif isinstance(value, JobEvent):
+            job = self.state.job(value.job_id) or JobInfo(value.job_id, value.state, value.space)
             self.sampler.on_job(job)
             if job.state == "complete":
                 event = Event("job_complete", self.state.beat, {"job_id": job.id, "space": job.space,

@@ -40,7 +40,7 @@ class Rig:
 
     def _recording(self) -> bool:
         try:
-            garden = {s["uri"]: s["running"] for s in self.box.link.garden_streams(timeout=2)}
+            garden = {s.uri: s.running for s in self.box.link.garden_streams(timeout=2)}
         except (BoxUnreachable, ToolError):
             return False
         return garden.get(self.uri, False) and self._status().get("state") == "recording"

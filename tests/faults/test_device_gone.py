@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from appliance.proto.stream_definition import StreamKind
+from appliance.proto.stream_messages import DeviceAction, DeviceNotice
 from tests.faults.recording import ms
 from tests.faults.rig import recording_rig
 from tests.support.alsa import PCM_NAME
@@ -23,9 +25,9 @@ AWAY_SECONDS = 3.0
 SHIFT_LIMIT_MS = 50.0
 
 
-def notice(action: str) -> dict[str, str]:
-    return {"deviceId": PCM_NAME, "action": action, "kind": "audio", "alsaName": PCM_NAME,
-            "devPath": "/devices/faults/studiotest"}
+def notice(action: DeviceAction) -> DeviceNotice:
+    return DeviceNotice(device_id=PCM_NAME, action=action, kind=StreamKind.AUDIO, alsa_name=PCM_NAME,
+                        dev_path="/devices/faults/studiotest")
 
 
 def test_device_disappears_and_returns(short_tmp, figure):

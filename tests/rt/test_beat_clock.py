@@ -12,7 +12,8 @@ import zmq.asyncio
 from appliance.proto import endpoints
 from appliance.proto.pubsub import Subscriber
 from appliance.rt.beat_clock import SampleClock, TempoMap, TempoMapView
-from appliance.rt.beat_ticker import BeatTicker, Marker, MarkerTable
+from appliance.proto.transport_messages import Marker
+from appliance.rt.beat_ticker import BeatTicker, MarkerTable
 from tests.support.garden import until, wait_until
 
 RATE = 48000
@@ -48,7 +49,7 @@ def test_a_stalled_clock_thread_emits_every_missed_tick_in_order():
     clock = SampleClock(RATE)
     transport = TempoMap(RATE, bpm=400)  # 37.5 ms per quarter-beat tick
     ticker = BeatTicker(clock, transport, resolution=4, priority=0)
-    ticker.markers = MarkerTable.of([Marker("m", 1.0, "{}")])
+    ticker.markers = MarkerTable.of([Marker(name="m", beat=1.0, metadata_json="{}")])
     ticker.start()
     transport.play(at=clock.now_sample())
     before = sys.getswitchinterval()

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from appliance.config import load_config
+from appliance.proto.transport_messages import TransportCommand
 from appliance.rt.beat_clock import SampleClock
 from appliance.rt.timekeeper import Timekeeper
 from tests.support.garden import HANG_GUARD_S, until
@@ -40,12 +41,13 @@ async def test_link_asked_for_without_the_package_is_off_and_says_so(short_tmp, 
     with caplog.at_level(logging.ERROR):
         await keeper.start()
     try:
-        state = (await keeper.transport_command({"tempo": 97.0})).value  # the clock works on without Link
-        assert state["tempoBpm"] == 97.0
-        link = state["link"]
-        assert link["mode"] == "follow" and link["peers"] == 0
-        assert "aalink" in link["error"] and "studio-appliance[link]" in link["error"] and "Link is off" in link["error"]
-        assert any(r.getMessage() == link["error"] for r in caplog.records)
+        # the clock works on without Link
+        state = (await keeper.transport_command(TransportCommand(verb="tempo", argument=97.0))).value
+        assert state.tempo_bpm == 97.0
+        link = state.link
+        assert link.mode == "follow" and link.peers == 0
+        assert "aalink" in link.error and "studio-appliance[link]" in link.error and "Link is off" in link.error
+        assert any(r.getMessage() == link.error for r in caplog.records)
     finally:
         keeper.stop()
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from appliance.proto.audition_messages import Audition
 from appliance.proto.channel import RequestError
 from appliance.rt.beat_clock import SampleClock, TempoMap
 from appliance.rt.player import Player
@@ -231,8 +232,7 @@ async def test_auditions_to_made_up_ports_leave_no_threads(config, short_tmp):
     (short_tmp / "junk.mid").write_bytes(b"junk")
 
     def audition(content, port):
-        return player.audition({"contentPath": str(content), "mime": "audio/midi", "durationSeconds": 0.0,
-                                "gain": 1.0, "midiOut": str(port)})
+        return player.audition(Audition(content_path=str(content), mime="audio/midi", midi_out=str(port)))
 
     for n in range(3):
         with pytest.raises(RequestError, match="not a readable Standard MIDI File"):

@@ -12,6 +12,8 @@ import mido
 import pytest
 
 from appliance.cas import ContentStore
+from appliance.proto.stream_definition import StreamKind
+from appliance.proto.stream_messages import DeviceNotice
 from appliance.services.store.catalog import open_catalog
 from appliance.services.capture.devices import DeviceRegistry
 from appliance.sound_devices import present
@@ -34,14 +36,15 @@ def fake_kernel(root: Path) -> tuple[Path, Path]:
 def test_the_scan_names_cards_and_ports_as_udev_does(tmp_path):
     sys_sound, proc = fake_kernel(tmp_path)
     found = present(sys_sound, proc)
-    assert [(d["deviceId"], d["kind"], d["alsaName"]) for d in found] == [
+    assert [(d.device_id, d.kind, d.alsa_name) for d in found] == [
         ("ES9", "audio", "hw:CARD=ES9,DEV=0"), ("midi-ES9-0", "midi", "/dev/snd/midiC1D0")]
     assert present(tmp_path / "no-sysfs", proc) == []
 
 
 def test_a_rescan_connects_what_is_there_and_disconnects_what_left(tmp_path):
     registry = DeviceRegistry(open_catalog(tmp_path / "catalog.db"))
-    registry.seen("OLD", "audio", "hw:CARD=OLD,DEV=0", "/devices/old", True)  # unplugged while we were down
+    registry.seen(DeviceNotice(device_id="OLD", action="added", kind=StreamKind.AUDIO, alsa_name="hw:CARD=OLD,DEV=0",
+                               dev_path="/devices/old"))  # unplugged while we were down
     registry.rescan(present(*fake_kernel(tmp_path)))
     listed = {d.id: d.connected for d in registry.list()}
     assert listed == {"sim": True, "ES9": True, "midi-ES9-0": True, "OLD": False}

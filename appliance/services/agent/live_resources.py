@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from appliance.proto.transport_messages import OutputStatus, TransportStateChanged
 from appliance.services.sessions.sessions import SessionList, SessionStatus
 
 log = logging.getLogger(__name__)
@@ -59,22 +60,23 @@ class ServiceState:
     def __init__(self, sessions: Callable[[], list[SessionStatus]]) -> None:
         self._sessions = sessions
         self._transport: dict[str, Any] = IdleState().transport()
-        self._outputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._outputs: dict[tuple[str, str], OutputStatus] = {}
 
-    def heard(self, changed: dict[str, Any]) -> None:
+    def heard(self, changed: TransportStateChanged) -> None:
         """A TransportStateChanged broadcast from chaosgarden (it lists every output)."""
-        self._transport = {"state": changed["state"], "beat": changed["beat"], "tempo_bpm": changed["tempoBpm"]}
-        self._outputs = {(o["kind"], o["device"]): o for o in changed["outputs"]}
+        self._transport = {"state": changed.state, "beat": changed.beat, "tempo_bpm": changed.tempo_bpm}
+        self._outputs = {(o.kind, o.device): o for o in changed.outputs}
 
-    def heard_output(self, status: dict[str, Any]) -> None:
+    def heard_output(self, status: OutputStatus) -> None:
         """An OutputStatus broadcast: one output failed, or plays again."""
-        self._outputs[(status["kind"], status["device"])] = status
+        self._outputs[(status.kind, status.device)] = status
 
     def sessions(self) -> dict[str, Any]:
         return SessionList(sessions=self._sessions()).model_dump(mode="json")
 
     def transport(self) -> dict[str, Any]:
-        return {**self._transport, "outputs": list(self._outputs.values())}
+        outputs = [{"kind": o.kind, "device": o.device, "error": o.error} for o in self._outputs.values()]
+        return {**self._transport, "outputs": outputs}
 
 
 class LiveResources:

@@ -2,8 +2,8 @@
 
 The MCP endpoint and the ZMQ `toolCall` path (CLI, vibeweaver) both call
 tools through here, so validation and error wording are the same on both.
-A result is checked against its tool's result model on the way out, so what
-a tool declares as its output schema is what clients get.
+A result is an instance of its tool's result model (checked on the way
+out), so what a tool declares as its outputSchema is what clients get.
 """
 
 from __future__ import annotations
@@ -31,17 +31,15 @@ class Forwarded(RootModel[dict[str, Any]]):
 
 @dataclass(frozen=True)
 class ToolOutput:
-    result: BaseModel | dict[str, Any]  # for a local tool, an instance of the tool's `result` model
+    result: BaseModel  # for a local tool, an instance of the tool's `result` model; Forwarded for a worker's
     text: str
     images: list[bytes] = field(default_factory=list)  # PNG pictures for the agent to look at
 
     @property
     def structured(self) -> dict[str, Any]:
         """The result as clients get it: the JSON of the result model."""
-        if isinstance(self.result, BaseModel):
-            dumped: dict[str, Any] = self.result.model_dump(mode="json")
-            return dumped
-        return self.result
+        dumped: dict[str, Any] = self.result.model_dump(mode="json")
+        return dumped
 
 
 Handler = Callable[..., Awaitable[ToolOutput]]
@@ -105,23 +103,12 @@ class ToolRegistry:
 
 
 def _check_result(tool: Tool, output: ToolOutput) -> None:
-    """Refuse a result that is not what the tool declares.
-
-    A typed result must be the tool's own model. A plain dict is checked
-    strictly, as the JSON clients will read (no coercion of a string to a
-    number, say), and then passed on unchanged.
-    """
-    if isinstance(output.result, BaseModel):
-        if not isinstance(output.result, tool.result):
-            raise ServiceError("internal", f"{tool.name}: returned a {type(output.result).__name__}, not its "
-                                           f"outputSchema's {tool.result.__name__}; this is a bug in the box")
-        return
-    try:
-        tool.result.model_validate_json(json.dumps(output.structured), strict=True)
-    except (TypeError, ValueError) as exc:  # ValidationError is a ValueError; TypeError: not JSON at all
-        log.error("%s returned a result its outputSchema does not allow: %s", tool.name, exc)
-        raise ServiceError("internal", f"{tool.name}: the result does not match the tool's outputSchema "
-                                       f"({exc}); this is a bug in the box") from None
+    """Refuse a result that is not the tool's own model: its outputSchema is that model's schema."""
+    if not isinstance(output.result, tool.result):
+        log.error("%s returned a %s, not its outputSchema's %s", tool.name, type(output.result).__name__,
+                  tool.result.__name__)
+        raise ServiceError("internal", f"{tool.name}: returned a {type(output.result).__name__}, not its "
+                                       f"outputSchema's {tool.result.__name__}; this is a bug in the box")
 
 
 def as_wire_result(output: ToolOutput) -> ToolResult:

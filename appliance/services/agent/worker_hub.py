@@ -26,7 +26,9 @@ from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
-from appliance.proto.tool_messages import ToolCall, ToolResult, typed_value
+from appliance.proto.stream_messages import DeviceNotice
+from appliance.proto.tool_messages import ToolCall, ToolResult
+from appliance.proto.typed_bodies import typed_value
 from appliance.services.service_error import ServiceError
 from appliance.services.agent.registry import Forwarded, Progress, ToolOutput, ToolRegistry, as_wire_result
 
@@ -46,7 +48,7 @@ class RemoteTool:
     peer: bytes | None  # None while its worker is away
 
 
-DeviceHandler = Callable[[dict[str, Any]], Awaitable[None]]
+DeviceHandler = Callable[[DeviceNotice], Awaitable[None]]
 ToolsChanged = Callable[[], None]
 
 
@@ -57,7 +59,7 @@ class WorkerHub:
         router.setsockopt(zmq.LINGER, 0)
         router.bind(endpoints.ipc(config.runtime_dir, endpoints.HOOTENANNY_WORKERS))
         self.channel = Channel(router, name="hootenanny", handler=self._handle, on_control=self._control,
-                               serves=("toolCall", "deviceNotice"))
+                               serves=("toolCall", DeviceNotice.KIND))
         self.registry = registry
         self.on_device = on_device
         self.on_tools_changed = on_tools_changed or (lambda: None)
@@ -104,8 +106,8 @@ class WorkerHub:
             except ServiceError as exc:
                 return Body(ToolResult.KIND, ToolResult(structured_json="{}", text=exc.message, is_error=True))
             return Body(ToolResult.KIND, as_wire_result(output))
-        if body.kind == "deviceNotice":
-            await self.on_device(body.value)
+        if body.kind == DeviceNotice.KIND:
+            await self.on_device(DeviceNotice.from_wire(body.value))
             return Body("ack")
         raise RequestError("badRequest", f"hootenanny does not handle {body.kind} from clients")
 

@@ -16,6 +16,7 @@ import sqlite3
 
 from pydantic import Field
 
+from appliance.proto.stream_messages import DeviceNotice
 from appliance.services.results import ResultModel
 from appliance.services.store.catalog import now_ns
 
@@ -41,18 +42,22 @@ class DeviceRegistry:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def seen(self, device_id: str, kind: str, alsa_name: str, dev_path: str, connected: bool) -> None:
+    def seen(self, notice: DeviceNotice) -> None:
+        """udev's news of one device; an `added` one is connected, a `removed` one is not."""
+        self._keep(notice.device_id, notice.kind.value, notice.alsa_name, notice.dev_path, notice.action == "added")
+
+    def _keep(self, device_id: str, kind: str, alsa_name: str, dev_path: str, connected: bool) -> None:
         self.db.execute(
             "INSERT INTO devices (id, kind, alsa_name, dev_path, connected, last_seen_ns) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, alsa_name=excluded.alsa_name,"
             " dev_path=excluded.dev_path, connected=excluded.connected, last_seen_ns=excluded.last_seen_ns",
             (device_id, kind, alsa_name, dev_path, int(connected), now_ns()))
 
-    def rescan(self, present: list[dict[str, str]]) -> None:
+    def rescan(self, present: list[DeviceNotice]) -> None:
         """Take the nodes present now (sound_devices.present) as the truth: they are connected, the rest are not."""
-        for event in present:
-            self.seen(event["deviceId"], event["kind"], event["alsaName"], event["devPath"], True)
-        here = {event["deviceId"] for event in present}
+        for notice in present:
+            self._keep(notice.device_id, notice.kind.value, notice.alsa_name, notice.dev_path, True)
+        here = {notice.device_id for notice in present}
         for row in self.db.execute("SELECT id FROM devices WHERE connected=1").fetchall():
             if row["id"] not in here:
                 self.db.execute("UPDATE devices SET connected=0 WHERE id=?", (row["id"],))

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.cas import ContentStore
+from appliance.proto.audition_messages import Audition
 from appliance.services.results import ResultModel
 from appliance.services.store.artifacts import Artifact, ArtifactStore
 from appliance.services.service_error import ServiceError
@@ -66,7 +67,8 @@ class RequestResponse:
                       tail_seconds: float = 1.0, tags: list[str]) -> RequestResult:
         """Send a MIDI artifact (or events) out, record the answer, keep both; exactly one of the two sources."""
         status = self._session(session)
-        assert status.audio_in is not None  # session_create refuses a request_response session without one
+        # session_create refuses a request_response session without both.
+        assert status.audio_in is not None and status.midi_out is not None
         midi = self._midi_artifact(session, artifact_id, events, tags)
         _, midi_path = self.artifacts.content_path(midi.id)
         first_note = _first_note_seconds(midi_path)
@@ -74,11 +76,10 @@ class RequestResponse:
         if not rec.recording:
             raise ServiceError("conflict", f"session {session}: audio_in {rec.definition.uri} is not recording "
                                            "(session_play starts it)")
-        reply = await self.timeline.request("audition", {
-            "contentPath": str(midi_path), "mime": MIME_MIDI, "durationSeconds": 0.0,
-            "gain": 1.0, "midiOut": status.midi_out}, timeout=30.0)
-        sent_ns = reply["startRealtimeNs"]
-        end_ns = sent_ns + int((reply["durationSeconds"] + tail_seconds) * 1e9)
+        reply = await self.timeline.play_now(Audition(content_path=str(midi_path), mime=MIME_MIDI,
+                                                      midi_out=status.midi_out), timeout=30.0)
+        sent_ns = reply.start_realtime_ns
+        end_ns = sent_ns + int((reply.duration_seconds + tail_seconds) * 1e9)
         await asyncio.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
         # A little audio from before the send: where a loaded box maps the send time a few ms late,
         # the answer still starts inside the cut, and an answer already sounding is told apart.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.services.agent.registry import ResultModel, Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
 from appliance.services.timeline import GardenTimeline
+from appliance.services.timeline_results import AuditionStarted, Marker, Region, TimelineContents, TransportState
 
 
 class _Args(BaseModel):
@@ -49,70 +50,16 @@ class MarkerArgs(_Args):
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON handed back in MarkerReached")
 
 
-# The transport results are chaosgarden's TransportStateChanged and AuditionReply (garden.capnp) as it
-# answers them, so their field names are the Cap'n Proto ones.
-
-class OutputStatus(ResultModel):
-    kind: str = Field(description="audio (the playback device) or midi (a raw MIDI port)")
-    device: str = Field(description="the ALSA PCM name or rawmidi path")
-    error: str = Field(description="why it cannot be opened or written; empty: it plays")
-
-
-class LinkStatus(ResultModel):
-    mode: str = Field(description="off, follow (take the Link session's tempo) or lead (impose the box's)")
-    peers: int
-    error: str = Field(description="why Link is off although asked for; empty otherwise")
-
-
-class TransportState(ResultModel):
-    state: Literal["stopped", "playing", "paused"]
-    beat: float
-    tempoBpm: float  # noqa: N815 - the Cap'n Proto field names
-    samplePosition: int  # noqa: N815
-    monotonicNs: int  # noqa: N815
-    realtimeNs: int  # noqa: N815
-    outputs: list[OutputStatus]
-    link: LinkStatus
-
-
-class Region(ResultModel):
-    region_id: str
-    artifact_id: str
-    at: float = Field(description="the beat it starts at")
-    duration: float | None = Field(description="beats it plays for; null: all of it")
-    gain: float
-    mime: str
-
-
-class Marker(ResultModel):
-    name: str
-    beat: float
-    metadata: dict[str, Any]
-
-
-class TimelineContents(ResultModel):
-    regions: list[Region]
-    markers: list[Marker]
-
-
-class AuditionStarted(ResultModel):
-    artifact_id: str
-    durationSeconds: float  # noqa: N815 - the Cap'n Proto field names
-    startSample: int  # noqa: N815
-    startMonotonicNs: int  # noqa: N815
-    startRealtimeNs: int  # noqa: N815
-
-
 def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
-    def state_output(state: dict[str, Any]) -> ToolOutput:
-        notes = [f"{o['kind']} output {o['device']}: {o['error']}" for o in state["outputs"] if o["error"]]
-        link = state["link"]
-        if link["error"]:
-            notes.append(f"Link: {link['error']}")
-        elif link["mode"] != "off":
-            notes.append(f"Link: {link['mode']}ing, {link['peers']} peers")
-        return ToolOutput(state, "; ".join([f"{state['state']} at beat {state['beat']:.3f}, "
-                                            f"{state['tempoBpm']:g} bpm", *notes]))
+    def state_output(state: TransportState) -> ToolOutput:
+        notes = [f"{o.kind} output {o.device}: {o.error}" for o in state.outputs if o.error]
+        link = state.link
+        if link.error:
+            notes.append(f"Link: {link.error}")
+        elif link.mode != "off":
+            notes.append(f"Link: {link.mode}ing, {link.peers} peers")
+        return ToolOutput(state, "; ".join([f"{state.state} at beat {state.beat:.3f}, {state.tempo_bpm:g} bpm",
+                                            *notes]))
 
     async def transport_play(_args: NoArgs) -> ToolOutput:
         return state_output(await timeline.transport("play"))
@@ -133,27 +80,24 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
         return state_output(await timeline.transport("tempo", args.bpm))
 
     async def timeline_schedule(args: ScheduleArgs) -> ToolOutput:
-        result = await timeline.schedule(args.artifact_id, args.at, args.duration, args.gain)
-        return ToolOutput(result, f"{result['region_id']}: {args.artifact_id} at beat {args.at:g}")
+        region = await timeline.schedule(args.artifact_id, args.at, args.duration, args.gain)
+        return ToolOutput(region, f"{region.region_id}: {args.artifact_id} at beat {args.at:g}")
 
     async def timeline_remove(args: RemoveArgs) -> ToolOutput:
         removed = await timeline.remove(args.region_id)
-        return ToolOutput(removed, f"removed {removed['region_id']} ({removed['artifact_id']} at beat "
-                                   f"{removed['at']:g})")
+        return ToolOutput(removed, f"removed {removed.region_id} ({removed.artifact_id} at beat {removed.at:g})")
 
     async def timeline_list(_args: NoArgs) -> ToolOutput:
         contents = await timeline.contents()
-        return ToolOutput(contents, f"{len(contents['regions'])} regions, {len(contents['markers'])} markers")
+        return ToolOutput(contents, f"{len(contents.regions)} regions, {len(contents.markers)} markers")
 
     async def timeline_audition(args: AuditionArgs) -> ToolOutput:
-        reply = await timeline.audition(args.artifact_id, args.duration, args.gain)
-        return ToolOutput({"artifact_id": args.artifact_id, **reply},
-                          f"auditioning {args.artifact_id} for {reply['durationSeconds']:.3f} s")
+        started = await timeline.audition(args.artifact_id, args.duration, args.gain)
+        return ToolOutput(started, f"auditioning {args.artifact_id} for {started.duration_seconds:.3f} s")
 
     async def timeline_marker(args: MarkerArgs) -> ToolOutput:
-        await timeline.marker(args.name, args.beat, args.metadata)
-        return ToolOutput({"name": args.name, "beat": args.beat, "metadata": args.metadata},
-                          f"marker {args.name} at beat {args.beat:g}")
+        marker = await timeline.marker(args.name, args.beat, args.metadata)
+        return ToolOutput(marker, f"marker {args.name} at beat {args.beat:g}")
 
     for tool in (
         Tool("transport_play", "Start (or resume) the beat clock from where it is.", NoArgs, TransportState,
