@@ -16,6 +16,7 @@ from mcp import Client
 from appliance.proto.codec import pack_envelope
 from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
 from appliance.services.agent.tools.capture import StreamList, StreamStatusArgs
+from appliance.services.capture.stream_status import StreamStatus
 from appliance.services.agent.worker_hub import WorkerHub
 from appliance.services.service_error import ServiceError
 from appliance.weave import tools as weave_tools
@@ -183,14 +184,15 @@ class TestRequestResponse:
         assert tools.called == REQUEST_RESPONSE
 
 
-async def test_a_result_that_drifts_from_its_model_is_refused():
+async def test_a_result_that_is_not_its_tools_model_is_refused():
     registry = ToolRegistry()
 
-    async def half_a_status(_args: Any) -> ToolOutput:
-        return ToolOutput({"streams": [{"uri": URI, "state": "recording"}]}, "half a status")
+    async def one_status(_args: Any) -> ToolOutput:
+        return ToolOutput(StreamStatus(uri=URI, state="recording", head_sample=0, chunks_sealed=0, bytes=0, xruns=0,
+                                       device="sim", device_connected=True, last_error=""), "one status")
 
-    registry.add(Tool("stream_status", "drifted", StreamStatusArgs, StreamList, half_a_status))
-    with pytest.raises(ServiceError, match="stream_status: the result does not match the tool's outputSchema"):
+    registry.add(Tool("stream_status", "drifted", StreamStatusArgs, StreamList, one_status))
+    with pytest.raises(ServiceError, match="stream_status: returned a StreamStatus, not its outputSchema's StreamList"):
         await registry.call("stream_status", {})
 
 
