@@ -26,7 +26,7 @@ from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.beat_ticker import BeatTicker
 from appliance.rt.midi_out import MidiOutThread
 from appliance.rt.realtime import set_fifo
-from appliance.rt.timeline import MidiSchedule
+from appliance.rt.play_content import MidiSchedule
 from bench.report import figure
 
 RATE = 48000

@@ -1,8 +1,8 @@
 """The record format of MIDI chunk files, shared by chaosgarden (writes) and hootenanny (reads).
 
 Each record is one burst of raw MIDI bytes as it arrived: a 20-byte header
-`<q monotonic_ns, q timeline sample, I length>` then `length` bytes. The sample
-is the position on the stream's timeline (at its sample rate), so MIDI slices
+`<q monotonic_ns, q stream sample, I length>` then `length` bytes. The sample
+is the position on the stream (at its sample rate), so MIDI slices
 by the same time points as audio. A record never spans two chunks.
 """
 

@@ -14,11 +14,11 @@ cost time, and chaosgarden's control thread builds a head broadcast per
 stream every few milliseconds. The one field that needs rules of its own, the
 stream definition, is a `StreamDefinition` model, parsed with its own checks.
 
-Words: a *sample* is one position on a stream's timeline, one frame of every
+Words: a *sample* is one position on a stream, one frame of every
 channel (the design's word; the wire says "frames" in some names, e.g.
 `ringFrames`, and these types say samples throughout). For MIDI streams the
 chunk counts of `ChunkFull` are bytes (`samples_written == bytes_written`);
-each record in the chunk carries its own timeline sample (`midi_record.py`).
+each record in the chunk carries its own stream sample (`midi_record.py`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ DEVICE_EVENT = "deviceEvent"  # a DeviceNotice as hootenanny broadcasts it (on `
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClockSnapshot:
-    """One reading of every clock at one timeline sample; the sample is the authority."""
+    """One reading of every clock at one stream sample; the sample is the authority."""
 
     sample: int
     monotonic_ns: int  # CLOCK_MONOTONIC
@@ -157,7 +157,7 @@ class StreamStart(WireMessage):
     definition: StreamDefinition
     chunk_path: str
     spare_paths: tuple[str, ...]
-    start_sample: int  # where this stream's timeline continues
+    start_sample: int  # where this stream's samples continue
     # CLOCK_REALTIME at start_sample after a gap (0: none); the first period is laid where its own
     # timestamp says, silence before it.
     start_realtime_ns: int = 0

@@ -9,7 +9,7 @@ the transport passes on `marker.reached`, and each output's trouble on
 types are frozen dataclasses: ticks are published many times a second, and a
 decoded body was already checked against its schema.
 
-Words: a *sample* is a position on chaosgarden's timeline (`samplePosition`
+Words: a *sample* is a position on chaosgarden's sample clock (`samplePosition`
 on the wire, as the stream messages say).
 """
 

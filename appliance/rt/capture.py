@@ -92,12 +92,12 @@ class CaptureThread(threading.Thread):
         self.unplugged.clear()
         self.device_hint.set()
 
-    def timeline_sample(self) -> int:
-        """Where the stream's timeline is now (counting what waits in the RAM ring)."""
+    def stream_sample(self) -> int:
+        """The stream's position now, in samples (counting what waits in the RAM ring)."""
         return self.writer.samples_captured
 
     def _event(self, kind: str, message: str, lost: int = 0) -> None:
-        self.events.append(CaptureEvent(kind, message, self.timeline_sample(), time.monotonic_ns(), lost))
+        self.events.append(CaptureEvent(kind, message, self.stream_sample(), time.monotonic_ns(), lost))
 
     def _lose(self, reason: str) -> None:
         self.source.close()
@@ -140,7 +140,7 @@ class AudioCapture(CaptureThread):
         super().__init__(name, source, writer, sample_rate, priority)
         self.frame_bytes = frame_bytes
         self.period_ns = period_frames * NS // sample_rate
-        # Monotonic time of the last frame on the timeline. A stream continuing after a gap
+        # Monotonic time of the stream's last sample. A stream continuing after a gap
         # starts at the time of its start frame, so its first period lands where it belongs.
         self.last_end_ns = start_mono_ns
         self._gap_kind = "resume" if start_mono_ns else ""  # the next period first fills a gap: "xrun", ...
@@ -180,7 +180,7 @@ class AudioCapture(CaptureThread):
                 self._check_ring()
 
     def _fill_gap(self, resume_ns: int) -> None:
-        """Silence from the last frame on the timeline to where capture resumed."""
+        """Silence from the stream's last sample to where capture resumed."""
         kind, self._gap_kind = self._gap_kind, ""
         if not self.last_end_ns:
             return
@@ -212,7 +212,7 @@ class AudioCapture(CaptureThread):
 
 
 class MidiCapture(CaptureThread):
-    """Raw MIDI bursts as timestamped records; the timeline sample is derived from CLOCK_MONOTONIC.
+    """Raw MIDI bursts as timestamped records; the stream sample is derived from CLOCK_MONOTONIC.
 
     MIDI is sparse: a chunk could take hours to fill. So a chunk is handed over
     for sealing once its oldest record is `seal_after_ns` old, which bounds how
@@ -238,7 +238,7 @@ class MidiCapture(CaptureThread):
         """
         self._store_head(time.monotonic_ns())
 
-    def timeline_sample(self) -> int:
+    def stream_sample(self) -> int:
         return self.sample_at(time.monotonic_ns())
 
     def run(self) -> None:

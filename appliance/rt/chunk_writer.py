@@ -140,7 +140,7 @@ class ChunkWriter:
             self.ring.push(data)
 
     def write_silence(self, nbytes: int) -> None:
-        """Silence (zero bytes) that keeps the timeline true across an overrun or unplug."""
+        """Silence (zero bytes) that keeps the sample count true across an overrun or unplug."""
         self.samples_captured += nbytes // self.frame_bytes
         if self.ring.empty and self._has_chunk():
             self._silence_to_files(nbytes)

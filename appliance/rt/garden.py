@@ -165,7 +165,7 @@ class Garden:
         try:
             await asyncio.to_thread(stream.add_spare, _absolute(switch.new_chunk_path, "newChunkPath"))
         except ChunkPrepareError as exc:
-            # No clock: this is about the spare, not a moment on the stream's timeline.
+            # No clock: this is about the spare, not a moment on the stream.
             self.publisher.publish("stream.error", StreamError.KIND, StreamError(
                 stream_uri=stream.uri, error=str(exc), recoverable=True, kind="noSpace" if exc.errno == 28 else "io"))
             raise RequestError("unavailable", str(exc)) from None

@@ -15,7 +15,7 @@ _SEQ, _SAMPLE, _SERIAL, _USED, _MONO, _REAL, _FIRST = range(7)
 
 @dataclass(frozen=True, slots=True)
 class HeadSnapshot:
-    sample: int  # timeline position: everything below is in chunk files
+    sample: int  # stream position: every sample below it is in chunk files
     chunk_serial: int  # which prepared chunk is current (-1: none)
     chunk_used: int  # bytes written into it
     chunk_first_sample: int

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from appliance.rt.beat_clock import NS, SampleClock, TempoMapView
 from appliance.rt.realtime import set_fifo
-from appliance.rt.timeline import MidiSchedule
+from appliance.rt.play_content import MidiSchedule
 
 AUDITION_LEAD_S = 0.1  # auditions start this far ahead, so their first event is never late
 MAX_SLEEP_S = 0.005  # a command that moves the next event is seen within this

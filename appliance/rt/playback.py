@@ -32,7 +32,7 @@ import numpy as np
 
 from appliance.rt.beat_clock import NS, PLAYING, SampleClock, TempoMapView
 from appliance.rt.realtime import set_fifo
-from appliance.rt.timeline import AudioRegions
+from appliance.rt.play_content import AudioRegions
 
 CHANNELS = 2
 PERIODS = 4  # the device buffer, in periods

@@ -27,7 +27,7 @@ from appliance.proto.transport_messages import OutputStatus
 from appliance.rt.beat_clock import NS, SampleClock, TempoMap, TempoMapView
 from appliance.rt.midi_out import AUDITION_LEAD_S, MidiBurst, MidiOutThread
 from appliance.rt.playback import CHANNELS, AudioAudition, PlaybackThread
-from appliance.rt.timeline import (
+from appliance.rt.play_content import (
     MIME_MIDI, MIME_WAV, AudioRegion, AudioRegions, ContentError, MidiEvents, MidiSchedule, cut_midi, load_audio,
     load_midi, sounding_at,
 )

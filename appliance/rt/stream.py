@@ -49,7 +49,7 @@ Broadcasts = list[tuple[str, str, StreamEvent]]
 
 
 def clock(sample: int, mono: int, reason: ClockReason, real: int | None = None) -> ClockSnapshot:
-    """The clocks at timeline sample `sample`; realtime is derived from monotonic when not given."""
+    """The clocks at stream sample `sample`; realtime is derived from monotonic when not given."""
     if real is None:
         real = mono + time.time_ns() - time.monotonic_ns()
     return ClockSnapshot(sample=sample, monotonic_ns=mono, realtime_ns=real, reason=reason)
@@ -62,7 +62,7 @@ class CaptureStream:
         self.config = config
         self.emergency_chunk = emergency_chunk  # a fresh staging path, for a ring that must empty at stop
         self.start_sample = start_sample
-        # CLOCK_MONOTONIC of start_sample, when the timeline continues after a gap.
+        # CLOCK_MONOTONIC of start_sample, when the stream's samples continue after a gap.
         self.start_mono_ns = start_realtime_ns - time.time_ns() + time.monotonic_ns() if start_realtime_ns else 0
         self.running = False
         self.last_error = ""

@@ -33,7 +33,7 @@ from appliance.services.agent.tools.jobs import add_job_tools
 from appliance.services.agent.tools.request_response import add_request_response_tools
 from appliance.services.agent.tools.retention import add_gc_tool, add_retention_tool
 from appliance.services.agent.tools.sessions import add_session_tools
-from appliance.services.agent.tools.transport import add_transport_tools
+from appliance.services.agent.tools.playback import add_playback_tools
 from appliance.services.agent.worker_hub import WorkerHub
 from appliance.services.capture.devices import DeviceRegistry
 from appliance.services.capture.garden_link import GardenLink
@@ -45,9 +45,9 @@ from appliance.services.sessions.request_response import RequestResponse
 from appliance.services.sessions.sessions import SessionService
 from appliance.services.slicing.slices import Slicer
 from appliance.services.store import garbage
-from appliance.services.store.artifacts import Artifact, ArtifactStore
+from appliance.services.store.artifacts import ArtifactRecord, ArtifactStore
 from appliance.services.store.catalog import open_catalog
-from appliance.services.timeline import GardenTimeline
+from appliance.services.playback import Playback
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,9 @@ class Hootenanny:
         self.retention = Retention(self.db, self.streams)
         add_retention_tool(self.registry, self.retention)
         add_gc_tool(self.registry, self.db, self.store)
-        timeline = GardenTimeline(self.garden, self.artifacts)
-        add_transport_tools(self.registry, timeline)
-        request_response = RequestResponse(self.sessions, self.streams, self.artifacts, self.store, timeline)
+        playback = Playback(self.garden, self.artifacts)
+        add_playback_tools(self.registry, playback)
+        request_response = RequestResponse(self.sessions, self.streams, self.artifacts, self.store, playback)
         add_request_response_tools(self.registry, request_response)
         self.jobs = JobService(self.db, self.publisher.publish, self.artifacts, self.streams, slicer, request_response)
         add_job_tools(self.registry, self.jobs, self.artifacts)
@@ -116,7 +116,7 @@ class Hootenanny:
     def health(self) -> dict[str, Any]:
         return {"service": "hootenanny", "streams_recording": sum(r.recording for r in self.streams.recorders.values())}
 
-    def _announce_artifact(self, artifact: Artifact) -> None:
+    def _announce_artifact(self, artifact: ArtifactRecord) -> None:
         self.publisher.publish("artifact.created", ArtifactCreated.KIND, ArtifactCreated(
             artifact_id=artifact.id, content_hash=artifact.content_hash or "", mime=artifact.mime,
             tags=tuple(artifact.tags), parent_id=artifact.parent_id or ""))

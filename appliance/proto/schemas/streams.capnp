@@ -53,7 +53,7 @@ struct StreamStart {
   definition @1 :StreamDefinition;
   chunkPath @2 :Text;
   sparePaths @3 :List(Text);
-  startSample @4 :UInt64;    # where this stream's timeline continues
+  startSample @4 :UInt64;    # where this stream's samples continue
   startRealtimeNs @5 :Int64; # CLOCK_REALTIME at startSample after a gap (0: none); the first
                              # period is laid where its own timestamp says, silence before it
 }
@@ -84,7 +84,7 @@ struct StreamHeadPosition {
 }
 
 # For MIDI streams the chunk fields count bytes (bytesWritten = samplesWritten);
-# each record inside carries its own timeline frame (appliance/proto/midi_record.py).
+# each record inside carries its own stream sample (appliance/proto/midi_record.py).
 struct StreamChunkFull {
   streamUri @0 :Text;
   path @1 :Text;

@@ -5,9 +5,10 @@ by atomic rename (file and directory fsynced) after every change, so a crash
 leaves the old or the new manifest and never half of one. When the stream
 stops the manifest is sealed into CAS content like any other file.
 
-Positions are frames on the stream's timeline ("samples" in the design's
-words). For MIDI streams a chunk's `first_sample`/`samples` span the timeline
-frames of its records and `bytes` is its size.
+Positions are samples, counted on the stream from its first start (gaps keep
+the count true across the time nothing was recorded). For MIDI streams a
+chunk's `first_sample`/`samples` span the samples of its records and `bytes`
+is its size.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class ClockSnapshot(_Model):
 
 
 class Gap(_Model):
-    """Timeline frames with no recording behind them (chaosgarden was down): read as silence."""
+    """Samples with no recording behind them (chaosgarden was down): read as silence."""
 
     start_sample: int = Field(ge=0)
     samples: int = Field(ge=0)

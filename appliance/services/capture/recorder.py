@@ -44,7 +44,7 @@ class Recorder:
 
     @property
     def head_sample(self) -> int:
-        """Where the timeline is readable to. A MIDI timeline runs on with time, event or not: its head is the
+        """Where the stream is readable to. A MIDI stream runs on with time, event or not: its head is the
         newest head's position (or the stop clock's), though no chunk may be open."""
         if self.definition.kind is StreamKind.AUDIO:
             return self.manifest.head_sample  # what available_range says for audio, without walking the chunks

@@ -55,7 +55,7 @@ class Recovery:
         await self._reconcile_all(recording)
         for rec in recording:
             m = rec.manifest
-            log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the timeline goes on from "
+            log.warning("%s: recovered %d sealed chunks (%d samples) and %d gaps; the stream goes on from "
                         "sample %d", rec.definition.uri, len(m.chunks), sum(c.samples for c in m.chunks),
                         len(m.gaps), m.head_sample)
 

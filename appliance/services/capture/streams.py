@@ -125,7 +125,7 @@ class StreamService:
         return self.status_of(rec)
 
     async def start_locked(self, rec: Recorder, reason: str) -> None:
-        """Have chaosgarden record `rec` (its lock held), the timeline going on after a gap for the time away.
+        """Have chaosgarden record `rec` (its lock held), its samples going on after a gap for the time away.
 
         Raises ServiceError when chaosgarden refuses or does not answer; `reason` names the gap.
         """

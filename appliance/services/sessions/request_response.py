@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from appliance.cas import ContentStore
 from appliance.proto.audition_messages import Audition
 from appliance.services.results import ResultModel
-from appliance.services.store.artifacts import Artifact, ArtifactStore
+from appliance.services.store.artifacts import ArtifactRecord, ArtifactStore
 from appliance.services.service_error import ServiceError
 from appliance.services.sessions.sessions import SessionService, SessionStatus
 from appliance.services.slicing.slicer import MIME_MIDI, SliceError, SliceInfo, slice_stream
 from appliance.services.capture.streams import StreamService
 from appliance.services.slicing.timepoints import TimePointError, sample_at_realtime
-from appliance.services.timeline import GardenTimeline
+from appliance.services.playback import Playback
 
 ONSET_RATIO = 0.25  # the answer starts where it first reaches this share of its peak
 NOISE_FLOOR = 0.01  # below this peak (full scale 1.0) nothing answered
@@ -59,9 +59,9 @@ class RequestResult(ResultModel):
 
 class RequestResponse:
     def __init__(self, sessions: SessionService, streams: StreamService, artifacts: ArtifactStore,
-                 store: ContentStore, timeline: GardenTimeline) -> None:
-        self.sessions, self.streams, self.artifacts, self.store, self.timeline = (
-            sessions, streams, artifacts, store, timeline)
+                 store: ContentStore, playback: Playback) -> None:
+        self.sessions, self.streams, self.artifacts, self.store, self.playback = (
+            sessions, streams, artifacts, store, playback)
 
     async def request(self, session: str, *, artifact_id: str | None = None, events: list[MidiEvent] | None = None,
                       tail_seconds: float = 1.0, tags: list[str]) -> RequestResult:
@@ -76,7 +76,7 @@ class RequestResponse:
         if not rec.recording:
             raise ServiceError("conflict", f"session {session}: audio_in {rec.definition.uri} is not recording "
                                            "(session_play starts it)")
-        reply = await self.timeline.play_now(Audition(content_path=str(midi_path), mime=MIME_MIDI,
+        reply = await self.playback.play_now(Audition(content_path=str(midi_path), mime=MIME_MIDI,
                                                       midi_out=status.midi_out), timeout=30.0)
         sent_ns = reply.start_realtime_ns
         end_ns = sent_ns + int((reply.duration_seconds + tail_seconds) * 1e9)
@@ -122,7 +122,7 @@ class RequestResponse:
         return result
 
     def _midi_artifact(self, session: str, artifact_id: str | None, events: list[MidiEvent] | None,
-                       tags: list[str]) -> Artifact:
+                       tags: list[str]) -> ArtifactRecord:
         if artifact_id is not None:
             artifact, _path = self.artifacts.content_path(artifact_id)
             if artifact.mime != MIME_MIDI:

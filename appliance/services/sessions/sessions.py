@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from appliance.cas import ContentStore
 from appliance.services.results import ResultModel
-from appliance.services.store.artifacts import Artifact, ArtifactStore
+from appliance.services.store.artifacts import ArtifactRecord, ArtifactStore
 from appliance.services.store.catalog import now_ns
 from appliance.services.service_error import ServiceError
 from appliance.services.capture.manifest import ClockSnapshot
@@ -264,7 +264,7 @@ class SessionService:
                             (end, session_id, number, edge["stream_uri"]))
         self.db.execute("UPDATE segments SET stopped_ns=? WHERE session_id=? AND number=?", (stamp, session_id, number))
 
-    def _store_artifact(self, session_id: str, previous: str | None) -> Artifact:
+    def _store_artifact(self, session_id: str, previous: str | None) -> ArtifactRecord:
         status = self.status(session_id)
         manifests, chunks = {}, []
         for uri in status.streams:

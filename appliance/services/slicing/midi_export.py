@@ -1,4 +1,4 @@
-"""MIDI chunk records into a type 0 Standard MIDI File, each event at its timeline frame.
+"""MIDI chunk records into a type 0 Standard MIDI File, each event at its stream sample.
 
 The file has 480 ticks per beat and one tempo of 120 BPM, so a tick is exactly
 1/960 s whatever the music's tempo: positions are times, not beats. SMF holds

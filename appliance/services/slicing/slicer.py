@@ -1,4 +1,4 @@
-"""Slices of a stream: frames [start, end) read across sealed chunks, gaps and the live edge.
+"""Slices of a stream: samples [start, end) read across sealed chunks, gaps and the live edge.
 
 A slice is planned first (which byte ranges of which chunks, how much
 silence, what of the live edge), then either materialized (WAV or Standard
@@ -56,7 +56,7 @@ class ChunkPiece(_Model):
 
 
 class SilencePiece(_Model):
-    """`length` zero bytes: timeline frames nothing was recorded for."""
+    """`length` zero bytes: samples nothing was recorded for."""
 
     kind: Literal["silence"] = "silence"
     length: int = Field(ge=0)
@@ -114,7 +114,7 @@ class SliceInfo:
 
 @dataclass(frozen=True)
 class SlicePlan:
-    """The pieces that make frames [start, end) of a stream, in order, and the clocks around them."""
+    """The pieces that make samples [start, end) of a stream, in order, and the clocks around them."""
 
     stream: str
     definition: StreamDefinition
@@ -133,7 +133,7 @@ class SlicePlan:
 def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, out_path: Path,
                  output: Literal["materialize", "virtual"] = "materialize",
                  progress: Progress | None = None) -> SliceInfo:
-    """Write frames [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice."""
+    """Write samples [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice."""
     plan = plan_slice(manifest, start, end)
     if output == "virtual":
         return _write_virtual(virtual_from_plan(plan, store), Path(out_path))
@@ -173,7 +173,7 @@ class _Span:
 
 
 def plan_slice(manifest: Manifest, start: int, end: int) -> SlicePlan:
-    """Which bytes make frames [start, end); checks that the manifest neither overlaps nor has holes there."""
+    """Which bytes make samples [start, end); checks that the manifest neither overlaps nor has holes there."""
     if not 0 <= start < end:
         raise SliceError(f"{manifest.stream}: window [{start}, {end}) is empty or negative; end must be after start")
     spans = _spans(manifest)

@@ -30,7 +30,7 @@ from appliance.services.slicing.slicer import (
     slice_stream,
 )
 from appliance.services.slicing.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
-from appliance.services.store.artifacts import Artifact, ArtifactStore
+from appliance.services.store.artifacts import ArtifactRecord, ArtifactStore
 
 Output = Literal["materialize", "virtual"]
 
@@ -41,7 +41,7 @@ class SliceResult(ResultModel):
     artifact_id: str
     content_hash: str
     mime: str = Field(description=f"audio/wav, audio/midi, or {MIME_VIRTUAL} (output 'virtual')")
-    sample_range: tuple[int, int] = Field(description="[start, end) in frames on the stream's timeline")
+    sample_range: tuple[int, int] = Field(description="[start, end) in samples of the stream")
     seconds: float
     source_chunks: list[str] = Field(description="content hashes of the sealed chunks read")
     download_url: str
@@ -85,7 +85,7 @@ class Slicer:
         if named:
             await self.streams.wait_for_moment(uri, max(named))
 
-    async def materialize(self, virtual: Artifact) -> Artifact:
+    async def materialize(self, virtual: ArtifactRecord) -> ArtifactRecord:
         """Cut the file a virtual slice describes, as a new artifact whose parent is the virtual one."""
         staging = self.store.create_staging()
         try:
@@ -124,7 +124,7 @@ def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
     return audio_png(path) if result.mime == MIME_WAV else midi_png(path)
 
 
-def _virtual(artifact: Artifact, store: ContentStore) -> VirtualSlice:
+def _virtual(artifact: ArtifactRecord, store: ContentStore) -> VirtualSlice:
     if not artifact.content_hash:
         raise ServiceError("unavailable", f"{artifact.id}: a virtual slice without content")
     try:

@@ -1,4 +1,4 @@
-"""Time points (`start`, `end` of a slice) as agents write them, resolved to frames on one stream's timeline.
+"""Time points (`start`, `end` of a slice) as agents write them, resolved to samples of one stream.
 
 Samples are the authority: wall-clock forms are mapped through the stream's
 CLOCK_REALTIME snapshots, and session edges through the sessions module.
@@ -211,13 +211,13 @@ def _session_frame(point: SessionStart | SessionEnd, manifest: Manifest, field: 
 
 
 def available_range(manifest: Manifest) -> tuple[int, int]:
-    """[first, head] frames a time point may name: from the oldest recorded frame to the readable head."""
+    """[first, head] samples a time point may name: from the oldest recorded sample to the readable head."""
     starts = [c.first_sample for c in manifest.chunks] + [g.start_sample for g in manifest.gaps]
     if manifest.live is not None:
         starts.append(manifest.live.first_sample)
     head = manifest.head_sample
     if manifest.definition.kind is StreamKind.MIDI:
-        # MIDI chunks span only their events; the timeline runs from the start to the stop snapshot.
+        # MIDI chunks span only their events; the stream runs from the start to the stop snapshot.
         starts += [c.sample for c in manifest.clocks]
         head = max([head] + [c.sample for c in manifest.clocks])
     return min(starts, default=head), head
@@ -236,7 +236,7 @@ def sample_at_realtime(manifest: Manifest, realtime_ns: int, field: str = "time"
     if after is None or not pin.realtime_ns < realtime_ns <= after.realtime_ns or after.sample <= pin.sample:
         return _extrapolate(pin, realtime_ns, manifest)
     if _gap_between(manifest, pin.sample, after.sample):
-        # The timeline did not run at the sample clock across a gap: trust the pin, never pass the next one.
+        # The samples did not follow the sample clock across a gap: trust the pin, never pass the next one.
         return min(_extrapolate(pin, realtime_ns, manifest), after.sample)
     return pin.sample + _div_round((realtime_ns - pin.realtime_ns) * (after.sample - pin.sample),
                                    after.realtime_ns - pin.realtime_ns)

@@ -47,7 +47,9 @@ class RegisteredArtifact(ArtifactInfo):
 
 
 @dataclass(frozen=True)
-class Artifact:
+class ArtifactRecord:
+    """An artifact as the catalog keeps it (with the chunks a virtual slice names); agents see its `info()`."""
+
     id: str
     content_hash: str | None
     mime: str
@@ -74,7 +76,7 @@ def new_artifact_id() -> str:
     return "art-" + secrets.token_hex(8)
 
 
-Announce = Callable[[Artifact], None]
+Announce = Callable[[ArtifactRecord], None]
 
 
 class ArtifactStore:
@@ -84,14 +86,14 @@ class ArtifactStore:
         self.announce = announce or (lambda _artifact: None)
 
     def add(self, *, content_hash: str | None, mime: str, tags: list[str] | None = None, parent_id: str | None = None,
-            metadata: dict[str, Any] | None = None, chunks: list[str] | None = None) -> Artifact:
+            metadata: dict[str, Any] | None = None, chunks: list[str] | None = None) -> ArtifactRecord:
         """Record an artifact whose bytes (if any) are already sealed in CAS."""
         if parent_id is not None:
             self.get(parent_id)
         if content_hash and not self.store.exists(content_hash):
             raise ServiceError("notFound", f"content_hash: {content_hash} is not in the content store")
         size = self.store.path(content_hash).stat().st_size if content_hash else 0
-        artifact = Artifact(new_artifact_id(), content_hash, mime, size, parent_id, sorted(set(tags or [])),
+        artifact = ArtifactRecord(new_artifact_id(), content_hash, mime, size, parent_id, sorted(set(tags or [])),
                             metadata or {}, now_ns(), list(dict.fromkeys(chunks or [])))
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -110,18 +112,18 @@ class ArtifactStore:
         self.announce(artifact)
         return artifact
 
-    def add_file(self, path: Path, **fields: Any) -> Artifact:
+    def add_file(self, path: Path, **fields: Any) -> ArtifactRecord:
         """Seal a finished staging file into CAS and record it."""
         digest = self.store.seal(path)
         return self.add(content_hash=digest, **fields)
 
-    def get(self, artifact_id: str) -> Artifact:
+    def get(self, artifact_id: str) -> ArtifactRecord:
         row = self.db.execute("SELECT * FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
         if row is None:
             raise ServiceError("notFound", f"artifact_id: no artifact {artifact_id!r}")
         return self._artifact(row)
 
-    def list(self, tag: str | None = None, limit: int = 100) -> list[Artifact]:
+    def list(self, tag: str | None = None, limit: int = 100) -> list[ArtifactRecord]:
         limit = max(1, min(limit, MAX_LIST))
         if tag:
             rows = self.db.execute(
@@ -131,15 +133,15 @@ class ArtifactStore:
             rows = self.db.execute("SELECT * FROM artifacts ORDER BY created_ns DESC LIMIT ?", (limit,))
         return [self._artifact(r) for r in rows.fetchall()]
 
-    def content_path(self, artifact_id: str) -> tuple[Artifact, Path]:
+    def content_path(self, artifact_id: str) -> tuple[ArtifactRecord, Path]:
         artifact = self.get(artifact_id)
         if not artifact.content_hash:
             raise ServiceError("notFound", f"artifact {artifact_id} is a container with no bytes to download")
         return artifact, self.store.path(artifact.content_hash)
 
-    def _artifact(self, row: sqlite3.Row) -> Artifact:
+    def _artifact(self, row: sqlite3.Row) -> ArtifactRecord:
         tags = [r["tag"] for r in self.db.execute("SELECT tag FROM artifact_tags WHERE artifact_id=?", (row["id"],))]
         chunks = [r["digest"] for r in self.db.execute("SELECT digest FROM artifact_chunks WHERE artifact_id=?",
                                                        (row["id"],))]
-        return Artifact(row["id"], row["content_hash"], row["mime"], row["bytes"], row["parent_id"], tags,
+        return ArtifactRecord(row["id"], row["content_hash"], row["mime"], row["bytes"], row["parent_id"], tags,
                         json.loads(row["metadata_json"]), row["created_ns"], chunks)

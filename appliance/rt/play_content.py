@@ -1,4 +1,4 @@
-"""Timeline content, prepared on the control side: WAV decoded and resampled, MIDI files turned into beat-placed bytes.
+"""What the timeline plays, prepared on the control side: WAV decoded and resampled, MIDI as beat-placed bytes.
 
 Everything here runs outside the realtime threads (in a worker thread of
 the control loop). The results are immutable and handed over by replacing

@@ -1,4 +1,4 @@
-"""What the beat clock and timeline requests answer, as the results the transport tools return.
+"""What the playback requests answer, as the results the transport and timeline tools return.
 
 The transport state and an audition's start are chaosgarden's own answers
 (TransportStateChanged and AuditionReply in garden.capnp), so clients have

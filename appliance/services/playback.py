@@ -1,10 +1,11 @@
-"""The beat clock and timeline as chaosgarden keeps them, asked from hootenanny.
+"""Playback, as chaosgarden keeps it and hootenanny asks for it: the transport of the beat clock, the timeline
+(regions and markers placed on beats) and auditions played at once.
 
 hootenanny checks what it can (an artifact is playable, a region exists),
 turns artifact ids into sealed CAS paths, and forwards each call as one
 request to chaosgarden; a failure of chaosgarden becomes a ServiceError that
 says the beat clock is away. Each call answers with the result its tool
-returns (timeline_results).
+returns (playback_results).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from appliance.proto.channel import RequestError
 from appliance.proto.codec import Body, WireMessage
 from appliance.proto.timeline_messages import TIMELINE_LIST, TIMELINE_REMOVE, TimelineContents, TimelineRegion
 from appliance.proto.transport_messages import Marker, TransportCommand, TransportStateChanged, TransportVerb
-from appliance.services import timeline_results as results
+from appliance.services import playback_results as results
 from appliance.services.capture.garden_link import GardenLink
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import MIME_MIDI, MIME_WAV
@@ -29,7 +30,7 @@ COMMAND_TIMEOUT_S = 2.0  # transport commands are instant; an agent should not w
 PREPARE_TIMEOUT_S = 60.0  # decoding and resampling a long WAV happens before chaosgarden answers
 
 
-class GardenTimeline:
+class Playback:
     """The requests behind the tools; each failure of chaosgarden becomes a ServiceError."""
 
     def __init__(self, garden: GardenLink, artifacts: ArtifactStore) -> None:

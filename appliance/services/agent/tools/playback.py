@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
-from appliance.services.timeline import GardenTimeline
-from appliance.services.timeline_results import AuditionStarted, Marker, Region, TimelineContents, TransportState
+from appliance.services.playback import Playback
+from appliance.services.playback_results import AuditionStarted, Marker, Region, TimelineContents, TransportState
 
 
 class _Args(BaseModel):
@@ -50,7 +50,7 @@ class MarkerArgs(_Args):
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON handed back in MarkerReached")
 
 
-def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> None:
+def add_playback_tools(registry: ToolRegistry, playback: Playback) -> None:
     def state_output(state: TransportState) -> ToolOutput:
         notes = [f"{o.kind} output {o.device}: {o.error}" for o in state.outputs if o.error]
         link = state.link
@@ -62,41 +62,41 @@ def add_transport_tools(registry: ToolRegistry, timeline: GardenTimeline) -> Non
                                             *notes]))
 
     async def transport_play(_args: NoArgs) -> ToolOutput:
-        return state_output(await timeline.transport("play"))
+        return state_output(await playback.transport("play"))
 
     async def transport_pause(_args: NoArgs) -> ToolOutput:
-        return state_output(await timeline.transport("pause"))
+        return state_output(await playback.transport("pause"))
 
     async def transport_stop(_args: NoArgs) -> ToolOutput:
-        return state_output(await timeline.transport("stop"))
+        return state_output(await playback.transport("stop"))
 
     async def transport_status(_args: NoArgs) -> ToolOutput:
-        return state_output(await timeline.transport("status"))
+        return state_output(await playback.transport("status"))
 
     async def transport_seek(args: SeekArgs) -> ToolOutput:
-        return state_output(await timeline.transport("seek", args.beat))
+        return state_output(await playback.transport("seek", args.beat))
 
     async def transport_tempo(args: TempoArgs) -> ToolOutput:
-        return state_output(await timeline.transport("tempo", args.bpm))
+        return state_output(await playback.transport("tempo", args.bpm))
 
     async def timeline_schedule(args: ScheduleArgs) -> ToolOutput:
-        region = await timeline.schedule(args.artifact_id, args.at, args.duration, args.gain)
+        region = await playback.schedule(args.artifact_id, args.at, args.duration, args.gain)
         return ToolOutput(region, f"{region.region_id}: {args.artifact_id} at beat {args.at:g}")
 
     async def timeline_remove(args: RemoveArgs) -> ToolOutput:
-        removed = await timeline.remove(args.region_id)
+        removed = await playback.remove(args.region_id)
         return ToolOutput(removed, f"removed {removed.region_id} ({removed.artifact_id} at beat {removed.at:g})")
 
     async def timeline_list(_args: NoArgs) -> ToolOutput:
-        contents = await timeline.contents()
+        contents = await playback.contents()
         return ToolOutput(contents, f"{len(contents.regions)} regions, {len(contents.markers)} markers")
 
     async def timeline_audition(args: AuditionArgs) -> ToolOutput:
-        started = await timeline.audition(args.artifact_id, args.duration, args.gain)
+        started = await playback.audition(args.artifact_id, args.duration, args.gain)
         return ToolOutput(started, f"auditioning {args.artifact_id} for {started.duration_seconds:.3f} s")
 
     async def timeline_marker(args: MarkerArgs) -> ToolOutput:
-        marker = await timeline.marker(args.name, args.beat, args.metadata)
+        marker = await playback.marker(args.name, args.beat, args.metadata)
         return ToolOutput(marker, f"marker {args.name} at beat {args.beat:g}")
 
     for tool in (
