@@ -90,6 +90,12 @@ class WeaveConfig(_Section):
     history_limit: int = Field(10000, ge=100, le=10_000_000, description="history entries kept in sqlite")
 
 
+class AnalysisConfig(_Section):
+    max_seconds: float = Field(600.0, gt=0, le=86400, description="the longest window stream_analyze reads at once: "
+                                                                   "its samples are held in memory as float32")
+    max_notes: int = Field(1000, ge=1, le=1_000_000, description="notes listed by stream_analyze (all are counted)")
+
+
 class Config(_Section):
     data_dir: Path = Field(Path("var"), validate_default=True, description="recordings, CAS, sqlite")
     run_dir: Path | None = Field(None, description="ZMQ sockets; default <data_dir>/run")
@@ -99,6 +105,7 @@ class Config(_Section):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     wire: WireConfig = Field(default_factory=WireConfig)
     weave: WeaveConfig = Field(default_factory=WeaveConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
 
     @field_validator("data_dir", "run_dir")
     @classmethod

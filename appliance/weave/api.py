@@ -99,7 +99,8 @@ class KernelApi:
         return {name: getattr(self, name) for name in (
             "session", "tempo", "sample", "latent", "schedule", "unschedule", "regions", "audition", "marker", "play",
             "pause", "stop",
-            "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule", "artifacts")} | {
+            "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule", "artifacts",
+            "analyze")} | {
             "Artifact": Artifact, "LatentRef": LatentRef}
 
     def views(self) -> dict[str, Any]:
@@ -234,6 +235,19 @@ class KernelApi:
         """The box's recent artifacts (at most 100, newest last), optionally only those tagged `tag`."""
         recent = self.weaver.state.view().recent_artifacts
         return [a for a in recent if tag is None or tag in a.tags]
+
+    def analyze(self, source: str | Artifact, start: Any = None, end: Any = "now",
+                channels: list[int] | None = None) -> dict[str, Any]:
+        """stream_analyze on the box: a stream uri with start/end time points, or an Artifact (or its id)."""
+        if isinstance(source, Artifact) or source.startswith("art-"):
+            artifact_id = source.id if isinstance(source, Artifact) else source
+            arguments: dict[str, Any] = {"artifact_id": artifact_id}
+        else:
+            arguments = {"uri": source, "start": start, "end": end}
+        if channels is not None:
+            arguments["channels"] = list(channels)
+        result: dict[str, Any] = self._wait(self.weaver.box.analyze(arguments))
+        return result
 
     def gather(self, *awaitables: Any, return_exceptions: bool = False) -> asyncio.Future[list[Any]]:
         """asyncio.gather that also takes LatentRefs (materializing them)."""

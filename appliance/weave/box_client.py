@@ -43,6 +43,9 @@ class BoxClient:
             raise BoxError(f"{tool}: {result.text}")
         return json.loads(result.structured_json) if result.structured_json else {}
 
+    async def analyze(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("stream_analyze", arguments)
+
     async def tempo(self, bpm: float) -> dict[str, Any]:
         return await self.call("transport_tempo", {"bpm": bpm})
 

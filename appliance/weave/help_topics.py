@@ -74,6 +74,10 @@ unschedule(region)                     take a region off the timeline (what sche
 regions()                              every region on the box's timeline (any agent's), in beat order
 audition(content, duration=None)       play an artifact now, outside the timeline
 marker(name, beat=None, metadata=None) name a beat (default: now)
+analyze(source, start=None, end='now', channels=None)
+                                       -> dict: stream_analyze on the box; source is a stream uri (with
+                                       start/end time points, e.g. {'seconds_ago': 10}) or an Artifact;
+                                       loudness, peaks, pitch, key, onsets, tempo; notes for MIDI
 @on_beat(every, offset=0, priority='normal', one_shot=False)
 @on_marker(name, priority='normal', one_shot=False)
 @on_artifact(tag, priority='normal', one_shot=False)

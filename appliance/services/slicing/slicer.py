@@ -143,7 +143,7 @@ def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, 
 def materialize_virtual(virtual: VirtualSlice, store: ContentStore, out_path: Path,
                         progress: Progress | None = None) -> SliceInfo:
     """Produce the file a direct materialization of the same window would have produced, byte for byte."""
-    return _materialize(_plan_of(virtual), store, Path(out_path), progress)
+    return _materialize(plan_of_virtual(virtual), store, Path(out_path), progress)
 
 
 def virtual_from_plan(plan: SlicePlan, store: ContentStore) -> VirtualSlice:
@@ -158,7 +158,7 @@ def virtual_from_plan(plan: SlicePlan, store: ContentStore) -> VirtualSlice:
                         pieces=plan.pieces, clocks=plan.clocks)
 
 
-def _plan_of(virtual: VirtualSlice) -> SlicePlan:
+def plan_of_virtual(virtual: VirtualSlice) -> SlicePlan:
     start, end = virtual.sample_range
     return SlicePlan(virtual.stream, virtual.definition, start, end, list(virtual.pieces), list(virtual.clocks))
 
@@ -291,15 +291,15 @@ def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progr
 
     total, done, fb = plan.end - plan.start, 0, plan.definition.frame_bytes
     with WavWriter(path, plan.definition, total) as wav:
-        for block in _blocks(plan, store):
+        for block in read_blocks(plan, store):
             wav.write(block)
             done += len(block) // fb
             if progress is not None:
                 progress(done, total)
 
 
-def _blocks(plan: SlicePlan, store: ContentStore) -> Iterator[memoryview]:
-    """The slice's bytes in blocks of whole frames; each view is valid until the next one is taken."""
+def read_blocks(plan: SlicePlan, store: ContentStore) -> Iterator[memoryview]:
+    """The window's bytes in blocks of whole frames (gaps as zeros); each view is valid until the next one is taken."""
     fb = plan.definition.frame_bytes
     block = max(fb, BLOCK_BYTES - BLOCK_BYTES % fb)
     buffer = memoryview(bytearray(block))
@@ -364,12 +364,13 @@ def _what(piece: ChunkPiece | LivePiece) -> str:
 def _write_midi(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
     from appliance.services.slicing.midi_export import write_smf
 
-    write_smf(_records(plan, store, progress), plan.start, plan.end, plan.definition.sample_rate, path)
+    write_smf(read_records(plan, store, progress), plan.start, plan.end, plan.definition.sample_rate, path)
     if progress is not None:
         progress(plan.end - plan.start, plan.end - plan.start)
 
 
-def _records(plan: SlicePlan, store: ContentStore, progress: Progress | None) -> Iterator[MidiRecord]:
+def read_records(plan: SlicePlan, store: ContentStore, progress: Progress | None = None) -> Iterator[MidiRecord]:
+    """The MIDI records of the window's chunks, in order (a chunk's records may begin before the window)."""
     done, total = 0, plan.end - plan.start
     for piece in plan.pieces:
         if isinstance(piece, SilencePiece):
@@ -387,7 +388,7 @@ def _write_virtual(virtual: VirtualSlice, out_path: Path) -> SliceInfo:
     partial = out_path.with_name(out_path.name + ".partial")
     partial.write_bytes(data)
     os.replace(partial, out_path)
-    return _info(_plan_of(virtual), MIME_VIRTUAL, len(data))
+    return _info(plan_of_virtual(virtual), MIME_VIRTUAL, len(data))
 
 
 def _info(plan: SlicePlan, mime: str, size: int) -> SliceInfo:

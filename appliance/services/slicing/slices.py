@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,8 +27,10 @@ from appliance.services.slicing.slicer import (
     Progress,
     SliceError,
     SliceInfo,
+    SlicePlan,
     VirtualSlice,
     materialize_virtual,
+    plan_of_virtual,
     slice_stream,
 )
 from appliance.services.slicing.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
@@ -57,14 +61,7 @@ class Slicer:
     async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
                     tags: list[str] | None = None, progress: Progress | None = None) -> SliceResult:
         """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact."""
-        arrived = time.time_ns()  # "now", for every time point of this request
-        await self._wait_for(uri, start, end, arrived)
-        with self.streams.snapshot(uri) as manifest:
-            try:
-                first, last = resolve_window(start, end, manifest, now_realtime_ns=arrived,
-                                             session_edge=self.streams.session_edge)
-            except TimePointError as exc:
-                raise ServiceError("badRequest", str(exc)) from None
+        async with self.window(uri, start, end) as (manifest, (first, last)):
             staging = self.store.create_staging()
             try:
                 info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
@@ -73,6 +70,24 @@ class Slicer:
                 self.store.release(staging.path)
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
             return self._keep(output, list(tags or []), manifest, staging.path, info)
+
+    @asynccontextmanager
+    async def window(self, uri: str, start: Any, end: Any) -> AsyncIterator[tuple[Manifest, tuple[int, int]]]:
+        """The stream's manifest and the samples [first, last) that `start` and `end` name, read as one request.
+
+        "now" is the moment this is called. Inside the block the manifest's
+        live chunk stays readable (StreamService.snapshot), so the window can
+        be read even when it reaches the head.
+        """
+        arrived = time.time_ns()  # "now", for every time point of this request
+        await self._wait_for(uri, start, end, arrived)
+        with self.streams.snapshot(uri) as manifest:
+            try:
+                samples = resolve_window(start, end, manifest, now_realtime_ns=arrived,
+                                         session_edge=self.streams.session_edge)
+            except TimePointError as exc:
+                raise ServiceError("badRequest", str(exc)) from None
+            yield manifest, samples
 
     async def _wait_for(self, uri: str, start: Any, end: Any, arrived: int) -> None:
         """Wait until the recording has passed the latest wall-clock moment the window names (at most "now")."""
@@ -122,6 +137,11 @@ def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
 
     _artifact, path = artifacts.content_path(result.artifact_id)
     return audio_png(path) if result.mime == MIME_WAV else midi_png(path)
+
+
+def virtual_plan(artifact: ArtifactRecord, store: ContentStore) -> SlicePlan:
+    """The window a virtual slice artifact describes, planned for reading."""
+    return plan_of_virtual(_virtual(artifact, store))
 
 
 def _virtual(artifact: ArtifactRecord, store: ContentStore) -> VirtualSlice:
