@@ -116,7 +116,7 @@ async def test_slice_picture_is_a_png_of_the_expected_size(url):
         (image,) = [c for c in result.content if isinstance(c, ImageContent)]
         assert image.mime_type == "image/png"
         png = Image.open(io.BytesIO(base64.b64decode(image.data)))
-        assert png.format == "PNG" and png.size == (600, 120)
+        assert png.format == "PNG" and png.size == (800, 300)
         plain = await client.call_tool("stream_slice", {"uri": "stream://live/picture", "start": {"sample": 0},
                                                         "end": {"sample": RATE}})
         assert not [c for c in plain.content if isinstance(c, ImageContent)]
@@ -129,7 +129,7 @@ async def test_midi_slice_picture_and_virtual_refusal(url):
                                                          "end": "now", "picture": True})
         assert not result.is_error, result.content
         (image,) = [c for c in result.content if isinstance(c, ImageContent)]
-        assert Image.open(io.BytesIO(base64.b64decode(image.data))).size == (600, 120)
+        assert Image.open(io.BytesIO(base64.b64decode(image.data))).size == (800, 300)
         virtual = await client.call_tool("stream_slice", {"uri": "stream://live/notes", "start": {"sample": 0},
                                                           "output": "virtual", "picture": True})
         assert virtual.is_error and "picture" in virtual.content[0].text

@@ -131,12 +131,18 @@ class Slicer:
 
 
 def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
-    """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file."""
-    # Imported here: numpy, PIL and mido under it are a sixth of hootenanny's start, which is on the boot path.
-    from appliance.services.slicing.pictures import audio_png, midi_png
+    """The slice's PNG: a waveform for a WAV, a piano roll for a MIDI file, timed in seconds of the stream."""
+    # Imported here: matplotlib, numpy and mido under it would be most of hootenanny's start, on the boot path.
+    from appliance.services.slicing.slice_picture import smf_png, wav_png
 
-    _artifact, path = artifacts.content_path(result.artifact_id)
-    return audio_png(path) if result.mime == MIME_WAV else midi_png(path)
+    artifact, path = artifacts.content_path(result.artifact_id)
+    lineage = artifact.metadata["lineage"]
+    first, last = result.sample_range
+    start_s, end_s = first / lineage["sample_rate"], last / lineage["sample_rate"]
+    title = f"{lineage['stream']}  {start_s:.3f}–{end_s:.3f} s (samples {first}–{last})"
+    if result.mime == MIME_WAV:
+        return wav_png(path, title=title, start_s=start_s)
+    return smf_png(path, title=title, start_s=start_s, duration_s=result.seconds)
 
 
 def virtual_plan(artifact: ArtifactRecord, store: ContentStore) -> SlicePlan:

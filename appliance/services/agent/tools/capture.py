@@ -74,8 +74,10 @@ class StreamSliceArgs(_Args):
     output: Literal["materialize", "virtual"] = Field(
         "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest")
     tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
-    picture: bool = Field(False, description="also return a small PNG of the slice (waveform, or piano roll for "
-                                             "MIDI); only with output 'materialize'")
+    picture: bool = Field(False, description="also return an 800x300 PNG of the slice: for audio a waveform with a "
+                                             "time axis in seconds of the stream, a dBFS level scale, one labelled "
+                                             "lane per channel and its peak; for MIDI a piano roll with note names "
+                                             "(C4 = note 60) and velocity as shade. Only with output 'materialize'")
 
 
 class StreamList(ResultModel):
@@ -139,7 +141,8 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
              StreamStatusArgs, StreamList, stream_status, read_only=True, idempotent=True),
         Tool("stream_slice", "Cut [start, end) of a stream into an artifact: WAV / Standard MIDI File, or a "
              "virtual chunk manifest. Sample-accurate; returns artifact_id, content_hash, sample_range, "
-             "source_chunks and a download URL; picture=true adds a small PNG of what was cut. Reports progress.",
+             "source_chunks and a download URL; picture=true adds a PNG of what was cut, with labelled axes. "
+             "Reports progress.",
              StreamSliceArgs, SliceResult, stream_slice, reports_progress=True),
         Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, ArtifactInfo,
              artifact_get, read_only=True, idempotent=True),
