@@ -28,6 +28,7 @@ from appliance.services.agent.http_app import routes
 from appliance.services.agent.live_resources import LiveResources, ServiceState
 from appliance.services.agent.mcp_endpoint import StudioMCP
 from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.tools.analysis import add_analysis_tools
 from appliance.services.agent.tools.capture import add_capture_tools
 from appliance.services.agent.tools.jobs import add_job_tools
 from appliance.services.agent.tools.request_response import add_request_response_tools
@@ -35,6 +36,7 @@ from appliance.services.agent.tools.retention import add_gc_tool, add_retention_
 from appliance.services.agent.tools.sessions import add_session_tools
 from appliance.services.agent.tools.playback import add_playback_tools
 from appliance.services.agent.worker_hub import WorkerHub
+from appliance.services.analysis.analyzer import Analyzer
 from appliance.services.capture.devices import DeviceRegistry
 from appliance.services.capture.garden_link import GardenLink
 from appliance.services.capture.retention import Retention
@@ -93,6 +95,7 @@ class Hootenanny:
         self.registry = ToolRegistry()
         slicer = Slicer(self.streams, self.artifacts, self.store)
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, slicer)
+        add_analysis_tools(self.registry, Analyzer(slicer, self.artifacts, self.store, config.analysis))
         self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
         add_session_tools(self.registry, self.sessions, slicer)
 

@@ -140,7 +140,7 @@ async def test_bad_input_names_the_limit(client: Any) -> None:
                                                      **window(0, RATE))
     assert "either uri" in await refused(client, "stream_analyze", uri=URI, artifact_id="art-0", start="now")
     assert "start: required with uri" in await refused(client, "stream_analyze", uri=URI)
-    assert "width" in await refused(client, "stream_analyze", width=50, **window(0, RATE))
+    assert "width" in await refused(client, "stream_analyze", width=100, **window(0, RATE))
 
 
 async def test_an_artifact_is_analysed_as_the_window_it_was_cut_from(client: Any) -> None:

@@ -10,7 +10,7 @@ from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
 from appliance.services.agent.tools.capture import TIME_POINT_HELP
 from appliance.services.analysis.analyzer import Analyzer, PictureKind, StreamAnalysis
 
-MIN_SIZE, MAX_SIZE = (200, 100), (4000, 4000)
+MIN_SIZE, MAX_SIZE = (320, 200), (4000, 4000)  # pictures.canvas: below 320x200 labels leave no room
 
 
 class StreamAnalyzeArgs(BaseModel):
