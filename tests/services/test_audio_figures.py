@@ -105,6 +105,18 @@ def test_inter_sample_peak_is_caught() -> None:
     assert channel.true_peak_dbtp == pytest.approx(0.0, abs=0.1)
 
 
+def test_true_peak_in_chunks_is_the_whole_computation() -> None:
+    """Oversampling chunk by chunk (with filter context) finds exactly the peak of oversampling at once."""
+    from scipy import signal
+
+    from appliance.services.analysis.loudness import TRUE_PEAK_EDGE, _true_peak
+
+    x = np.random.default_rng(2).uniform(-0.5, 0.5, 50_000)
+    x[31_337] = 0.9  # a lone spike rings between samples
+    whole = signal.resample_poly(x, 4, 1)[4 * TRUE_PEAK_EDGE: -4 * TRUE_PEAK_EDGE]
+    assert _true_peak(x, RATE, chunk=4096) == pytest.approx(float(np.max(np.abs(whole))), abs=1e-12)
+
+
 # --- rhythm -------------------------------------------------------------------------------------
 
 CLICK_PERIOD_S = 0.5  # 120 bpm
@@ -232,6 +244,11 @@ def test_short_window_has_no_short_term_loudness() -> None:
                                                   abs=0.1)
     assert channel.pitch_note == "A4"
     assert_json_clean(figures)
+
+
+def test_integer_samples_are_refused() -> None:
+    with pytest.raises(ValueError, match="float"):
+        analyze_audio(np.zeros((100, 1), dtype=np.int16), RATE, [0])
 
 
 def test_very_short_window_stays_finite() -> None:

@@ -59,10 +59,12 @@ class ChannelFigures(ResultModel):
     pitch_hz: float | None = Field(
         description="dominant f0 in Hz (YIN on frames above -60 dBFS): median of the largest ±50-cent cluster")
     pitch_confidence: float | None = Field(
-        description="0..1: share of the frames above -60 dBFS whose YIN f0 lies in that cluster; "
-                    "below 0.3 pitch_hz is null")
+        description="0..1: share of the frames above -60 dBFS that are periodic (autocorrelation >= 0.5 at "
+                    "their YIN period) and in that cluster; below 0.3 pitch_hz is null")
     pitch_note: str | None = Field(description="nearest equal-tempered note to pitch_hz (A4 = 440 Hz), e.g. 'A4', 'C#3'")
-    key: str | None = Field(description="Krumhansl-Kessler key of the chroma, e.g. 'A minor' (sharps, not flats)")
+    key: str | None = Field(
+        description="Krumhansl-Kessler key of the chroma, e.g. 'A minor' (sharps, not flats); null when the "
+                    "chroma is flat (noise, drums)")
     key_confidence: float | None = Field(
         description="0..1: Pearson correlation of the chroma with the key's profile (relative keys come close)")
     chroma: list[float] | None = Field(
@@ -86,7 +88,8 @@ class AudioFigures(ResultModel):
         description="tempo in beats per minute: 60 / the mean spacing of beats_s (least squares); null with "
                     "fewer than 4 onsets")
     tempo_confidence: float | None = Field(
-        description="0..1: autocorrelation of the onset envelope one beat period later; 1 for a strict pulse")
+        description="0..1: autocorrelation of the onset envelope one beat period later: a click track or a "
+                    "steady drum loop reads about 0.8, onsets at random times under 0.3")
     beats_s: list[float] = Field(
         description="beat times in seconds from the window start (librosa's beat tracker on all channels' "
                     "onsets); empty when none")
@@ -104,6 +107,8 @@ def analyze_audio(samples: np.ndarray, sample_rate: int, channel_indexes: list[i
         raise ValueError(f"samples must be 2-D (n_samples, n_channels), not {samples.ndim}-D")
     if samples.shape[1] != len(channel_indexes):
         raise ValueError(f"{samples.shape[1]} columns but {len(channel_indexes)} channel indexes")
+    if not np.issubdtype(samples.dtype, np.floating):
+        raise ValueError(f"samples must be float with full scale 1.0, not {samples.dtype}")
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, not {sample_rate}")
     if not np.isfinite(samples).all():

@@ -36,6 +36,10 @@ ABSOLUTE_GATE_LUFS = -70.0
 
 TRUE_PEAK_OVERSAMPLE = 4
 """BS.1770-4 annex 2 oversamples 4x at 48 kHz; rates of 96 kHz and more need only 2x."""
+TRUE_PEAK_EDGE = 20
+"""Input samples of filter context: twice the reach of resample_poly's default filter (10 input samples)."""
+TRUE_PEAK_CHUNK = 1 << 18
+"""Input samples oversampled at a time (5.5 s at 48 kHz): bounded memory for long windows."""
 
 
 @dataclass(frozen=True)
@@ -93,18 +97,25 @@ def measure_levels(x: np.ndarray, sample_rate: int) -> Levels:
                   silent_fraction, unavailable)
 
 
-def _true_peak(x: np.ndarray, sample_rate: int) -> float:
+def _true_peak(x: np.ndarray, sample_rate: int, chunk: int = TRUE_PEAK_CHUNK) -> float:
     """Largest |x| between samples, 4x oversampled (2x at 96 kHz and up) with scipy's polyphase FIR.
 
-    The first and last few input samples are left out of the oversampled search: the window is cut
-    from a longer recording, and the filter's ringing against the cut edge is no peak of the signal
-    (the sample peak still covers them).
+    The first and last TRUE_PEAK_EDGE input samples are left out of the oversampled search: the window
+    is cut from a longer recording, and the filter's ringing against the cut is no peak of the signal
+    (the sample peak still covers them). The signal is oversampled `chunk` samples at a time, each
+    with TRUE_PEAK_EDGE samples of context either side, which gives exactly what oversampling it
+    whole would (resample_poly's filter reaches 10 input samples each way) without holding 4x the
+    window in memory.
     """
     factor = TRUE_PEAK_OVERSAMPLE if sample_rate < 96_000 else 2
-    upsampled = signal.resample_poly(x, factor, 1)
-    edge = 2 * 10 * factor  # twice resample_poly's filter half-length (10·factor output samples)
-    inner = upsampled[edge:-edge] if upsampled.shape[0] > 2 * edge else upsampled[:0]
-    return max(float(np.max(inner)), -float(np.min(inner))) if inner.size else 0.0
+    n = x.shape[0]
+    peak = 0.0
+    for start in range(TRUE_PEAK_EDGE, n - TRUE_PEAK_EDGE, chunk):
+        stop = min(start + chunk, n - TRUE_PEAK_EDGE)
+        lo, hi = start - TRUE_PEAK_EDGE, stop + TRUE_PEAK_EDGE
+        upsampled = signal.resample_poly(x[lo:hi], factor, 1)[TRUE_PEAK_EDGE * factor: (stop - lo) * factor]
+        peak = max(peak, float(np.max(upsampled)), -float(np.min(upsampled)))
+    return peak
 
 
 def _silent_fraction(x: np.ndarray, sample_rate: int) -> float:
