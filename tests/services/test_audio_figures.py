@@ -13,7 +13,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from appliance.services.analysis.audio_figures import AudioFigures, ChannelFigures, analyze_audio
+from appliance.services.analysis.audio_analysis import analyze_audio
+from appliance.services.analysis.audio_figures import AudioFigures, ChannelFigures
 
 RATE = 48_000
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from appliance.proto.midi_record import MidiRecord
-from appliance.services.analysis.midi_notes import midi_figures, note_name
+from appliance.pitches import note_name
+from appliance.services.analysis.midi_notes import midi_figures
 
 RATE = 48_000
 

@@ -41,6 +41,7 @@ TRANSPORT = {"transport_status", "transport_tempo", "transport_play", "transport
              "timeline_audition"}
 REQUEST_RESPONSE = {"session_request", "session_calibrate"}
 WEAVE = {"weave_eval", "weave_session", "weave_reset", "weave_help"}
+ANALYSIS = {"stream_analyze"}
 
 
 @pytest.fixture
@@ -80,8 +81,8 @@ async def test_every_tool_declares_an_output_schema(url, stack):
     stack.start("vibeweaver")
     async with mcp_session(url, TOKEN) as client:
         schemas = await wait_for_weave(client)
-    assert set(schemas) == CAPTURE | SESSIONS | TRANSPORT | REQUEST_RESPONSE | WEAVE  # each is called below
-    assert len(schemas) == 36
+    assert set(schemas) == CAPTURE | SESSIONS | TRANSPORT | REQUEST_RESPONSE | WEAVE | ANALYSIS  # each is called below
+    assert len(schemas) == 37
     for name, schema in schemas.items():
         assert schema is not None, f"{name} declares no outputSchema"
         assert schema["type"] == "object" and schema["properties"], name
@@ -101,6 +102,8 @@ async def test_capture_session_and_job_results_match_their_schemas(url):
             await asyncio.sleep(0.05)
         wav = await tools.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": 2 * CHUNK})
         assert wav["sample_range"] == [0, 2 * CHUNK]
+        measured = await tools.call("stream_analyze", uri=URI, start={"sample": 0}, end={"sample": 2 * CHUNK})
+        assert measured["kind"] == "audio" and measured["sample_range"] == [0, 2 * CHUNK]
         virtual = await tools.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": CHUNK},
                                    output="virtual")
         await tools.call("artifact_get", artifact_id=wav["artifact_id"])
@@ -127,7 +130,9 @@ async def test_capture_session_and_job_results_match_their_schemas(url):
                 break
             await asyncio.sleep(0.05)
         assert status["state"] == "complete", status
-    assert tools.called == CAPTURE | SESSIONS
+        notes = await tools.call("stream_analyze", artifact_id=status["artifact_id"])  # the pattern's MIDI file
+        assert notes["kind"] == "midi" and notes["midi"]["note_count"] > 0
+    assert tools.called == CAPTURE | SESSIONS | ANALYSIS
 
 
 async def test_transport_and_timeline_results_match_their_schemas(url, stack):

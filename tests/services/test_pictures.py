@@ -16,7 +16,8 @@ from PIL import Image
 
 from appliance.services.pictures import piano_roll, spectrogram, waveform
 from appliance.services.pictures.canvas import MIN_HEIGHT, MIN_WIDTH, BeatGrid
-from appliance.services.pictures.piano_roll import Note, note_name, piano_roll_png
+from appliance.pitches import note_name
+from appliance.services.pictures.piano_roll import Note, piano_roll_png
 from appliance.services.pictures.spectrogram import spectrogram_png, spectrum
 from appliance.services.pictures.waveform import envelope, waveform_png
 from appliance.services.slicing.slice_picture import smf_notes, smf_png, wav_envelope, wav_png

@@ -23,7 +23,7 @@ from appliance.cas import ContentStore
 from appliance.config import AnalysisConfig
 from appliance.proto.midi_record import MidiRecord
 from appliance.proto.stream_definition import StreamKind
-from appliance.services.analysis.audio_figures import AudioFigures, analyze_audio
+from appliance.services.analysis.audio_figures import AudioFigures
 from appliance.services.analysis.midi_notes import MidiFigures, midi_figures
 from appliance.services.analysis.window_samples import read_audio
 from appliance.services.results import ResultModel
@@ -154,6 +154,10 @@ class Analyzer:
         if picture == "piano_roll":
             raise ServiceError("badRequest", "picture: piano_roll is for MIDI; an audio window draws a 'waveform' "
                                              "or a 'spectrogram'")
+        # Imported here: librosa and numba under it take a second to import, and hootenanny's start is on the
+        # boot path; the first analysis pays it instead.
+        from appliance.services.analysis.audio_analysis import analyze_audio
+
         figures = analyze_audio(samples, rate, chosen)
         result = StreamAnalysis(source=source, kind="audio", sample_range=window, sample_rate_hz=rate,
                                 duration_s=len(samples) / rate, channels=chosen, audio=figures, midi=None)
@@ -189,20 +193,21 @@ def _title(result: StreamAnalysis) -> str:
 
 def _audio_picture(kind: PictureKind, samples: np.ndarray, rate: int, chosen: list[int], result: StreamAnalysis,
                    size: tuple[int, int]) -> bytes:
-    from appliance.services.pictures import spectrogram, waveform
+    from appliance.services.pictures.spectrogram import spectrogram_png
+    from appliance.services.pictures.waveform import waveform_png
 
     width, height = size
     if kind == "spectrogram":
-        return spectrogram.spectrogram_png(samples.mean(axis=1), rate, width=width, height=height,
+        return spectrogram_png(samples.mean(axis=1), rate, width=width, height=height,
                                            title=_title(result) + f"  ch {', '.join(map(str, chosen))}")
-    return waveform.waveform_png(samples, rate, channel_labels=[f"ch {c}" for c in chosen], width=width,
+    return waveform_png(samples, rate, channel_labels=[f"ch {c}" for c in chosen], width=width,
                                  height=height, title=_title(result))
 
 
 def _piano_roll(figures: MidiFigures, result: StreamAnalysis, size: tuple[int, int]) -> bytes:
-    from appliance.services.pictures import piano_roll
+    from appliance.services.pictures.piano_roll import Note, piano_roll_png
 
-    notes = [piano_roll.Note(pitch=n.pitch, start_s=n.start_s, duration_s=n.duration_s, velocity=n.velocity,
+    notes = [Note(pitch=n.pitch, start_s=n.start_s, duration_s=n.duration_s, velocity=n.velocity,
                              channel=n.channel) for n in figures.notes]
-    return piano_roll.piano_roll_png(notes, duration_s=result.duration_s, width=size[0], height=size[1],
+    return piano_roll_png(notes, duration_s=result.duration_s, width=size[0], height=size[1],
                                      title=_title(result))

@@ -18,12 +18,9 @@ import numpy as np
 import pyloudnorm
 from scipy import signal
 
-CLIP_THRESHOLD = 0.999
-"""A sample with |x| at or above this (-0.0087 dBFS) counts as clipped: full scale less s16's last step and float noise."""
+from appliance.services.analysis.audio_figures import CLIP_THRESHOLD, SILENCE_DBFS
 
 SILENCE_BLOCK_S = 0.1
-SILENCE_DBFS = -60.0
-"""A 100 ms block whose RMS is below -60 dBFS counts as silent."""
 
 LOUDNESS_BLOCK_S = 0.4
 """BS.1770-4 gating block; a window shorter than this has no integrated loudness."""

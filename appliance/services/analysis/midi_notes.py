@@ -16,18 +16,13 @@ import mido
 import numpy as np
 from pydantic import Field
 
+from appliance.pitches import note_name
 from appliance.proto.midi_record import MidiRecord
 from appliance.services.results import ResultModel
 from appliance.services.slicing.midi_export import RunningStatus
 
 PULSES_PER_BEAT = 24  # MIDI clock
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 NO_CLOCK = "no MIDI clock (0xF8) in the window: beats cannot be counted"
-
-
-def note_name(pitch: int) -> str:
-    """Scientific pitch notation with middle C (60) as C4."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 class Note(ResultModel):

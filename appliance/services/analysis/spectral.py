@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import librosa
 import numpy as np
 
+from appliance.pitches import PITCH_CLASSES
+
 ANALYSIS_RATE_HZ = 22050
 LONG_N_FFT = 2048
 """93 ms frames at 22050 Hz, librosa's default."""
@@ -53,7 +55,6 @@ FLAT_CHROMA = 0.6
 """No key when the weakest pitch class has this share of the strongest's energy or more: noise, hiss and
 drums read 0.8 or more; chords, melodies and basslines 0.3 or less."""
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -17,6 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from appliance.pitches import note_name
 from appliance.services.pictures.canvas import (
     LABEL_PT,
     TICK_PT,
@@ -32,7 +33,6 @@ from appliance.services.pictures.canvas import (
 )
 
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 800, 400
-NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 BLACK_KEYS = {1, 3, 6, 8, 10}
 # Pitch classes to name, and the fewest semitones between two of them.
 NAME_EVERY, NAME_CEG, NAME_CG, NAME_C = (set(range(12)), 1), ({0, 4, 7}, 3), ({0, 7}, 5), ({0}, 12)
@@ -53,11 +53,6 @@ class Note:
     duration_s: float
     velocity: int
     channel: int
-
-
-def note_name(pitch: int) -> str:
-    """Scientific pitch notation with sharps: 60 is 'C4', 61 'C#4', 21 'A0'."""
-    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def piano_roll_png(notes: Sequence[Note], *, title: str, duration_s: float, start_s: float = 0.0,
