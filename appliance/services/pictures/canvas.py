@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 DPI = 100  # so a size in pixels is a size in inches times 100, and 1 pt is 1.39 px
+DEFAULT_WIDTH, DEFAULT_HEIGHT = 800, 400  # legible to an agent reading it at 800 px wide
 MIN_WIDTH, MIN_HEIGHT = 320, 200  # below this, title, ticks and labels leave the data no room
 TITLE_PT, LABEL_PT, TICK_PT = 10, 9, 8
 TICK_PX = TICK_PT * DPI / 72  # the height of a tick label: labels closer than this overlap

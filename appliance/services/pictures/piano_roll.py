@@ -19,6 +19,8 @@ from matplotlib.lines import Line2D
 
 from appliance.pitches import note_name
 from appliance.services.pictures.canvas import (
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
     LABEL_PT,
     TICK_PT,
     TICK_PX,
@@ -32,7 +34,6 @@ from appliance.services.pictures.canvas import (
     time_axis,
 )
 
-DEFAULT_WIDTH, DEFAULT_HEIGHT = 800, 400
 BLACK_KEYS = {1, 3, 6, 8, 10}
 # Pitch classes to name, and the fewest semitones between two of them.
 NAME_EVERY, NAME_CEG, NAME_CG, NAME_C = (set(range(12)), 1), ({0, 4, 7}, 3), ({0, 7}, 5), ({0}, 12)

@@ -22,6 +22,8 @@ from scipy.signal import ShortTimeFFT
 from scipy.signal.windows import hann
 
 from appliance.services.pictures.canvas import (
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
     LABEL_PT,
     TICK_PT,
     TICK_PX,
@@ -33,7 +35,6 @@ from appliance.services.pictures.canvas import (
     time_axis,
 )
 
-DEFAULT_WIDTH, DEFAULT_HEIGHT = 800, 400
 LOWEST_HZ = 20.0
 FLOOR_DBFS, CEILING_DBFS = -100.0, 0.0
 WINDOW_S = 0.085  # 4096 samples at 48 kHz: 12 Hz bins, fine enough for the low octaves a log axis spreads out

@@ -24,6 +24,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from appliance.services.pictures.canvas import (
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
     LABEL_PT,
     TICK_PT,
     TICK_PX,
@@ -38,7 +40,6 @@ from appliance.services.pictures.canvas import (
     time_axis,
 )
 
-DEFAULT_WIDTH, DEFAULT_HEIGHT = 800, 400
 LANE = 2.4  # a lane's height in amplitude units: -1..1 and a gap, so neighbouring lanes never touch
 LEVELS_DBFS = (0, -6, -12, -24)  # labelled as far down as the lane's height leaves room
 COLOUR = "#1f5fa8"
