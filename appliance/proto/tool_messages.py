@@ -58,7 +58,47 @@ class ToolResult(WireMessage):
         return cls(structured_json=wire["structuredJson"], text=wire["text"], is_error=wire["isError"])
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolDefinition:
+    """One tool a worker serves, as MCP lists it: its schemas travel as JSON text."""
+
+    name: str
+    description: str
+    input_schema_json: str
+    annotations_json: str
+    output_schema_json: str = ""  # "": none declared (a worker from before output schemas)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "inputSchemaJson": self.input_schema_json,
+                "annotationsJson": self.annotations_json, "outputSchemaJson": self.output_schema_json}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ToolDefinition:
+        return cls(name=wire["name"], description=wire["description"], input_schema_json=wire["inputSchemaJson"],
+                   annotations_json=wire["annotationsJson"], output_schema_json=wire.get("outputSchemaJson", ""))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ready(WireMessage):
+    """A worker's registration (the READY command's body): who it is and which tools it serves."""
+
+    KIND: ClassVar[str] = "ready"
+
+    service: str
+    tools: tuple[ToolDefinition, ...]
+    pid: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"service": self.service, "tools": [tool.to_wire() for tool in self.tools], "pid": self.pid}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Ready:
+        return cls(service=wire["service"], tools=tuple(ToolDefinition.from_wire(t) for t in wire["tools"]),
+                   pid=wire["pid"])
+
+
 FROM_WIRE: dict[str, Callable[[Any], Any]] = {
     ToolCall.KIND: ToolCall.from_wire,
     ToolResult.KIND: ToolResult.from_wire,
+    Ready.KIND: Ready.from_wire,
 }

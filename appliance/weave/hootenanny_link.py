@@ -25,6 +25,7 @@ from appliance.proto.codec import Body, pack_envelope
 from appliance.proto.endpoints import HOOTENANNY_EVENTS, HOOTENANNY_WORKERS, ipc
 from appliance.proto.framing import Command
 from appliance.proto.pubsub import Broadcast, Subscriber
+from appliance.proto.tool_messages import Ready, ToolDefinition
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ TOPICS = ("transport.", "beat.", "marker.", "job.", "artifact.")
 class HootenannyLink:
     """The two sockets, registration and liveness."""
 
-    def __init__(self, config: Config, context: zmq.asyncio.Context, tools: list[dict[str, str]], handler: Handler,
+    def __init__(self, config: Config, context: zmq.asyncio.Context, tools: tuple[ToolDefinition, ...], handler: Handler,
                  on_broadcast: Callable[[Broadcast], None]) -> None:
         self.wire = config.wire
         self.tools = tools
@@ -69,7 +70,7 @@ class HootenannyLink:
 
     async def register(self) -> None:
         """Send READY with the tool definitions."""
-        body = pack_envelope("ready", {"service": SERVICE, "tools": self.tools, "pid": os.getpid()})
+        body = pack_envelope(Ready.KIND, Ready(service=SERVICE, tools=self.tools, pid=os.getpid()))
         await self.channel.send_control(Command.READY, body=body, service=SERVICE)
         log.info("registered with hootenanny (%d tools)", len(self.tools))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from appliance.proto.tool_messages import ToolResult
+from appliance.proto.tool_messages import ToolDefinition, ToolResult
 from appliance.weave.help_topics import TOPICS, HelpTopic, help_text
 from appliance.weave.results import EvalResult, HelpResult, ResetResult, ResultModel, SessionSummary
 from appliance.weave.weaver import Weaver
@@ -55,16 +55,16 @@ class Tool:
     result: type[ResultModel]
     annotations: dict[str, Any]
 
-    def definition(self) -> dict[str, str]:
-        """The `ToolDefinition` sent with READY."""
+    def definition(self) -> ToolDefinition:
+        """What READY says of this tool."""
         schema = self.arguments.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             prop.pop("title", None)
         schema["additionalProperties"] = False
-        return {"name": self.name, "description": self.description, "inputSchemaJson": json.dumps(schema),
-                "annotationsJson": json.dumps(self.annotations),
-                "outputSchemaJson": json.dumps(self.result.model_json_schema())}
+        return ToolDefinition(name=self.name, description=self.description, input_schema_json=json.dumps(schema),
+                              annotations_json=json.dumps(self.annotations),
+                              output_schema_json=json.dumps(self.result.model_json_schema()))
 
 
 TOOLS = {tool.name: tool for tool in (
@@ -85,8 +85,8 @@ TOOLS = {tool.name: tool for tool in (
 )}
 
 
-def definitions() -> list[dict[str, str]]:
-    return [tool.definition() for tool in TOOLS.values()]
+def definitions() -> tuple[ToolDefinition, ...]:
+    return tuple(tool.definition() for tool in TOOLS.values())
 
 
 def _argument_error(tool: Tool, exc: ValidationError) -> ToolResult:

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from mcp import Client
 
 from appliance.proto.codec import pack_envelope
+from appliance.proto.tool_messages import Ready
 from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
 from appliance.services.agent.tools.capture import StreamList, StreamStatusArgs
 from appliance.services.capture.stream_status import StreamStatus
@@ -216,8 +217,8 @@ async def test_a_worker_from_before_output_schemas_declares_none(config):
         old = {"name": "weave_eval", "description": "old", "inputSchemaJson": "{}", "annotationsJson": ""}
         hub._register(b"old-peer", pack_envelope("ready", {"service": "vibeweaver", "tools": [old], "pid": 1}))
         assert hub.remote["weave_eval"].output_schema is None
-        hub._register(b"new-peer", pack_envelope("ready", {"service": "vibeweaver", "pid": 2,
-                                                           "tools": weave_tools.definitions()}))
+        hub._register(b"new-peer", pack_envelope(Ready.KIND, Ready(service="vibeweaver", pid=2,
+                                                                 tools=weave_tools.definitions())))
         assert hub.remote["weave_eval"].output_schema == EvalResult.model_json_schema()
     finally:
         ctx.destroy(linger=0)

@@ -27,7 +27,7 @@ from appliance.proto.codec import Body, BodyError, unpack_envelope
 from appliance.proto.framing import Command
 from appliance.proto.liveness import Liveness
 from appliance.proto.stream_messages import DeviceNotice
-from appliance.proto.tool_messages import ToolCall, ToolResult
+from appliance.proto.tool_messages import Ready, ToolCall, ToolResult
 from appliance.proto.typed_bodies import typed_value
 from appliance.services.service_error import ServiceError
 from appliance.services.agent.registry import Forwarded, Progress, ToolOutput, ToolRegistry, as_wire_result
@@ -130,18 +130,19 @@ class WorkerHub:
         except BodyError:
             self.channel.drops.count("ready-body")
             return
-        service = ready.value["service"]
+        registration = Ready.from_wire(ready.value)
+        service = registration.service
         for old_peer, old_service in list(self.workers.items()):
             if old_service == service and old_peer != peer:
                 self._gone(old_peer, "replaced by a new registration")
         self.workers[peer] = service
         self.liveness.heard(peer)
-        for tool in ready.value["tools"]:
-            self.remote[tool["name"]] = RemoteTool(
-                tool["name"], tool["description"], json.loads(tool["inputSchemaJson"] or "{}"),
-                json.loads(tool["outputSchemaJson"]) if tool["outputSchemaJson"] else None,
-                json.loads(tool["annotationsJson"] or "{}"), service, peer)
-        log.info("%s registered %d tools", service, len(ready.value["tools"]))
+        for tool in registration.tools:
+            self.remote[tool.name] = RemoteTool(
+                tool.name, tool.description, json.loads(tool.input_schema_json or "{}"),
+                json.loads(tool.output_schema_json) if tool.output_schema_json else None,
+                json.loads(tool.annotations_json or "{}"), service, peer)
+        log.info("%s registered %d tools", service, len(registration.tools))
         self.on_tools_changed()
 
     def _gone(self, peer: bytes, why: str) -> None:
