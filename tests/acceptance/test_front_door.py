@@ -295,6 +295,18 @@ async def first_run(box: Box) -> dict[str, Any]:
         picture = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
         assert picture.format == "PNG" and picture.width >= 100 and picture.height >= 50
 
+        # 5b. The README's analysis: the same window measured, with a labelled waveform, and the melody's notes.
+        measured, content = await call(client, "stream_analyze", uri=AUDIO, start={"seconds_ago": 10},
+                                       picture="waveform")
+        assert measured["duration_s"] == 10.0 and len(measured["audio"]["channels"]) == 2, measured
+        assert all(ch["peak_dbfs"] is not None and ch["loudness_lufs"] is not None
+                   for ch in measured["audio"]["channels"]), measured
+        assert [Image.open(io.BytesIO(base64.b64decode(c.data))).size
+                for c in content if isinstance(c, ImageContent)] == [(800, 400)]
+        played, _ = await call(client, "stream_analyze", uri=MIDI, start={"seconds_ago": 10})
+        assert played["midi"]["note_count"] >= 36 and {n["pitch"] for n in played["midi"]["notes"]} <= \
+            {36, 48, 43, 46, 55, 51}, played
+
         # 6. A session: created, played, stopped, exported.
         session, _ = await call(client, "session_create", streams=[AUDIO, MIDI], mode="passive", name="front door")
         sid = session["session"]
