@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import numpy as np
 import pyloudnorm
 import pytest
+import soundfile
 from PIL import Image
 
 from appliance.pitches import note_name
@@ -180,3 +182,22 @@ async def test_the_notes_of_a_midi_stream_and_its_piano_roll(box: Box) -> None:
             assert "C2" in result.content[0].text or midi["notes"][0]["name"] in result.content[0].text
         finally:
             await call(client, "stream_stop", uri="stream://sim/keys")
+
+
+async def test_a_slice_keeps_the_channels_asked_for(box: Box) -> None:
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        result = await client.call_tool("stream_slice", {**window(SINE[0], SINE[0] + RATE), "channels": [1],
+                                                         "picture": True})
+        assert not result.is_error, result.content[0].text
+        cut = result.structured_content
+        wav = httpx2.get(f"http://127.0.0.1:{box.port}{cut['download_url']}",
+                         headers={"Authorization": f"Bearer {box.token}"}).content
+        samples, rate = soundfile.read(io.BytesIO(wav), dtype="int32", always_2d=True)
+        expected = np.frombuffer(s32(signal()[SINE[0]:SINE[0] + RATE]), "<i4").reshape(-1, 2)[:, [1]]
+        assert rate == RATE and samples.shape == (RATE, 1) and np.array_equal(samples, expected)
+        assert (await call(client, "artifact_get", artifact_id=cut["artifact_id"]))["metadata"]["lineage"][
+            "channels"] == [1]
+        assert "channels: [2] is not a list of distinct channel indexes of stream://alsa/main, which has 2 " \
+               "channels (0-1)" in await refused(client, "stream_slice", channels=[2], **window(0, RATE))
+        assert "use output 'materialize'" in await refused(client, "stream_slice", channels=[0], output="virtual",
+                                                           **window(0, RATE))

@@ -19,11 +19,13 @@ WIDTH, HEIGHT = 800, 300
 BLOCK_FRAMES = 1 << 16  # frames read at a time
 
 
-def wav_png(path: Path, *, title: str, start_s: float, width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    """The waveform of the WAV at `path`, its time axis starting at `start_s`."""
+def wav_png(path: Path, *, title: str, start_s: float, channels: list[int] | None = None, width: int = WIDTH,
+            height: int = HEIGHT) -> bytes:
+    """The waveform of the WAV at `path`, its time axis starting at `start_s`; `channels` names its columns."""
     reduced, sample_rate = wav_envelope(path, width)
+    numbers = channels if channels is not None else list(range(reduced.low.shape[1]))
     return waveform_png(reduced, sample_rate, title=title, start_s=start_s, width=width, height=height,
-                        channel_labels=[f"ch {c}" for c in range(reduced.low.shape[1])])
+                        channel_labels=[f"ch {c}" for c in numbers])
 
 
 def wav_envelope(path: Path, columns: int) -> tuple[Envelope, int]:

@@ -132,12 +132,15 @@ class SlicePlan:
 
 def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, out_path: Path,
                  output: Literal["materialize", "virtual"] = "materialize",
-                 progress: Progress | None = None) -> SliceInfo:
-    """Write samples [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice."""
+                 progress: Progress | None = None, channels: list[int] | None = None) -> SliceInfo:
+    """Write samples [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice.
+
+    `channels` (audio, materialized only) keeps those channel indexes, in that order; None keeps all.
+    """
     plan = plan_slice(manifest, start, end)
     if output == "virtual":
         return _write_virtual(virtual_from_plan(plan, store), Path(out_path))
-    return _materialize(plan, store, Path(out_path), progress)
+    return _materialize(plan, store, Path(out_path), progress, channels)
 
 
 def materialize_virtual(virtual: VirtualSlice, store: ContentStore, out_path: Path,
@@ -270,11 +273,12 @@ def _name(span: _Span) -> str:
 
 # -- materializing -----------------------------------------------------------
 
-def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress: Progress | None) -> SliceInfo:
+def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress: Progress | None,
+                 channels: list[int] | None = None) -> SliceInfo:
     partial = out_path.with_name(out_path.name + ".partial")
     try:
         if plan.definition.kind is StreamKind.AUDIO:
-            _write_wav(plan, store, partial, progress)
+            _write_wav(plan, store, partial, progress, channels)
             mime = MIME_WAV
         else:
             _write_midi(plan, store, partial, progress)
@@ -286,16 +290,28 @@ def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress:
     return _info(plan, mime, out_path.stat().st_size)
 
 
-def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None) -> None:
+def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None,
+               channels: list[int] | None) -> None:
     from appliance.services.slicing.wav_writer import WavWriter
 
-    total, done, fb = plan.end - plan.start, 0, plan.definition.frame_bytes
-    with WavWriter(path, plan.definition, total) as wav:
+    definition = plan.definition
+    total, done, fb = plan.end - plan.start, 0, definition.frame_bytes
+    kept = definition if channels is None else definition.model_copy(update={"channels": len(channels)})
+    with WavWriter(path, kept, total) as wav:
         for block in read_blocks(plan, store):
-            wav.write(block)
+            wav.write(block if channels is None else _pick(block, definition, channels))
             done += len(block) // fb
             if progress is not None:
                 progress(done, total)
+
+
+def _pick(block: memoryview, definition: StreamDefinition, channels: list[int]) -> memoryview:
+    """The bytes of `channels` only, frame by frame: the samples are moved as bytes, whatever their format."""
+    import numpy as np  # here: numpy is not on the path of a plain slice, and hootenanny's start is on the boot path
+
+    width = definition.sample_format.bytes_per_sample
+    frames = np.frombuffer(block, np.uint8).reshape(-1, definition.channels, width)
+    return memoryview(frames[:, channels, :].tobytes())
 
 
 def read_blocks(plan: SlicePlan, store: ContentStore) -> Iterator[memoryview]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from appliance.cas import ContentStore
+from appliance.proto.stream_definition import StreamKind
 from appliance.services.capture.manifest import Manifest
 from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
@@ -59,17 +60,22 @@ class Slicer:
         self.streams, self.artifacts, self.store = streams, artifacts, store
 
     async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
-                    tags: list[str] | None = None, progress: Progress | None = None) -> SliceResult:
-        """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact."""
+                    tags: list[str] | None = None, progress: Progress | None = None,
+                    channels: list[int] | None = None) -> SliceResult:
+        """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact.
+
+        `channels` keeps only those audio channels, in the order given (a materialized WAV only).
+        """
         async with self.window(uri, start, end) as (manifest, (first, last)):
+            _check_channels(channels, manifest, output)
             staging = self.store.create_staging()
             try:
                 info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
-                                               output, progress)
+                                               output, progress, channels)
             except SliceError as exc:
                 self.store.release(staging.path)
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
-            return self._keep(output, list(tags or []), manifest, staging.path, info)
+            return self._keep(output, list(tags or []), manifest, staging.path, info, channels)
 
     @asynccontextmanager
     async def window(self, uri: str, start: Any, end: Any) -> AsyncIterator[tuple[Manifest, tuple[int, int]]]:
@@ -114,10 +120,11 @@ class Slicer:
                                                              "output": "materialize"}},
                                        chunks=info.source_chunks)
 
-    def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo
-              ) -> SliceResult:
+    def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo,
+              channels: list[int] | None = None) -> SliceResult:
         lineage = {
             "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
+            "channels": channels if channels is not None else list(range(manifest.definition.channels)),
             "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
             "sample_rate": manifest.definition.sample_rate, "output": output,
         }
@@ -141,8 +148,26 @@ def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
     start_s, end_s = first / lineage["sample_rate"], last / lineage["sample_rate"]
     title = f"{lineage['stream']}  {start_s:.3f}–{end_s:.3f} s (samples {first}–{last})"
     if result.mime == MIME_WAV:
-        return wav_png(path, title=title, start_s=start_s)
+        return wav_png(path, title=title, start_s=start_s, channels=lineage.get("channels"))
     return smf_png(path, title=title, start_s=start_s, duration_s=result.seconds)
+
+
+def _check_channels(channels: list[int] | None, manifest: Manifest, output: Output) -> None:
+    if channels is None:
+        return
+    definition = manifest.definition
+    if definition.kind is not StreamKind.AUDIO:
+        raise ServiceError("badRequest", f"channels: {definition.uri} is a MIDI stream; channels pick audio "
+                                         "channels (drop channels)")
+    if output != "materialize":
+        raise ServiceError("badRequest", "channels: a virtual slice names whole chunks, every channel; use "
+                                         "output 'materialize' to keep some channels")
+    count = definition.channels
+    wrong = [c for c in channels if not 0 <= c < count]
+    if wrong or not channels or len(set(channels)) != len(channels):
+        raise ServiceError("badRequest", f"channels: {channels} is not a list of distinct channel indexes of "
+                                         f"{definition.uri}, which has {count} channel{'s' if count != 1 else ''} "
+                                         f"(0-{count - 1})")
 
 
 def virtual_plan(artifact: ArtifactRecord, store: ContentStore) -> SlicePlan:

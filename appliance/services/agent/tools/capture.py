@@ -74,6 +74,8 @@ class StreamSliceArgs(_Args):
     output: Literal["materialize", "virtual"] = Field(
         "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest")
     tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
+    channels: list[int] | None = Field(None, description="audio channel indexes to keep, in this order, e.g. [3] "
+                                                         "for the fourth input; all when omitted (materialize only)")
     picture: bool = Field(False, description="also return an 800x300 PNG of the slice: for audio a waveform with a "
                                              "time axis in seconds of the stream, a dBFS level scale, one labelled "
                                              "lane per channel and its peak; for MIDI a piano roll with note names "
@@ -120,7 +122,7 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
         if args.picture and args.output != "materialize":
             raise ServiceError("badRequest", "picture: only with output 'materialize' (a virtual slice has no "
                                              "samples to draw); use picture=false or output='materialize'")
-        result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress)
+        result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress, args.channels)
         start, end = result.sample_range
         images = [await asyncio.to_thread(picture, artifacts, result)] if args.picture else []
         return ToolOutput(result, f"{result.artifact_id}: {args.uri} samples {start}..{end} "
