@@ -88,7 +88,6 @@ class Hootenanny:
         self.publisher = Publisher(pub, "hootenanny")
         self.garden = GardenLink(self.ctx, config, self.publisher, self._garden_event)
         self.devices = DeviceRegistry(self.db)
-        # The registry still reads the notices' wire names.
         self.devices.rescan(sound_devices.present())
         self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish, self.devices)
         self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)

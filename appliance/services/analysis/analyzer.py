@@ -37,7 +37,7 @@ from appliance.services.slicing.slicer import (
     plan_slice,
     read_records,
 )
-from appliance.services.slicing.slices import Slicer, virtual_plan
+from appliance.services.slicing.slices import Slicer, chosen_channels, virtual_plan
 from appliance.services.store.artifacts import ArtifactStore
 
 PictureKind = Literal["waveform", "spectrogram", "piano_roll"]
@@ -114,7 +114,8 @@ class Analyzer:
             figures = midi_figures(read_records(plan, store=self.store), plan.start, plan.end,
                                    definition.sample_rate, self.config.max_notes)
             return self._midi(source, window, definition.sample_rate, plan.end - plan.start, figures, picture, size)
-        chosen = _channels(channels, definition.channels, source)
+        # stream_analyze takes an empty list as every channel, as it always has; stream_slice refuses it.
+        chosen = chosen_channels(channels or None, definition.channels, source)
         samples = read_audio(plan, self.store, chosen)
         return self._audio(source, window, definition.sample_rate, samples, chosen, picture, size)
 
@@ -122,7 +123,7 @@ class Analyzer:
              size: tuple[int, int]) -> tuple[StreamAnalysis, list[bytes]]:
         info = sf.info(str(path))
         self._check_length(info.frames, info.samplerate, source)
-        chosen = _channels(channels, info.channels, source)
+        chosen = chosen_channels(channels or None, info.channels, source)
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
         return self._audio(source, None, rate, np.ascontiguousarray(samples[:, chosen]), chosen, picture, size)
 
@@ -172,18 +173,6 @@ class Analyzer:
                                 duration_s=samples / rate, channels=[], audio=None, midi=figures)
         images = [_piano_roll(figures, result, size)] if picture else []
         return result, images
-
-
-def _channels(asked: list[int] | None, count: int, source: str) -> list[int]:
-    if not asked:
-        return list(range(count))
-    wrong = [c for c in asked if not 0 <= c < count]
-    if wrong:
-        raise ServiceError("badRequest", f"channels: {wrong} out of range; {source} has {count} channel"
-                                         f"{'s' if count != 1 else ''} (0-{count - 1})")
-    if len(set(asked)) != len(asked):
-        raise ServiceError("badRequest", f"channels: {asked} names a channel twice")
-    return list(asked)
 
 
 def _title(result: StreamAnalysis) -> str:

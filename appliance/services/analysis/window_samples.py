@@ -12,7 +12,7 @@ import numpy as np
 
 from appliance.cas import ContentStore
 from appliance.proto.stream_definition import SampleFormat, StreamDefinition
-from appliance.services.slicing.slicer import SlicePlan, read_blocks
+from appliance.services.slicing.slicer import SlicePlan, pick_channels, read_blocks
 
 FULL_SCALE = {SampleFormat.S16: 2.0 ** 15, SampleFormat.S24: 2.0 ** 23, SampleFormat.S24IN32: 2.0 ** 23,
               SampleFormat.S32: 2.0 ** 31}
@@ -21,10 +21,12 @@ FULL_SCALE = {SampleFormat.S16: 2.0 ** 15, SampleFormat.S24: 2.0 ** 23, SampleFo
 def read_audio(plan: SlicePlan, store: ContentStore, channels: list[int]) -> np.ndarray:
     """The window's `channels` as float32, shaped (samples, len(channels)), full scale 1.0."""
     definition = plan.definition
+    picked = definition.model_copy(update={"channels": len(channels)})
     out = np.empty((plan.end - plan.start, len(channels)), dtype=np.float32)
     row = 0
     for block in read_blocks(plan, store):
-        frames = as_float(bytes(block), definition)[:, channels]
+        # Picked as bytes first, as a slice with channels is: the channels not asked for are never converted.
+        frames = as_float(bytes(pick_channels(block, definition, channels)), picked)
         out[row:row + len(frames)] = frames
         row += len(frames)
     return out[:row]

@@ -299,13 +299,13 @@ def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progr
     kept = definition if channels is None else definition.model_copy(update={"channels": len(channels)})
     with WavWriter(path, kept, total) as wav:
         for block in read_blocks(plan, store):
-            wav.write(block if channels is None else _pick(block, definition, channels))
+            wav.write(block if channels is None else pick_channels(block, definition, channels))
             done += len(block) // fb
             if progress is not None:
                 progress(done, total)
 
 
-def _pick(block: memoryview, definition: StreamDefinition, channels: list[int]) -> memoryview:
+def pick_channels(block: memoryview, definition: StreamDefinition, channels: list[int]) -> memoryview:
     """The bytes of `channels` only, frame by frame: the samples are moved as bytes, whatever their format."""
     import numpy as np  # here: numpy is not on the path of a plain slice, and hootenanny's start is on the boot path
 

@@ -162,12 +162,24 @@ def _check_channels(channels: list[int] | None, manifest: Manifest, output: Outp
     if output != "materialize":
         raise ServiceError("badRequest", "channels: a virtual slice names whole chunks, every channel; use "
                                          "output 'materialize' to keep some channels")
-    count = definition.channels
-    wrong = [c for c in channels if not 0 <= c < count]
-    if wrong or not channels or len(set(channels)) != len(channels):
-        raise ServiceError("badRequest", f"channels: {channels} is not a list of distinct channel indexes of "
-                                         f"{definition.uri}, which has {count} channel{'s' if count != 1 else ''} "
+    chosen_channels(channels, definition.channels, definition.uri)
+
+
+def chosen_channels(asked: list[int] | None, count: int, source: str) -> list[int]:
+    """The channel indexes `asked` of `source`'s `count` (all when None), refused when one is not there or twice."""
+    if asked is None:
+        return list(range(count))
+    plural = "s" if count != 1 else ""
+    if not asked:
+        raise ServiceError("badRequest", f"channels: an empty list keeps no channel; omit channels to keep all "
+                                         f"{count} channel{plural} of {source}")
+    wrong = [c for c in asked if not 0 <= c < count]
+    if wrong:
+        raise ServiceError("badRequest", f"channels: {wrong} out of range; {source} has {count} channel{plural} "
                                          f"(0-{count - 1})")
+    if len(set(asked)) != len(asked):
+        raise ServiceError("badRequest", f"channels: {asked} names a channel twice")
+    return list(asked)
 
 
 def virtual_plan(artifact: ArtifactRecord, store: ContentStore) -> SlicePlan:
