@@ -226,6 +226,11 @@ class MidiCapture(CaptureThread):
         self.t0_ns = start_mono_ns or time.monotonic_ns()
         self.seal_after_ns = seal_after_ns
         self._oldest_unsealed_ns = 0  # arrival of the first record in the current chunk; 0: it holds none
+        # The chunk writer counts a MIDI chunk's place in bytes; hootenanny needs the stream sample each chunk
+        # starts at, as for audio, to join the live chunk to the sealed ones. A chunk covers the samples from
+        # just after the previous chunk's last record (the stream's start for the first one).
+        self._last_record_sample = start_sample - 1
+        self._placed_serial = -1  # the chunk whose first_sample we set last
 
     def sample_at(self, mono_ns: int) -> int:
         return self.start_sample + (mono_ns - self.t0_ns) * self.sample_rate // NS
@@ -262,9 +267,12 @@ class MidiCapture(CaptureThread):
                 mono = self.source.last_end_ns
                 before = self.writer.current
                 fresh = before is None or before.used == 0
-                self.writer.write(pack_record(mono, self.sample_at(mono), bytes(data)))
+                sample = self.sample_at(mono)
+                self.writer.write(pack_record(mono, sample, bytes(data)))
                 if fresh or self.writer.current is not before:
                     self._oldest_unsealed_ns = mono
+                self._place_chunk()
+                self._last_record_sample = sample
                 self._check_ring()
             now = time.monotonic_ns()
             if self._oldest_unsealed_ns and now - self._oldest_unsealed_ns >= self.seal_after_ns:
@@ -272,9 +280,15 @@ class MidiCapture(CaptureThread):
                 self._oldest_unsealed_ns = 0
             self._store_head(now)
 
+    def _place_chunk(self) -> None:
+        """A chunk that just took its first record starts after the previous chunk's last record."""
+        chunk = self.writer.current
+        if chunk is not None and chunk.serial != self._placed_serial:
+            chunk.first_sample = self._last_record_sample + 1
+            self._placed_serial = chunk.serial
+
     def _store_head(self, mono: int) -> None:
-        w = self.writer
-        chunk = w.current
+        chunk = self.writer.current
         real = mono + self._realtime_offset(mono)
         serial, used, first = (chunk.serial, chunk.used, chunk.first_sample) if chunk else (-1, 0, 0)
         self.head.store(self.sample_at(mono), serial, used, first, mono, real)

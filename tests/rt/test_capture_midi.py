@@ -50,3 +50,10 @@ async def test_midi_records_and_replug(control, short_tmp):
     frames = [r.sample for r in records]
     assert frames == sorted(frames) and frames[-1] > frames[0]
     assert len(rec.sealed) >= 3  # 43 records of 23 bytes do not fit one 256-byte chunk
+    # Each chunk says which stream samples it covers, as an audio chunk does: from just after the previous
+    # chunk's last record, so that hootenanny can join a live chunk to the sealed ones.
+    chunks = [(first, [r.sample for r in iter_records(control.store.path(d).read_bytes())])
+              for first, _n, d in sorted(rec.sealed)]
+    assert chunks[0][0] <= chunks[0][1][0]
+    for (_, before), (first, samples) in zip(chunks, chunks[1:]):
+        assert first == before[-1] + 1 and samples[0] >= first, (before, first, samples)

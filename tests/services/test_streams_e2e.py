@@ -250,6 +250,26 @@ async def test_sparse_midi_is_sealed_within_its_bound(stack, tools):
     assert status["state"] == "recording"
 
 
+async def test_midi_slices_reach_the_live_chunk_after_a_seal(stack, tools):
+    """Past the first sealed chunk, the live chunk joins the sealed ones: "now" is now, and its notes are there."""
+    stack.env["STUDIO_RT_MIDI_SEAL_SECONDS"] = "2"
+    stack.start("chaosgarden")
+    stack.start("hootenanny")
+    uri = "stream://eurorack/keys"
+    await tools.call("stream_create", uri=uri, device="sim", kind="midi")
+    await tools.call("stream_start", uri=uri)
+    await wait_for(tools, uri, lambda s: s["chunks_sealed"] >= 1)
+    await asyncio.sleep(1.0)  # a second into the next chunk, which seals two seconds after its first note
+    result = await tools.call("stream_slice", uri=uri, start={"seconds_ago": 1}, end="now")
+    status = (await tools.call("stream_status", uri=uri))["streams"][0]
+    # The window ends at the head, not where hootenanny stopped taking heads: at the seal, a second ago.
+    assert 0 <= status["head_sample"] - result["sample_range"][1] < RATE // 2, (status, result)
+    song = mido.MidiFile(ContentStore(stack.data_dir / "cas").path(result["content_hash"]))
+    assert 3 <= len([m for m in song if m.type == "note_on" and m.velocity]) <= 5  # four notes a second
+    _, manifest = recorded_live(stack, uri)
+    assert manifest.live is None or manifest.live.first_sample >= manifest.chunks[-1].end_sample, manifest
+
+
 async def test_an_idle_midi_port_keeps_clocks_start_periodic_device_and_stop(stack, tools, short_tmp):
     """No event at all: the timeline still has real clocks, so every time-point form works on it."""
     stack.env["STUDIO_CAPTURE_CLOCK_SECONDS"] = "0.3"

@@ -89,8 +89,10 @@ class Recorder:
         the queued head broadcasts about them are read; taking one of those as
         the live edge would pin the edge to a chunk that is already sealed.
         """
-        sealed = self.manifest.chunks[-1].first_sample if self.manifest.chunks else -1
-        if head.chunk_path and head.chunk_first_sample <= sealed:
+        # Every chunk, audio or MIDI, starts where the one before it ends: a head about a chunk that starts
+        # before the newest sealed one ends is about that chunk, or an older one.
+        sealed_end = self.manifest.chunks[-1].end_sample if self.manifest.chunks else -1
+        if head.chunk_path and head.chunk_first_sample < sealed_end:
             return True
         live = self.manifest.live
         return live is not None and live.path == head.chunk_path and head.sample < live.head_sample
