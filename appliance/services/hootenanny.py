@@ -28,6 +28,7 @@ from appliance.services.agent.http_app import routes
 from appliance.services.agent.live_resources import LiveResources, ServiceState
 from appliance.services.agent.mcp_endpoint import StudioMCP
 from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.tools.activity import add_activity_tools
 from appliance.services.agent.tools.analysis import add_analysis_tools
 from appliance.services.agent.tools.capture import add_capture_tools
 from appliance.services.agent.tools.jobs import add_job_tools
@@ -36,6 +37,9 @@ from appliance.services.agent.tools.retention import add_gc_tool, add_retention_
 from appliance.services.agent.tools.sessions import add_session_tools
 from appliance.services.agent.tools.playback import add_playback_tools
 from appliance.services.agent.worker_hub import WorkerHub
+from appliance.services.activity.activity_queries import ActivityQueries
+from appliance.services.activity.activity_store import ActivityStore
+from appliance.services.activity.indexer import ActivityIndexer
 from appliance.services.analysis.analyzer import Analyzer
 from appliance.services.capture.devices import DeviceRegistry
 from appliance.services.capture.garden_link import GardenLink
@@ -95,6 +99,9 @@ class Hootenanny:
         slicer = Slicer(self.streams, self.artifacts, self.store)
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, slicer)
         add_analysis_tools(self.registry, Analyzer(slicer, self.artifacts, self.store, config.analysis))
+        activity_index = ActivityStore(config.data_dir / "hootenanny" / "activity.db")
+        self.indexer = ActivityIndexer(self.streams.recorders, self.store, activity_index)
+        add_activity_tools(self.registry, ActivityQueries(self.streams, self.store, activity_index))
         self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
         add_session_tools(self.registry, self.sessions, slicer)
 
@@ -178,6 +185,7 @@ class Hootenanny:
         tasks.append(asyncio.create_task(self.streams.watch()))
         tasks.append(asyncio.create_task(self.live.watch(self.mcp.resource_updated)))
         tasks.append(asyncio.create_task(self._housekeeping()))
+        tasks.append(asyncio.create_task(self.indexer.run()))
         if self.config.capture.sim_streams:
             tasks.append(asyncio.create_task(self._record_sim()))
         tasks.append(asyncio.create_task(notify.watchdog(lambda: not serving.done())))

@@ -3,7 +3,8 @@ official MCP client calling the tool as an agent does.
 
 The signal: 1 s of silence, 2 s of a -20 dBFS 440 Hz sine, 4 s of clicks at
 120 BPM, silence, a noise burst at a known sample, silence. The FIFO is fed a
-period at a time, so stream sample n is signal sample n.
+period at a time, so stream sample n is signal sample n. stream_activity and
+stream_find read the same recording through the activity index.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def box() -> Iterator[Box]:
     with tempfile.TemporaryDirectory(prefix="an-", dir="/tmp") as tmp:  # short: unix socket paths
         root = Path(tmp)
         fifo = PacedFifo(root / "in.fifo")
-        box = Box(root, fifo.path, extra_env={"STUDIO_ANALYSIS_MAX_SECONDS": "8"})
+        box = Box(root, fifo.path, extra_env={"STUDIO_ANALYSIS_MAX_SECONDS": "8", "STUDIO_RT_MIDI_SEAL_SECONDS": "1"})
         try:
             box.start()
             box.call("stream_create", uri=URI, device=PCM_NAME, sample_format="s32", chunk_samples=16384)
@@ -201,3 +202,98 @@ async def test_a_slice_keeps_the_channels_asked_for(box: Box) -> None:
             client, "stream_slice", channels=[2], **window(0, RATE))
         assert "use output 'materialize'" in await refused(client, "stream_slice", channels=[0], output="virtual",
                                                            **window(0, RATE))
+
+
+async def indexed(client: Any, uri: str, sample: int) -> None:
+    """Wait until the activity index holds `uri` up to `sample` (it follows the seals within a second or two)."""
+    for _ in range(200):
+        result = await client.call_tool("stream_find", {"uri": uri, "query": "note" if "keys" in uri else "loudest"})
+        if not result.is_error and result.structured_content["indexed_to_sample"] >= sample:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{uri} was not indexed to sample {sample}: {result.content[0].text}")
+
+
+async def test_find_places_the_burst_and_the_sound_and_silence_edges_to_the_sample(box: Box) -> None:
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        await indexed(client, URI, BURST + RATE // 2)
+        loudest = await call(client, "stream_find", uri=URI, query="loudest", limit=3)
+        hit = loudest["hits"][0]
+        assert hit["exact"] and abs(hit["start"]["sample"] - BURST) <= RATE // 100, hit  # within 10 ms
+        assert abs(hit["end"]["sample"] - (BURST + RATE // 20)) <= RATE // 100, hit
+        assert hit["score"] == pytest.approx(20 * np.log10(np.abs(signal()[:, 0]).max()), abs=0.1)
+        # The hit's time points are taken by stream_slice as they are: the cut is the burst.
+        cut = await call(client, "stream_slice", uri=URI, start=hit["start"], end=hit["end"])
+        assert cut["sample_range"] == [hit["start"]["sample"], hit["end"]["sample"]]
+
+        # The burst follows 0.9 s of silence: found with a half-second minimum of silence before.
+        starts = await call(client, "stream_find", uri=URI, query="sound_starts", channels=[1], min_silence_s=0.5)
+        assert starts["hits"][0]["channel"] == 1
+        assert abs(starts["hits"][0]["start"]["sample"] - SINE[0]) <= RATE // 1000, starts  # within 1 ms
+        assert any(abs(h["start"]["sample"] - BURST) <= RATE // 1000 for h in starts["hits"]), starts
+        # After the last click, 1 s of silence before the burst: found with a half-second minimum.
+        quiet = await call(client, "stream_find", uri=URI, query="silence_starts", min_silence_s=0.5, channels=[0])
+        last_click_end = CLICKS[-1] + RATE * 5 // 1000
+        assert any(abs(h["start"]["sample"] - last_click_end) <= RATE // 1000 for h in quiet["hits"]), quiet
+        assert (await call(client, "stream_find", uri=URI, query="clipping"))["total"] == 0
+        change = await call(client, "stream_find", uri=URI, query="change")
+        # From a 440 Hz sine to noise clicks at 2 a second: brightness and onset rate both jump near 3 s.
+        assert any(2 * RATE <= h["start"]["sample"] <= 4 * RATE for h in change["hits"]), change
+
+
+async def test_activity_is_the_recording_in_buckets_with_a_picture(box: Box) -> None:
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        await indexed(client, URI, BURST + RATE // 2)
+        result = await client.call_tool("stream_activity", {"uri": URI, "start": {"sample": 0}, "end": {"sample": 8 * RATE},
+                                                            "resolution": 1, "picture": True, "width": 900,
+                                                            "height": 500})
+        assert not result.is_error, result.content[0].text
+        found = result.structured_content
+        json.dumps(found, allow_nan=False)
+        assert found["buckets"] == 8 and found["bucket_samples"] == RATE and found["resolution_s"] == 1
+        ch = found["channels"][0]
+        assert ch["rms_dbfs"][0] == -120.0 and ch["centroid_hz"][0] is None  # digital silence, floored
+        assert ch["rms_dbfs"][1] == pytest.approx(-23.0, abs=0.1) and ch["peak_dbfs"][1] == pytest.approx(-20, abs=0.1)
+        assert ch["centroid_hz"][1] == pytest.approx(440, rel=0.1)
+        assert ch["onsets"][3:7] == [2, 2, 2, 2] and sum(ch["onsets"][:3]) <= 1  # clicks at 120 BPM
+        assert ch["peak_dbfs"][7] == pytest.approx(20 * np.log10(np.abs(signal()[BURST:, 0]).max()), abs=0.1)
+        images = [c for c in result.content if c.type == "image"]
+        assert Image.open(io.BytesIO(base64.b64decode(images[0].data))).size == (900, 500)
+
+
+async def test_find_and_activity_refuse_bad_input_by_name(box: Box) -> None:
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        assert "query" in await refused(client, "stream_find", uri=URI, query="loudness")
+        assert "channels: [5] out of range" in await refused(client, "stream_find", uri=URI, query="loudest",
+                                                             channels=[5])
+        assert "query: note is for MIDI" in await refused(client, "stream_find", uri=URI, query="note")
+        assert "pitch: only query 'note'" in await refused(client, "stream_find", uri=URI, query="loudest", pitch=60)
+        assert "resolution" in await refused(client, "stream_activity", uri=URI, resolution=0)
+        assert "stream://alsa/none" in await refused(client, "stream_activity", uri="stream://alsa/none")
+        assert "outside the recording" in await refused(client, "stream_find", uri=URI, query="loudest",
+                                                        start={"sample": 10 ** 12})
+
+
+async def test_find_notes_of_a_midi_stream_by_pitch_class(box: Box) -> None:
+    keys = "stream://sim/keys"
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        await call(client, "stream_create", uri=keys, device="sim", kind="midi")
+        await call(client, "stream_start", uri=keys)
+        try:
+            head = (await call(client, "stream_status", uri=keys))["streams"][0]["head_sample"]
+            await indexed(client, keys, head + 2 * RATE)  # MIDI seals each second here
+            every = await call(client, "stream_find", uri=keys, query="note", limit=1000)
+            assert every["total"] >= 6 and all(h["exact"] and h["channel"] is None for h in every["hits"])
+            pitch = SimMidiSource.MELODY[0]
+            name = note_name(pitch)[:-1]  # the pitch class, in any octave
+            some = await call(client, "stream_find", uri=keys, query="note", pitch=name, limit=1000)
+            assert 0 < some["total"] < every["total"] and all(name in h["detail"] for h in some["hits"])
+            one = some["hits"][-1]
+            cut = await call(client, "stream_analyze", uri=keys, start=one["start"], end=one["end"])
+            assert cut["midi"]["notes"][0]["pitch"] % 12 == pitch % 12
+            assert "is not a pitch" in await refused(client, "stream_find", uri=keys, query="note", pitch="H2")
+            assert "query: loudest is for audio" in await refused(client, "stream_find", uri=keys, query="loudest")
+            activity = await call(client, "stream_activity", uri=keys, start={"seconds_ago": 2}, resolution=1)
+            assert activity["midi"] is not None and sum(activity["midi"]["notes"]) >= 3
+        finally:
+            await call(client, "stream_stop", uri=keys)

@@ -133,19 +133,25 @@ def _rule(err: ErrorDetails) -> str:
 
 
 def resolve_window(start: Any, end: Any, manifest: Manifest, *, now_realtime_ns: int | None = None,
-                   session_edge: SessionEdge | None = None) -> tuple[int, int]:
-    """Parse and resolve `start` and `end` to the frame window [start, end) on the manifest's stream."""
+                   session_edge: SessionEdge | None = None, span: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Parse and resolve `start` and `end` to the frame window [start, end) on the manifest's stream.
+
+    The window must lie on `span` (default: the samples the manifest can read); the activity index, which
+    outlives the audio, gives its own.
+    """
     now = time.time_ns() if now_realtime_ns is None else now_realtime_ns
+    span = available_range(manifest) if span is None else span
     start_point, end_point = parse_time_point(start, "start"), parse_time_point(end, "end")
-    first = resolve(start_point, manifest, "start", now, session_edge)
-    last = resolve(end_point, manifest, "end", now, session_edge)
+    first = _on_recording(_frame_of(start_point, manifest, "start", now, session_edge), start_point, manifest,
+                          "start", span)
+    last = _on_recording(_frame_of(end_point, manifest, "end", now, session_edge), end_point, manifest, "end", span)
     since, until = moment_of(start_point, now), moment_of(end_point, now)
     if since is not None and until is not None and until > since and _mapped(last, end_point, manifest, now):
         length = _div_round((until - since) * manifest.definition.sample_rate, NS)
         if isinstance(end_point, Now):
-            first = _on_recording(last - length, start_point, manifest, "start")
+            first = _on_recording(last - length, start_point, manifest, "start", span)
         else:
-            last = _on_recording(first + length, end_point, manifest, "end")
+            last = _on_recording(first + length, end_point, manifest, "end", span)
     if last <= first:
         raise TimePointError(f"end: sample {last} is not after start (sample {first}); end must be later than start")
     return first, last
@@ -167,12 +173,13 @@ def _mapped(frame: int, point: TimePoint, manifest: Manifest, now_realtime_ns: i
     return not isinstance(point, Now) or not manifest.clocks or frame == _now_frame(manifest, now_realtime_ns)
 
 
-def _on_recording(frame: int, point: TimePoint, manifest: Manifest, field: str) -> int:
-    lo, hi = available_range(manifest)
+def _on_recording(frame: int, point: TimePoint, manifest: Manifest, field: str,
+                  span: tuple[int, int] | None = None) -> int:
+    lo, hi = available_range(manifest) if span is None else span
     if not lo <= frame <= hi:
-        span = f"samples {lo} to {hi}" if hi > lo else "nothing yet"
+        available = f"samples {lo} to {hi}" if hi > lo else "nothing yet"
         raise TimePointError(f"{field}: {_describe(point)} is sample {frame}, outside the recording of "
-                             f"{manifest.stream} (available: {span})")
+                             f"{manifest.stream} (available: {available})")
     return frame
 
 
@@ -221,6 +228,17 @@ def available_range(manifest: Manifest) -> tuple[int, int]:
         starts += [c.sample for c in manifest.clocks]
         head = max([head] + [c.sample for c in manifest.clocks])
     return min(starts, default=head), head
+
+
+def realtime_at_sample(manifest: Manifest, sample: int) -> int | None:
+    """CLOCK_REALTIME of frame `sample`, from the nearest snapshot at or before it (else the first); None
+    without snapshots."""
+    clocks = sorted(manifest.clocks, key=lambda c: c.sample)
+    if not clocks:
+        return None
+    pins = [c for c in clocks if c.sample <= sample]
+    pin = pins[-1] if pins else clocks[0]
+    return pin.realtime_ns + _div_round((sample - pin.sample) * NS, manifest.definition.sample_rate)
 
 
 def sample_at_realtime(manifest: Manifest, realtime_ns: int, field: str = "time") -> int:
