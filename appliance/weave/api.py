@@ -100,7 +100,7 @@ class KernelApi:
             "session", "tempo", "sample", "latent", "schedule", "unschedule", "regions", "audition", "marker", "play",
             "pause", "stop",
             "seek", "on_beat", "on_marker", "on_artifact", "gather", "rule", "rules", "drop_rule", "artifacts",
-            "analyze")} | {
+            "analyze", "find", "activity")} | {
             "Artifact": Artifact, "LatentRef": LatentRef}
 
     def views(self) -> dict[str, Any]:
@@ -247,6 +247,21 @@ class KernelApi:
         if channels is not None:
             arguments["channels"] = list(channels)
         result: dict[str, Any] = self._wait(self.weaver.box.analyze(arguments))
+        return result
+
+    def find(self, uri: str, query: str, start: Any = None, end: Any = "now", limit: int = 10,
+             **options: Any) -> dict[str, Any]:
+        """stream_find on the box: moments of a stream's history (loudest, sound_starts, silence_starts, clipping,
+        change, note); options are the tool's (channels, pitch, silence_dbfs, min_silence_s)."""
+        arguments = {"uri": uri, "query": query, "start": start, "end": end, "limit": limit, **options}
+        result: dict[str, Any] = self._wait(self.weaver.box.call("stream_find", arguments))
+        return result
+
+    def activity(self, uri: str, start: Any = None, end: Any = "now",
+                 resolution: float | None = None) -> dict[str, Any]:
+        """stream_activity on the box: the stream's history in buckets of `resolution` seconds."""
+        arguments = {"uri": uri, "start": start, "end": end, "resolution": resolution}
+        result: dict[str, Any] = self._wait(self.weaver.box.call("stream_activity", arguments))
         return result
 
     def gather(self, *awaitables: Any, return_exceptions: bool = False) -> asyncio.Future[list[Any]]:

@@ -78,6 +78,13 @@ analyze(source, start=None, end='now', channels=None)
                                        -> dict: stream_analyze on the box; source is a stream uri (with
                                        start/end time points, e.g. {'seconds_ago': 10}) or an Artifact;
                                        loudness, peaks, pitch, key, onsets, tempo; notes for MIDI
+find(uri, query, start=None, end='now', limit=10, **options)
+                                       -> dict: stream_find: hits of 'loudest', 'sound_starts',
+                                       'silence_starts', 'clipping', 'change' or 'note' (pitch='C#');
+                                       each hit's start/end go straight into analyze()
+activity(uri, start=None, end='now', resolution=None)
+                                       -> dict: stream_activity: hours of levels, onsets and notes
+                                       in buckets of `resolution` seconds, from the activity index
 @on_beat(every, offset=0, priority='normal', one_shot=False)
 @on_marker(name, priority='normal', one_shot=False)
 @on_artifact(tag, priority='normal', one_shot=False)

@@ -42,7 +42,7 @@ TRANSPORT = {"transport_status", "transport_tempo", "transport_play", "transport
              "timeline_audition"}
 REQUEST_RESPONSE = {"session_request", "session_calibrate"}
 WEAVE = {"weave_eval", "weave_session", "weave_reset", "weave_help"}
-ANALYSIS = {"stream_analyze"}
+ANALYSIS = {"stream_analyze", "stream_activity", "stream_find"}
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def test_every_tool_declares_an_output_schema(url, stack):
     async with mcp_session(url, TOKEN) as client:
         schemas = await wait_for_weave(client)
     assert set(schemas) == CAPTURE | SESSIONS | TRANSPORT | REQUEST_RESPONSE | WEAVE | ANALYSIS  # each is called below
-    assert len(schemas) == 37
+    assert len(schemas) == 39
     for name, schema in schemas.items():
         assert schema is not None, f"{name} declares no outputSchema"
         assert schema["type"] == "object" and schema["properties"], name
@@ -105,6 +105,12 @@ async def test_capture_session_and_job_results_match_their_schemas(url):
         assert wav["sample_range"] == [0, 2 * CHUNK]
         measured = await tools.call("stream_analyze", uri=URI, start={"sample": 0}, end={"sample": 2 * CHUNK})
         assert measured["kind"] == "audio" and measured["sample_range"] == [0, 2 * CHUNK]
+        for _ in range(int(HANG_GUARD_S / 0.05)):  # the activity index follows the seals
+            found = await tools.call("stream_find", uri=URI, query="sound_starts", min_silence_s=0.1)
+            if found["indexed_to_sample"] > 0:
+                break
+            await asyncio.sleep(0.05)
+        await tools.call("stream_activity", uri=URI, start={"sample": 0}, picture=True)
         virtual = await tools.call("stream_slice", uri=URI, start={"sample": 0}, end={"sample": CHUNK},
                                    output="virtual")
         await tools.call("artifact_get", artifact_id=wav["artifact_id"])

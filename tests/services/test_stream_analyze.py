@@ -297,3 +297,17 @@ async def test_find_notes_of_a_midi_stream_by_pitch_class(box: Box) -> None:
             assert activity["midi"] is not None and sum(activity["midi"]["notes"]) >= 3
         finally:
             await call(client, "stream_stop", uri=keys)
+
+
+async def test_the_kernel_finds_and_reads_the_activity_through_the_box(box: Box) -> None:
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        await indexed(client, URI, BURST + RATE // 2)
+        code = (f"hit = find({URI!r}, 'loudest', limit=1)['hits'][0]\n"
+                f"burst = analyze({URI!r}, hit['start'], hit['end'], channels=[0])\n"
+                f"a = activity({URI!r}, {{'sample': 0}}, {{'sample': {8 * RATE}}}, resolution=1)\n"
+                "hit['start']['sample'], round(burst['audio']['channels'][0]['peak_dbfs']), a['buckets']")
+        result = await call(client, "weave_eval", code=code)
+        assert result["success"], result.get("error")
+        start, peak, buckets = eval(result["result"])  # the repr of a tuple of numbers
+        assert abs(start - BURST) <= RATE // 100 and peak == round(20 * np.log10(np.abs(signal()[:, 0]).max()))
+        assert buckets == 8
