@@ -98,6 +98,7 @@ TOOL_MESSAGES = [
     tool_messages.ToolCall(name="stream_status", arguments_json='{"uri": null}'),
     tool_messages.ToolResult(structured_json='{"streams": []}', text="no streams defined"),
     tool_messages.ToolResult(structured_json="{}", text="stream_status: no such stream", is_error=True),
+    tool_messages.ToolResult(structured_json='{"result": "<Figure>"}', text="ok", images=(b"\x89PNG one", b"two")),
 ]
 
 
@@ -109,7 +110,7 @@ def test_tool_messages_round_trip(message):
 def test_a_tool_result_goes_on_the_wire_under_the_schema_names():
     result = tool_messages.ToolResult(structured_json="{}", text="no", is_error=True)
     assert codec.unpack_envelope(codec.pack_envelope(result.KIND, result)) == Body(
-        "toolResult", {"structuredJson": "{}", "text": "no", "isError": True})
+        "toolResult", {"structuredJson": "{}", "text": "no", "isError": True, "images": []})
 
 
 def test_an_error_without_a_clock_decodes_with_the_unset_clock():

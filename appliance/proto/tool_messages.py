@@ -42,20 +42,27 @@ class ToolCall(WireMessage):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolResult(WireMessage):
-    """A tool's answer: its structured result as JSON, one short text, and whether it is an error."""
+    """A tool's answer: its structured result as JSON, one short text, whether it is an error, and PNG pictures.
+
+    The pictures travel beside the JSON, not in it, because MCP gives them to
+    the agent as image content (which a model looks at), not as text.
+    """
 
     KIND: ClassVar[str] = "toolResult"
 
     structured_json: str  # "" or "{}" when there is none
     text: str
     is_error: bool = False
+    images: tuple[bytes, ...] = ()  # PNG
 
     def to_wire(self) -> dict[str, Any]:
-        return {"structuredJson": self.structured_json, "text": self.text, "isError": self.is_error}
+        return {"structuredJson": self.structured_json, "text": self.text, "isError": self.is_error,
+                "images": list(self.images)}
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> ToolResult:
-        return cls(structured_json=wire["structuredJson"], text=wire["text"], is_error=wire["isError"])
+        return cls(structured_json=wire["structuredJson"], text=wire["text"], is_error=wire["isError"],
+                   images=tuple(wire["images"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from appliance.picture import Picture
 from appliance.weave.broadcast_state import Artifact
 from appliance.weave.cells import function_source
 from appliance.weave.rules import Priority, Rule, parse_trigger
@@ -236,9 +237,13 @@ class KernelApi:
         recent = self.weaver.state.view().recent_artifacts
         return [a for a in recent if tag is None or tag in a.tags]
 
-    def analyze(self, source: str | Artifact, start: Any = None, end: Any = "now",
-                channels: list[int] | None = None) -> dict[str, Any]:
-        """stream_analyze on the box: a stream uri with start/end time points, or an Artifact (or its id)."""
+    def analyze(self, source: str | Artifact, start: Any = None, end: Any = "now", channels: list[int] | None = None,
+                picture: str | None = None, width: int = 800, height: int = 400) -> dict[str, Any]:
+        """stream_analyze on the box: a stream uri with start/end time points, or an Artifact (or its id).
+
+        With `picture` ("waveform", "spectrogram" or "piano_roll") the result's "picture" is a Picture of
+        `width` x `height` px; a cell ending with it returns it as image content.
+        """
         if isinstance(source, Artifact) or source.startswith("art-"):
             artifact_id = source.id if isinstance(source, Artifact) else source
             arguments: dict[str, Any] = {"artifact_id": artifact_id}
@@ -246,7 +251,11 @@ class KernelApi:
             arguments = {"uri": source, "start": start, "end": end}
         if channels is not None:
             arguments["channels"] = list(channels)
-        result: dict[str, Any] = self._wait(self.weaver.box.analyze(arguments))
+        if picture is not None:
+            arguments.update(picture=picture, width=width, height=height)
+        result, images = self._wait(self.weaver.box.analyze(arguments))
+        if picture is not None:
+            result["picture"] = Picture.from_png(images[0], picture)
         return result
 
     def find(self, uri: str, query: str, start: Any = None, end: Any = "now", limit: int = 10,

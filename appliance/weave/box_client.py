@@ -32,6 +32,11 @@ class BoxClient:
 
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call `tool` and return its structured result; raise BoxError on a tool error."""
+        structured, _ = await self._call(tool, arguments)
+        return structured
+
+    async def _call(self, tool: str, arguments: dict[str, Any] | None) -> tuple[dict[str, Any], tuple[bytes, ...]]:
+        """The structured result and the PNG pictures of a call of `tool`; BoxError on a tool error."""
         try:
             reply = await self._request(ToolCall.KIND, ToolCall(name=tool, arguments_json=json.dumps(arguments or {})))
         except RequestError as exc:
@@ -41,10 +46,11 @@ class BoxClient:
         result = ToolResult.from_wire(reply.value)
         if result.is_error:
             raise BoxError(f"{tool}: {result.text}")
-        return json.loads(result.structured_json) if result.structured_json else {}
+        return (json.loads(result.structured_json) if result.structured_json else {}), result.images
 
-    async def analyze(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        return await self.call("stream_analyze", arguments)
+    async def analyze(self, arguments: dict[str, Any]) -> tuple[dict[str, Any], tuple[bytes, ...]]:
+        """stream_analyze's figures, and its picture (PNG) when `arguments` ask for one."""
+        return await self._call("stream_analyze", arguments)
 
     async def tempo(self, bpm: float) -> dict[str, Any]:
         return await self.call("transport_tempo", {"bpm": bpm})

@@ -38,6 +38,9 @@ EXAMPLES = (
             "pad = latent('pattern', 'slow chords', deadline=128, priority='high')\n"
             "chords = await pad.materialize()\nchords.id"),
     Example("A rule as data", "rule({'type': 'marker', 'name': 'outro'}, {'type': 'stop'}, one_shot=True)['name']"),
+    Example("Look at a plot: a figure as the last expression comes back as a picture",
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(8, 3))\n"
+            "ax.plot([60, 64, 67, 72], marker='o')\nax.set(xlabel='step', ylabel='MIDI note')\nfig"),
 )
 
 OVERVIEW = """\
@@ -45,6 +48,12 @@ vibeweaver is a persistent Python kernel on the studio box. Each weave_eval runs
 globals persist between cells, top-level `await` works, the last expression's repr is the
 result, print() output is captured per cell, and a cell running longer than the time limit
 (weave.cell_timeout_seconds, default 30 s) is interrupted while the kernel keeps its globals.
+
+A cell whose last expression is a picture comes back as PNG image content too: a matplotlib
+figure (drawn with Agg; a pyplot figure is closed once shown, as in a notebook), a PIL image,
+or analyze(..., picture='spectrogram')['picture']. The result's `picture` gives its size; a
+picture over 4000x4000 px or 3 MiB of PNG is not returned, and `picture_refused` says why.
+History keeps the repr, not the picture.
 
 The kernel keeps up with the box between cells: `beat`, `transport` and `timeline` always
 show the current state. Rules (made with @on_beat, @on_marker, @on_artifact, latent(..., deadline)
@@ -74,10 +83,12 @@ unschedule(region)                     take a region off the timeline (what sche
 regions()                              every region on the box's timeline (any agent's), in beat order
 audition(content, duration=None)       play an artifact now, outside the timeline
 marker(name, beat=None, metadata=None) name a beat (default: now)
-analyze(source, start=None, end='now', channels=None)
+analyze(source, start=None, end='now', channels=None, picture=None, width=800, height=400)
                                        -> dict: stream_analyze on the box; source is a stream uri (with
                                        start/end time points, e.g. {'seconds_ago': 10}) or an Artifact;
-                                       loudness, peaks, pitch, key, onsets, tempo; notes for MIDI
+                                       loudness, peaks, pitch, key, onsets, tempo; notes for MIDI.
+                                       picture='waveform'|'spectrogram'|'piano_roll' adds ['picture'],
+                                       a Picture (.png, .width, .height): end a cell with it to see it
 find(uri, query, start=None, end='now', limit=10, **options)
                                        -> dict: stream_find: hits of 'loudest', 'sound_starts',
                                        'silence_starts', 'clipping', 'change' or 'note' (pitch='C#');

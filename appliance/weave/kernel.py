@@ -13,6 +13,7 @@ import builtins
 import concurrent.futures
 import inspect
 import logging
+import os
 import selectors
 import sys
 import threading
@@ -22,6 +23,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.picture import Picture
+from appliance.weave.cell_pictures import PictureRefused, cell_picture
 from appliance.weave.cells import CompiledCell, cell_traceback, compile_cell
 from appliance.weave.interrupt import Interrupted, StepGuard, guarded
 from appliance.weave.output_capture import Sink, capture_into
@@ -51,6 +54,15 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Shown:
+    """What a cell's last expression shows: its repr, and the picture it is (or why that picture is not shown)."""
+
+    repr: str
+    picture: Picture | None = None
+    picture_refused: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CellResult:
     """The `weave_eval` answer for one cell."""
 
@@ -60,6 +72,8 @@ class CellResult:
     success: bool
     error: str | None
     execution_count: int
+    picture: Picture | None = None
+    picture_refused: str | None = None
 
 
 class _PoliteSelector(selectors.DefaultSelector):
@@ -112,6 +126,9 @@ class Kernel:
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
+        # pyplot in a cell must never open a window: the kernel is a headless service running cells on a worker
+        # thread, and a cell's figure comes back as PNG. Read when a cell first imports matplotlib.
+        os.environ.setdefault("MPLBACKEND", "agg")
         sys.modules[MODULE_NAME] = self.module
         self._thread.start()
 
@@ -159,9 +176,13 @@ class Kernel:
             except SyntaxError as exc:
                 return CellResult(None, "", "", False, cell_traceback(exc), count)
             outcome = await self.run(lambda: self._run_cell(cell), self.cell_timeout, f"cell {count}")
-            return CellResult(outcome.value, outcome.stdout, outcome.stderr, outcome.success, outcome.error, count)
+            shown: Shown | None = outcome.value
+            if shown is None:
+                return CellResult(None, outcome.stdout, outcome.stderr, outcome.success, outcome.error, count)
+            return CellResult(shown.repr, outcome.stdout, outcome.stderr, outcome.success, outcome.error, count,
+                              shown.picture, shown.picture_refused)
 
-    async def _run_cell(self, cell: CompiledCell) -> str | None:
+    async def _run_cell(self, cell: CompiledCell) -> Shown | None:
         self.namespace.update(self._views)
         for code in (cell.body, cell.last_expression):
             if code is None:
@@ -172,7 +193,12 @@ class Kernel:
         if cell.last_expression is None or value is None:
             return None
         self.namespace["_"] = value
-        return repr(value)
+        # Drawn here, on the kernel thread inside the cell's time limit: the figure is the cell's object (a rule
+        # may be changing it), and drawing a big one takes a while.
+        try:
+            return Shown(repr(value), cell_picture(value))
+        except PictureRefused as exc:
+            return Shown(repr(value), picture_refused=str(exc))
 
     async def run(self, work: Callable[[], Coroutine[Any, Any, Any]], timeout: float, label: str) -> Outcome:
         """Run `work()` on the kernel loop with captured output; stop it after `timeout` seconds."""

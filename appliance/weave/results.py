@@ -20,6 +20,15 @@ class ResultModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PictureInfo(ResultModel):
+    """The picture a cell showed; its PNG is the tool result's image content, not part of this JSON."""
+
+    width: int = Field(description="pixels")
+    height: int = Field(description="pixels")
+    bytes: int = Field(description="size of the PNG")
+    title: str = Field(description="what it shows, e.g. 'spectrogram' for analyze()'s pictures; '' when unnamed")
+
+
 class EvalResult(ResultModel):
     result: str | None = Field(description="repr of the cell's last expression; null when there is none")
     stdout: str
@@ -28,6 +37,11 @@ class EvalResult(ResultModel):
     error: str | None = Field(description="why the cell failed (its exception, or the interruption); "
                                           "null when it succeeded")
     execution_count: int
+    picture: PictureInfo | None = Field(None, description="when the last expression is a picture (a PIL image, a "
+                                        "matplotlib figure, analyze()'s picture): its size; the PNG comes as "
+                                        "image content beside this result. null otherwise")
+    picture_refused: str | None = Field(None, description="why the last expression's picture was not returned "
+                                        "(too big, or it failed to draw); the cell still succeeded")
 
 
 class SessionInfo(ResultModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance.proto.tool_messages import ToolDefinition, ToolResult
 from appliance.weave.help_topics import TOPICS, HelpTopic, help_text
-from appliance.weave.results import EvalResult, HelpResult, ResetResult, ResultModel, SessionSummary
+from appliance.weave.results import EvalResult, HelpResult, PictureInfo, ResetResult, ResultModel, SessionSummary
 from appliance.weave.weaver import Weaver
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class _Arguments(BaseModel):
 
 class EvalArguments(_Arguments):
     code: str = Field(description="Python source of one cell; top-level await works; the last expression's "
-                                  "repr is the result")
+                                  "repr is the result, and a picture there comes back as image content")
 
 
 class SessionArguments(_Arguments):
@@ -69,8 +69,10 @@ class Tool:
 
 TOOLS = {tool.name: tool for tool in (
     Tool("weave_eval", "Run Python in vibeweaver's persistent kernel (globals persist between calls; top-level "
-         "await works). Returns {result, stdout, stderr, success, error, execution_count}. The kernel API "
-         "(tempo, play, sample, latent, schedule, marker, @on_beat, ...) is described by weave_help.",
+         "await works). Returns {result, stdout, stderr, success, error, execution_count, picture, "
+         "picture_refused}. A cell whose last expression is a picture (a PIL image, a matplotlib figure, "
+         "analyze(..., picture=...)['picture']) also returns it as PNG image content. The kernel API "
+         "(tempo, play, sample, latent, schedule, marker, analyze, @on_beat, ...) is described by weave_help.",
          EvalArguments, EvalResult, {"title": "Run a kernel cell", "readOnlyHint": False,
                                      "destructiveHint": False, "openWorldHint": True}),
     Tool("weave_session", "What to know to resume after losing context: session, vibe, tempo, transport, beat, "
@@ -119,30 +121,30 @@ async def call(weaver: Weaver, name: str, arguments_json: str) -> ToolResult:
     except ValidationError as exc:
         return _argument_error(tool, exc)
     try:
-        result, text = await _run(weaver, arguments)
+        result, text, images = await _run(weaver, arguments)
     except ValidationError as exc:  # the result's model refused what the Weaver put in it
         return _bug(f"{tool.name}: the result does not match the tool's outputSchema ({exc})")
-    return _checked(tool, result, text)
+    return _checked(tool, result, text, images)
 
 
-async def _run(weaver: Weaver, arguments: _Arguments) -> tuple[ResultModel, str]:
-    """The tool's result and its text."""
+async def _run(weaver: Weaver, arguments: _Arguments) -> tuple[ResultModel, str, tuple[bytes, ...]]:
+    """The tool's result, its text and its PNG pictures."""
     if isinstance(arguments, EvalArguments):
         return await _eval(weaver, arguments.code)
     if isinstance(arguments, SessionArguments):
         summary = weaver.summary(arguments.history)
         text = (f"session {summary.session.name}: {summary.transport.state} at beat {summary.beat:g}, "
                 f"{summary.tempo:g} bpm, {len(summary.rules)} active rules, {len(summary.markers)} markers")
-        return summary, text
+        return summary, text, ()
     if isinstance(arguments, ResetArguments):
         result = await weaver.reset(arguments.clear_session)
-        return result, "globals cleared" + (" and session cleared" if arguments.clear_session else "")
+        return result, "globals cleared" + (" and session cleared" if arguments.clear_session else ""), ()
     assert isinstance(arguments, HelpArguments)  # the one tool left
     topic = arguments.topic
-    return HelpResult(topic=topic, topics=list(TOPICS), text=help_text(topic)), help_text(topic)
+    return HelpResult(topic=topic, topics=list(TOPICS), text=help_text(topic)), help_text(topic), ()
 
 
-def _checked(tool: Tool, result: ResultModel, text: str) -> ToolResult:
+def _checked(tool: Tool, result: ResultModel, text: str, images: tuple[bytes, ...] = ()) -> ToolResult:
     """The reply, once the result is the model the tool declares as its output schema; its JSON is sent as it is.
 
     Any other model is a bug, answered as a tool error that says so.
@@ -150,7 +152,7 @@ def _checked(tool: Tool, result: ResultModel, text: str) -> ToolResult:
     if not isinstance(result, tool.result):
         return _bug(f"{tool.name}: returned a {type(result).__name__}, not its outputSchema's "
                     f"{tool.result.__name__}")
-    return ToolResult(structured_json=result.model_dump_json(), text=text[:TEXT_CHARS])
+    return ToolResult(structured_json=result.model_dump_json(), text=text[:TEXT_CHARS], images=images)
 
 
 def _bug(problem: str) -> ToolResult:
@@ -165,11 +167,17 @@ def _error(message: str, **details: Any) -> ToolResult:
                       is_error=True)
 
 
-async def _eval(weaver: Weaver, code: str) -> tuple[EvalResult, str]:
+async def _eval(weaver: Weaver, code: str) -> tuple[EvalResult, str, tuple[bytes, ...]]:
     result = await weaver.eval(code)
+    picture = result.picture
+    info = None if picture is None else PictureInfo(width=picture.width, height=picture.height,
+                                                    bytes=len(picture.png), title=picture.title)
     value = EvalResult(result=result.result, stdout=result.stdout, stderr=result.stderr, success=result.success,
-                       error=result.error, execution_count=result.execution_count)
+                       error=result.error, execution_count=result.execution_count, picture=info,
+                       picture_refused=result.picture_refused)
     parts = [result.stdout.rstrip("\n"), result.stderr.rstrip("\n")]
     parts.append(result.error if result.error else (result.result if result.result is not None else ""))
+    if result.picture_refused:
+        parts.append(f"picture not returned: {result.picture_refused}")
     text = "\n".join(p for p in parts if p) or f"[{result.execution_count}] ok"
-    return value, text
+    return value, text, () if picture is None else (picture.png,)

@@ -160,6 +160,9 @@ class Weaver:
     # -- tools -----------------------------------------------------------------------
     async def eval(self, code: str) -> CellResult:
         result = await self.kernel.execute(code)
+        # History keeps the repr only, never the picture's PNG: it lives in sqlite for the session's life and comes
+        # back in weave_session summaries, where megabytes a cell would crowd out the text an agent resumes from;
+        # the repr ("<Figure size 640x480 ...>") says what was shown, and the cell's code can draw it again.
         self.store.record(self.session.id, HistoryEntry(
             "eval", result.execution_count, code=code, result=result.result, stdout=result.stdout,
             stderr=result.stderr, success=result.success, error=result.error))

@@ -163,6 +163,32 @@ async def test_the_kernel_analyzes_through_the_box(box: Box) -> None:
         assert result["success"] and result["result"] == "('A4', -20.0)", result
 
 
+async def test_a_cell_ending_in_a_picture_comes_back_as_image_content(box: Box) -> None:
+    cells = {
+        "a matplotlib figure": ("import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(6, 3), dpi=100)\n"
+                                "ax.plot([0, 1, 0])\nfig", (600, 300)),
+        "a PIL image": ("from PIL import Image\nImage.new('RGB', (320, 240), 'teal')", (320, 240)),
+        "an analysis picture": (f"analyze({URI!r}, {{'sample': {SINE[0]}}}, {{'sample': {SINE[1]}}}, "
+                                "picture='spectrogram', width=640, height=320)['picture']", (640, 320)),
+    }
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        for what, (code, size) in cells.items():
+            result = await client.call_tool("weave_eval", {"code": code})
+            assert not result.is_error and result.structured_content["success"], (what, result.content[0].text)
+            images = [c for c in result.content if c.type == "image"]
+            assert len(images) == 1 and images[0].mime_type == "image/png", what
+            picture = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
+            assert picture.format == "PNG" and picture.size == size, what
+            info = result.structured_content["picture"]
+            assert (info["width"], info["height"]) == size and result.structured_content["picture_refused"] is None
+
+        huge = await client.call_tool("weave_eval", {"code": "from PIL import Image\nImage.new('L', (6000, 200))"})
+        assert not huge.is_error and huge.structured_content["success"]
+        assert [c for c in huge.content if c.type == "image"] == [] and huge.structured_content["picture"] is None
+        limit = "the cell's PIL image is 6000x200 px; weave_eval returns pictures up to 4000x4000 px"
+        assert limit in huge.structured_content["picture_refused"] and limit in huge.content[0].text
+
+
 async def test_the_notes_of_a_midi_stream_and_its_piano_roll(box: Box) -> None:
     melody = {note_name(p) for p in SimMidiSource.MELODY}
     async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client

@@ -1,7 +1,8 @@
 """A stand-in hootenanny for vibeweaver tests: a real ROUTER and PUB on the ipc endpoints hootenanny binds.
 
 It records READY, heartbeats and every tool call vibeweaver makes, answers
-the box tools vibeweaver uses, runs `job_sample` as a job that broadcasts
+the box tools vibeweaver uses (`stream_analyze` with a plain picture of the
+asked size when one is asked for), runs `job_sample` as a job that broadcasts
 `job.` and `artifact.` events, and calls vibeweaver's own tools the way
 hootenanny routes an agent's MCP call.
 """
@@ -9,6 +10,7 @@ hootenanny routes an agent's MCP call.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +19,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
+from PIL import Image
 
 from appliance.proto.channel import Channel, Incoming, RequestError
 from appliance.proto.codec import Body, unpack_envelope
@@ -80,7 +83,15 @@ class HootenannyPeer:
         except ValueError as exc:
             return Body("toolResult", {"structuredJson": json.dumps({"error": str(exc)}), "text": str(exc),
                                        "isError": True})
-        return Body("toolResult", {"structuredJson": json.dumps(result), "text": "ok", "isError": False})
+        return Body("toolResult", {"structuredJson": json.dumps(result), "text": "ok", "isError": False,
+                                   "images": self._pictures(name, args)})
+
+    def _pictures(self, name: str, args: dict[str, Any]) -> list[bytes]:
+        if name != "stream_analyze" or args.get("picture") is None:
+            return []
+        png = io.BytesIO()
+        Image.new("RGB", (args["width"], args["height"]), "navy").save(png, format="PNG")
+        return [png.getvalue()]
 
     def _answer(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         if name.startswith("transport_"):
@@ -105,6 +116,8 @@ class HootenannyPeer:
             self._jobs.add(task)
             task.add_done_callback(self._jobs.discard)
             return {"job_id": job_id}
+        if name == "stream_analyze":
+            return {"source": args.get("uri") or args.get("artifact_id"), "kind": "audio"}
         if name == "artifact_get":
             return {"artifact_id": args["artifact_id"], "content_hash": "", "mime": "audio/midi", "tags": []}
         if name == "artifact_register":

@@ -1,8 +1,10 @@
 """The four tools as an agent reaches them through hootenanny: real sockets, real process code."""
 
+import io
 import json
 
 import pytest
+from PIL import Image
 
 from appliance.proto.framing import Command
 from appliance.weave.help_topics import EXAMPLES
@@ -25,10 +27,45 @@ async def test_ready_carries_the_tools_with_typed_schemas(weave):
 async def test_eval_executes_python_with_persistent_state(weave):
     first = await weave.eval("notes = [60, 64]\nnotes.append(67)")
     assert first == {"result": None, "stdout": "", "stderr": "", "success": True, "error": None,
-                     "execution_count": 1}
+                     "execution_count": 1, "picture": None, "picture_refused": None}
     second = await weave.eval("print('chord', notes)\nsum(notes)")
     assert second["result"] == "191" and second["stdout"] == "chord [60, 64, 67]\n"
     assert second["execution_count"] == 2
+
+
+async def test_a_cell_ending_in_a_picture_returns_it_as_png_beside_the_result(weave):
+    reply = await weave.call("weave_eval", {"code": "from PIL import Image\nImage.new('RGB', (64, 32), 'red')"})
+    (png,) = reply["images"]
+    assert Image.open(io.BytesIO(png)).size == (64, 32)
+    structured = reply["structured"]
+    assert structured["picture"] == {"width": 64, "height": 32, "bytes": len(png), "title": ""}
+    assert structured["result"].startswith("<PIL.Image.Image image mode=RGB size=64x32")
+    assert (await weave.call("weave_eval", {"code": "42"}))["images"] == []
+
+
+async def test_a_picture_too_big_is_refused_and_the_cell_still_succeeds(weave):
+    reply = await weave.call("weave_eval", {"code": "from PIL import Image\nhuge = Image.new('L', (5000, 5000))\nhuge"})
+    assert reply["images"] == [] and reply["isError"] is False
+    structured = reply["structured"]
+    assert structured["success"] and structured["picture"] is None
+    assert "5000x5000 px; weave_eval returns pictures up to 4000x4000 px" in structured["picture_refused"]
+    assert "picture not returned: the cell's PIL image is 5000x5000 px" in reply["text"]
+    assert (await weave.eval("huge.size"))["result"] == "(5000, 5000)"  # the cell ran; its globals are kept
+
+
+async def test_analyze_hands_the_cell_a_picture_it_can_show(weave):
+    code = ("a = analyze('stream://sim/audio', {'seconds_ago': 2}, picture='spectrogram', width=640, height=320)\n"
+            "a['picture']")
+    reply = await weave.call("weave_eval", {"code": code})
+    assert weave.calls[-1] == ("stream_analyze", {"uri": "stream://sim/audio", "start": {"seconds_ago": 2},
+                                                  "end": "now", "picture": "spectrogram", "width": 640,
+                                                  "height": 320})
+    (png,) = reply["images"]
+    assert Image.open(io.BytesIO(png)).size == (640, 320)
+    assert reply["structured"]["picture"]["title"] == "spectrogram"
+    assert reply["structured"]["result"] == f"<Picture spectrogram 640x320 PNG, {len(png)} bytes>"
+    history = (await weave.call("weave_session", {"history": 1}))["structured"]["history"]
+    assert history[-1]["result"] == reply["structured"]["result"]  # history keeps the repr, not the PNG
 
 
 async def test_eval_reports_errors_as_results(weave):

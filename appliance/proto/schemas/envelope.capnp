@@ -43,6 +43,8 @@ struct ToolResult {
   structuredJson @0 :Text;
   text @1 :Text;
   isError @2 :Bool;
+  # PNG pictures for the agent to look at (MCP image content), e.g. a kernel cell's figure.
+  images @3 :List(Data);
 }
 
 struct Envelope {

@@ -112,4 +112,5 @@ def _check_result(tool: Tool, output: ToolOutput) -> None:
 
 
 def as_wire_result(output: ToolOutput) -> ToolResult:
-    return ToolResult(structured_json=json.dumps(output.structured), text=output.text)
+    """A tool's output for a caller on the worker socket (the CLI, the kernel's analyze), pictures included."""
+    return ToolResult(structured_json=json.dumps(output.structured), text=output.text, images=tuple(output.images))

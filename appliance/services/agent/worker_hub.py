@@ -91,7 +91,7 @@ class WorkerHub:
         result = ToolResult.from_wire(reply.value)
         if result.is_error:
             raise ServiceError("badRequest", result.text)
-        return ToolOutput(Forwarded(json.loads(result.structured_json or "{}")), result.text)
+        return ToolOutput(Forwarded(json.loads(result.structured_json or "{}")), result.text, list(result.images))
 
     # -- requests from peers -----------------------------------------------
     async def _handle(self, incoming: Incoming) -> Body:
