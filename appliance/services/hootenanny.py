@@ -92,7 +92,7 @@ class Hootenanny:
         self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish, self.devices)
         self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
         self.registry = ToolRegistry()
-        slicer = Slicer(self.streams, self.artifacts, self.store)
+        slicer = Slicer(self.streams, self.artifacts, self.store, config.slicing)
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, slicer)
         add_analysis_tools(self.registry, Analyzer(slicer, self.artifacts, self.store, config.analysis))
         self.sessions = SessionService(self.db, self.store, self.streams, self.artifacts)
