@@ -96,6 +96,14 @@ class AnalysisConfig(_Section):
     max_notes: int = Field(1000, ge=1, le=1_000_000, description="notes listed by stream_analyze (all are counted)")
 
 
+class SlicingConfig(_Section):
+    excerpt_max_seconds: float = Field(
+        30.0, gt=0, le=600, description="the longest excerpt stream_slice returns as audio content (16-bit WAV, "
+                                        "base64 in the reply: about 250 kB per second of stereo at 48 kHz)")
+    max_notes: int = Field(1000, ge=1, le=1_000_000, description="notes stream_slice lists in its result with "
+                                                                 "output 'notes' (its artifact holds them all)")
+
+
 class Config(_Section):
     data_dir: Path = Field(Path("var"), validate_default=True, description="recordings, CAS, sqlite")
     run_dir: Path | None = Field(None, description="ZMQ sockets; default <data_dir>/run")
@@ -106,6 +114,7 @@ class Config(_Section):
     wire: WireConfig = Field(default_factory=WireConfig)
     weave: WeaveConfig = Field(default_factory=WeaveConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    slicing: SlicingConfig = Field(default_factory=SlicingConfig)
 
     @field_validator("data_dir", "run_dir")
     @classmethod

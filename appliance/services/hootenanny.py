@@ -96,7 +96,7 @@ class Hootenanny:
         self.streams = StreamService(self.db, self.store, self.garden, config, self.publisher.publish, self.devices)
         self.artifacts = ArtifactStore(self.db, self.store, self._announce_artifact)
         self.registry = ToolRegistry()
-        slicer = Slicer(self.streams, self.artifacts, self.store)
+        slicer = Slicer(self.streams, self.artifacts, self.store, config.slicing)
         add_capture_tools(self.registry, self.streams, self.artifacts, self.devices, slicer)
         add_analysis_tools(self.registry, Analyzer(slicer, self.artifacts, self.store, config.analysis))
         activity_index = ActivityStore(config.data_dir / "hootenanny" / "activity.db")

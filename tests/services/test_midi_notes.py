@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 
+import mido
 import pytest
 
 from appliance.proto.midi_record import MidiRecord
 from appliance.pitches import note_name
 from appliance.services.analysis.midi_notes import midi_figures
+from appliance.services.slicing.midi_export import recorded_messages
 
 RATE = 48_000
 
 
-def records(*events: tuple[float, bytes]) -> list[MidiRecord]:
-    return [MidiRecord(0, round(at * RATE), data) for at, data in events]
+def messages(*events: tuple[float, bytes]) -> list[tuple[int, mido.Message]]:
+    """The timed messages of chunk records holding `events` (seconds, raw bytes), as a stream window reads them."""
+    return list(recorded_messages(MidiRecord(0, round(at * RATE), data) for at, data in events))
 
 
 def clock(seconds: float, bpm: float, start: float = 0.0) -> list[tuple[float, bytes]]:
@@ -33,7 +36,7 @@ def test_notes_pair_on_and_off_with_beats_from_the_midi_clock() -> None:
         (2.0, b"\x90\x40\x70"), (2.5, b"\x43\x70"),        # E4, then G4 in running status
         (3.5, b"\x80\x40\x00"),                            # E4 off; G4 held past the end
     ], key=lambda e: e[0])
-    figures = midi_figures(records(*played), 0, 3 * RATE, RATE)
+    figures = midi_figures(messages(*played), 0, 3 * RATE, RATE)
     json.dumps(figures.model_dump(mode="json"), allow_nan=False)
     got = [(n.name, n.start_s, n.start_beat, n.duration_s, n.velocity, n.channel, n.held_past_end)
            for n in figures.notes]
@@ -47,7 +50,7 @@ def test_notes_pair_on_and_off_with_beats_from_the_midi_clock() -> None:
 
 
 def test_without_a_clock_beats_are_null_and_say_why() -> None:
-    figures = midi_figures(records((0.1, b"\x90\x3c\x64"), (0.2, b"\x80\x3c\x00")), 0, RATE, RATE)
+    figures = midi_figures(messages((0.1, b"\x90\x3c\x64"), (0.2, b"\x80\x3c\x00")), 0, RATE, RATE)
     assert figures.notes[0].start_beat is None and figures.clock_tempo_bpm is None
     assert "no MIDI clock" in figures.unavailable["start_beat"]
 
@@ -60,6 +63,6 @@ def test_an_empty_window_has_no_range_and_no_nan() -> None:
 
 def test_notes_before_the_window_are_left_out_and_the_list_is_bounded() -> None:
     played = [(i * 0.01, bytes((0x90, 60 + i % 12, 100))) for i in range(200)]
-    figures = midi_figures(records(*played), RATE // 2, RATE * 2, RATE, limit=10)
+    figures = midi_figures(messages(*played), RATE // 2, RATE * 2, RATE, limit=10)
     assert figures.note_count == 150 and len(figures.notes) == 10
     assert figures.notes[0].start_s == 0.0

@@ -31,8 +31,8 @@ from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp_types import (INVALID_PARAMS, CallToolResult, EmptyResult, ImageContent, SubscribeRequestParams,
-                       TextContent, ToolAnnotations, UnsubscribeRequestParams)
+from mcp_types import (INVALID_PARAMS, AudioContent, CallToolResult, EmptyResult, ImageContent, ResourceLink,
+                       SubscribeRequestParams, TextContent, ToolAnnotations, UnsubscribeRequestParams)
 from mcp_types import Tool as MCPTool
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -42,7 +42,7 @@ from appliance.config import Config
 from appliance.services.agent.host_check import HostCheck
 from appliance.services.agent.live_resources import DESCRIPTIONS, LiveResources
 from appliance.services.service_error import ServiceError
-from appliance.services.agent.registry import ToolRegistry
+from appliance.services.agent.registry import ToolOutput, ToolRegistry
 from appliance.services.agent.sdk_seams import serve_resource_subscriptions, use_tool_input_schemas
 from appliance.services.agent.worker_hub import WorkerHub
 
@@ -194,10 +194,30 @@ class StudioMCP(MCPServer):
         finally:
             if relay is not None:
                 await relay.drain()
-        content: list[TextContent | ImageContent] = [TextContent(type="text", text=output.text)]
+        return CallToolResult(content=self._content(output, context), structured_content=output.structured,
+                              is_error=False)
+
+    def _content(self, output: ToolOutput, context: Context | None
+                 ) -> list[TextContent | ImageContent | AudioContent | ResourceLink]:
+        content: list[TextContent | ImageContent | AudioContent | ResourceLink] = [
+            TextContent(type="text", text=output.text)]
         content += [ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
                     for png in output.images]
-        return CallToolResult(content=content, structured_content=output.structured, is_error=False)
+        content += [AudioContent(type="audio", data=base64.b64encode(wav).decode(), mime_type="audio/wav")
+                    for wav in output.audio]
+        base = self._base_url(context)
+        content += [ResourceLink(type="resource_link", uri=base + link.path, name=link.name, mime_type=link.mime,
+                                 size=link.bytes, description=link.description) for link in output.links]
+        return content
+
+    def _base_url(self, context: Context | None) -> str:
+        """Where the client reached this endpoint (scheme, host, port), so a link works from where it is; the
+        configured address when the call came on no HTTP request."""
+        request = context.request_context.request if context is not None else None
+        reached = getattr(request, "base_url", None)  # a Starlette Request on the streamable HTTP transport
+        if reached is not None:
+            return str(reached).rstrip("/")
+        return f"http://{_url_host(self.config.mcp.bind)}:{self.config.mcp.port}"
 
     def app(self, extra_routes: list[Route]) -> Starlette:
         for route in extra_routes:

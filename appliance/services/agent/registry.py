@@ -30,10 +30,24 @@ class Forwarded(RootModel[dict[str, Any]]):
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file the box serves over HTTP, offered to the client as a link (MCP `ResourceLink`)."""
+
+    path: str  # e.g. /artifacts/<id>, on the host and port the client reached the MCP endpoint at
+    name: str
+    mime: str
+    bytes: int
+    description: str
+
+
+@dataclass(frozen=True)
 class ToolOutput:
     result: BaseModel  # for a local tool, an instance of the tool's `result` model; Forwarded for a worker's
     text: str
     images: list[bytes] = field(default_factory=list)  # PNG pictures for the agent to look at
+    audio: list[bytes] = field(default_factory=list)  # WAV excerpts for the agent to listen to
+    # Links to whole files: a client that drops audio content (many do) can still fetch what it was cut from.
+    links: list[Download] = field(default_factory=list)
 
     @property
     def structured(self) -> dict[str, Any]:

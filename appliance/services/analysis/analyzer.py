@@ -9,25 +9,23 @@ Pictures are drawn from the same samples, on request.
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import mido
 import numpy as np
 import soundfile as sf
 from pydantic import Field
 
 from appliance.cas import ContentStore
 from appliance.config import AnalysisConfig
-from appliance.proto.midi_record import MidiRecord
 from appliance.proto.stream_definition import StreamKind
 from appliance.services.analysis.audio_figures import AudioFigures
 from appliance.services.analysis.midi_notes import MidiFigures, midi_figures
 from appliance.services.analysis.window_samples import read_audio
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
+from appliance.services.slicing.midi_export import SMF_RATE, read_smf, recorded_messages
 from appliance.services.slicing.slicer import (
     MIME_MIDI,
     MIME_VIRTUAL,
@@ -41,7 +39,6 @@ from appliance.services.slicing.slices import Slicer, chosen_channels, virtual_p
 from appliance.services.store.artifacts import ArtifactStore
 
 PictureKind = Literal["waveform", "spectrogram", "piano_roll"]
-SMF_RATE = 48_000  # the sample clock notes of a Standard MIDI File artifact are counted on
 
 
 class StreamAnalysis(ResultModel):
@@ -111,7 +108,7 @@ class Analyzer:
             if channels:
                 raise ServiceError("badRequest", f"channels: {source} is a MIDI stream; channels are for audio "
                                                  "(MIDI channels are reported per note)")
-            figures = midi_figures(read_records(plan, store=self.store), plan.start, plan.end,
+            figures = midi_figures(recorded_messages(read_records(plan, store=self.store)), plan.start, plan.end,
                                    definition.sample_rate, self.config.max_notes)
             return self._midi(source, window, definition.sample_rate, plan.end - plan.start, figures, picture, size)
         # stream_analyze takes an empty list as every channel, as it always has; stream_slice refuses it.
@@ -129,15 +126,9 @@ class Analyzer:
 
     def _smf(self, path: Path, source: str, picture: PictureKind | None,
              size: tuple[int, int]) -> tuple[StreamAnalysis, list[bytes]]:
-        smf = mido.MidiFile(str(path))
-        records, seconds = [], 0.0
-        for message in smf:  # iterating a MidiFile gives each message's delta in seconds
-            seconds += message.time
-            if not message.is_meta:
-                records.append(MidiRecord(0, round(seconds * SMF_RATE), bytes(message.bytes())))
-        length = max(1, math.ceil(smf.length * SMF_RATE))
+        messages, length = read_smf(path)
         self._check_length(length, SMF_RATE, source)
-        figures = midi_figures(records, 0, length + 1, SMF_RATE, self.config.max_notes)
+        figures = midi_figures(messages, 0, length, SMF_RATE, self.config.max_notes)
         return self._midi(source, None, SMF_RATE, length, figures, picture, size)
 
     def _check_length(self, samples: int, rate: int, source: str) -> None:

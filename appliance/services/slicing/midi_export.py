@@ -1,4 +1,5 @@
-"""MIDI chunk records into a type 0 Standard MIDI File, each event at its stream sample.
+"""MIDI chunk records into a type 0 Standard MIDI File, each event at its stream sample, and such a file's
+messages back on a sample clock.
 
 The file has 480 ticks per beat and one tempo of 120 BPM, so a tick is exactly
 1/960 s whatever the music's tempo: positions are times, not beats. SMF holds
@@ -8,6 +9,7 @@ start/stop, song position) are dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from appliance.proto.midi_record import MidiRecord
 TICKS_PER_BEAT = 480
 TEMPO_US_PER_BEAT = 500_000  # 120 BPM
 TICKS_PER_SECOND = TICKS_PER_BEAT * 1_000_000 // TEMPO_US_PER_BEAT
+SMF_RATE = 48_000  # the sample clock a file's messages are read back on: finer than its ticks
 
 
 class RunningStatus:
@@ -55,14 +58,33 @@ class RunningStatus:
             self.pending = 0
 
 
-def timed_messages(records: Iterable[MidiRecord]) -> Iterator[tuple[int, mido.Message]]:
-    """(frame, message) for every complete SMF-storable message; one that spans records takes the last one's frame."""
+def recorded_messages(records: Iterable[MidiRecord]) -> Iterator[tuple[int, mido.Message]]:
+    """(frame, message) for every complete message, clock included; one that spans records takes the last one's
+    frame."""
     parser, running = mido.Parser(), RunningStatus()
     for record in records:
         parser.feed(running.expand(record.data))
         for message in parser:
-            if message.type == "sysex" or hasattr(message, "channel"):
-                yield record.sample, message
+            yield record.sample, message
+
+
+def timed_messages(records: Iterable[MidiRecord]) -> Iterator[tuple[int, mido.Message]]:
+    """(frame, message) for every complete SMF-storable message (channel messages and sysex)."""
+    for frame, message in recorded_messages(records):
+        if message.type == "sysex" or hasattr(message, "channel"):
+            yield frame, message
+
+
+def read_smf(path: Path, sample_rate: int = SMF_RATE) -> tuple[list[tuple[int, mido.Message]], int]:
+    """A Standard MIDI File's messages as (sample, message) at `sample_rate` from its start, and its length in
+    samples (at least 1)."""
+    smf = mido.MidiFile(str(path))
+    messages, seconds = [], 0.0
+    for message in smf:  # iterating a MidiFile gives each message's delta in seconds, through its tempo changes
+        seconds += message.time
+        if not message.is_meta:
+            messages.append((round(seconds * sample_rate), message))
+    return messages, max(1, math.ceil(smf.length * sample_rate))
 
 
 def frame_to_tick(frames: int, sample_rate: int) -> int:

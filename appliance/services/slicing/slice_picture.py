@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mido
 import soundfile
 
 from appliance.services.pictures.piano_roll import Note, piano_roll_png
 from appliance.services.pictures.waveform import Envelope, envelope, waveform_png
+from appliance.services.slicing.midi_export import SMF_RATE, read_smf
+from appliance.services.slicing.note_pairing import played_notes
 
 WIDTH, HEIGHT = 800, 300
 BLOCK_FRAMES = 1 << 16  # frames read at a time
@@ -43,25 +44,8 @@ def smf_png(path: Path, *, title: str, start_s: float, duration_s: float, width:
 
 
 def smf_notes(path: Path, start_s: float) -> list[Note]:
-    """The file's notes, timed from `start_s`; a note never ended ends with the file.
-
-    A note-on of velocity 0 ends a note, as the MIDI standard says; a second
-    note-on of a sounding note does not restart it.
-    """
-    now = 0.0
-    sounding: dict[tuple[int, int], tuple[float, int]] = {}  # (channel, pitch): (start, velocity)
-    notes: list[Note] = []
-
-    def end(channel: int, pitch: int) -> None:
-        began, velocity = sounding.pop((channel, pitch))
-        notes.append(Note(pitch, start_s + began, now - began, velocity, channel))
-
-    for message in mido.MidiFile(str(path)):  # iterating a MidiFile yields delta times in seconds
-        now += message.time
-        if message.type == "note_on" and message.velocity > 0:
-            sounding.setdefault((message.channel, message.note), (now, message.velocity))
-        elif message.type in ("note_on", "note_off") and (message.channel, message.note) in sounding:
-            end(message.channel, message.note)
-    for channel, pitch in list(sounding):
-        end(channel, pitch)
-    return sorted(notes, key=lambda n: n.start_s)
+    """The file's notes (paired as `note_pairing` pairs them), timed from `start_s`; a note never ended ends with
+    the file."""
+    messages, length = read_smf(path, SMF_RATE)
+    return [Note(n.pitch, start_s + n.start_s, n.duration_s, n.velocity, n.channel)
+            for n in played_notes(messages, 0, length, SMF_RATE).notes]

@@ -31,6 +31,7 @@ BLOCK_BYTES = 4 << 20
 MIME_WAV = "audio/wav"
 MIME_MIDI = "audio/midi"
 MIME_VIRTUAL = "application/vnd.studio.virtual-slice+json"
+MIME_NOTES = "application/json"  # a MIDI window's notes (slice_notes)
 VIRTUAL_VERSION = 1
 
 Progress = Callable[[int, int], None]
@@ -287,7 +288,7 @@ def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return _info(plan, mime, out_path.stat().st_size)
+    return slice_info(plan, mime, out_path.stat().st_size)
 
 
 def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None,
@@ -404,9 +405,10 @@ def _write_virtual(virtual: VirtualSlice, out_path: Path) -> SliceInfo:
     partial = out_path.with_name(out_path.name + ".partial")
     partial.write_bytes(data)
     os.replace(partial, out_path)
-    return _info(plan_of_virtual(virtual), MIME_VIRTUAL, len(data))
+    return slice_info(plan_of_virtual(virtual), MIME_VIRTUAL, len(data))
 
 
-def _info(plan: SlicePlan, mime: str, size: int) -> SliceInfo:
+def slice_info(plan: SlicePlan, mime: str, size: int) -> SliceInfo:
+    """What a file of `size` bytes and type `mime` made from `plan` is, for its lineage."""
     return SliceInfo(mime=mime, stream=plan.stream, sample_range=(plan.start, plan.end),
                      source_chunks=plan.chunk_digests, clocks=plan.clocks, frames=plan.end - plan.start, bytes=size)

@@ -3,6 +3,8 @@
 The domain side of `stream_slice`, `session_export` and capture jobs: plain
 values in, the artifact's description (a `SliceResult`) out. "now" is the
 moment the call arrives; the cut waits (bounded) for the recording to pass it.
+A cut is a WAV or Standard MIDI File, a virtual chunk manifest, or (MIDI) the
+window's notes as JSON; a WAV can be heard as a short excerpt.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from appliance.cas import ContentStore
+from appliance.config import SlicingConfig
 from appliance.proto.stream_definition import StreamKind
 from appliance.services.capture.manifest import Manifest
 from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
+from appliance.services.slicing.note_pairing import Note
 from appliance.services.slicing.slicer import (
+    MIME_NOTES,
     MIME_VIRTUAL,
     MIME_WAV,
     Progress,
@@ -37,7 +42,7 @@ from appliance.services.slicing.slicer import (
 from appliance.services.slicing.timepoints import TimePointError, moment_of, parse_time_point, resolve_window
 from appliance.services.store.artifacts import ArtifactRecord, ArtifactStore
 
-Output = Literal["materialize", "virtual"]
+Output = Literal["materialize", "virtual", "notes"]
 
 
 class SliceResult(ResultModel):
@@ -45,19 +50,25 @@ class SliceResult(ResultModel):
 
     artifact_id: str
     content_hash: str
-    mime: str = Field(description=f"audio/wav, audio/midi, or {MIME_VIRTUAL} (output 'virtual')")
+    mime: str = Field(description=f"audio/wav, audio/midi, {MIME_VIRTUAL} (output 'virtual') or {MIME_NOTES} "
+                                  "(output 'notes': the artifact is {\"notes\": [...]}, every note)")
     sample_range: tuple[int, int] = Field(description="[start, end) in samples of the stream")
     seconds: float
     source_chunks: list[str] = Field(description="content hashes of the sealed chunks read")
     download_url: str
     bytes: int
+    notes: list[Note] | None = Field(None, description="output 'notes': the notes starting in the window, in "
+                                                       "order, at most slicing.max_notes of them; null otherwise")
+    note_count: int | None = Field(None, description="output 'notes': every note starting in the window (the "
+                                                     "artifact lists them all); null otherwise")
 
 
 class Slicer:
     """stream_slice: resolve the window, cut it in a worker thread, keep it as an artifact."""
 
-    def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore) -> None:
-        self.streams, self.artifacts, self.store = streams, artifacts, store
+    def __init__(self, streams: StreamService, artifacts: ArtifactStore, store: ContentStore,
+                 config: SlicingConfig) -> None:
+        self.streams, self.artifacts, self.store, self.config = streams, artifacts, store, config
 
     async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
                     tags: list[str] | None = None, progress: Progress | None = None,
@@ -67,15 +78,45 @@ class Slicer:
         `channels` keeps only those audio channels, in the order given (a materialized WAV only).
         """
         async with self.window(uri, start, end) as (manifest, (first, last)):
+            _check_output(output, manifest)
             _check_channels(channels, manifest, output)
             staging = self.store.create_staging()
+            notes = None
             try:
-                info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
-                                               output, progress, channels)
+                if output == "notes":
+                    from appliance.services.slicing.slice_notes import slice_notes  # mido: not on the boot path
+
+                    info, notes = await asyncio.to_thread(slice_notes, manifest, self.store, first, last,
+                                                          staging.path, progress)
+                else:
+                    info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
+                                                   output, progress, channels)
             except SliceError as exc:
                 self.store.release(staging.path)
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
-            return self._keep(output, list(tags or []), manifest, staging.path, info, channels)
+            return self._keep(output, list(tags or []), manifest, staging.path, info, channels, notes)
+
+    def check_excerpt(self, uri: str, output: Output, seconds: float) -> None:
+        """Refuse an excerpt that cannot be had, before anything is cut: too long, or of no WAV."""
+        limit = self.config.excerpt_max_seconds
+        if seconds > limit:
+            raise ServiceError("badRequest", f"excerpt_seconds: {seconds:g} s is over the limit of {limit:g} s "
+                                             "(slicing.excerpt_max_seconds); ask for at most that, the whole slice "
+                                             "is behind the artifact's download_url")
+        definition = self.streams.recorder(uri).definition
+        if definition.kind is not StreamKind.AUDIO:
+            raise ServiceError("badRequest", f"excerpt_seconds: {uri} is a MIDI stream and an excerpt is audio; "
+                                             "for MIDI use output 'notes' or picture=true")
+        if output != "materialize":
+            raise ServiceError("badRequest", f"excerpt_seconds: only with output 'materialize' (the WAV it is "
+                                             f"taken from), not {output!r}")
+
+    async def excerpt(self, result: SliceResult, seconds: float) -> bytes:
+        """The first `seconds` of a WAV slice as a 16-bit WAV (see `excerpt`), checked by `check_excerpt` first."""
+        from appliance.services.slicing.excerpt import wav_excerpt  # numpy and soundfile: not on the boot path
+
+        _, path = self.artifacts.content_path(result.artifact_id)
+        return await asyncio.to_thread(wav_excerpt, path, seconds)
 
     @asynccontextmanager
     async def window(self, uri: str, start: Any, end: Any) -> AsyncIterator[tuple[Manifest, tuple[int, int]]]:
@@ -121,7 +162,7 @@ class Slicer:
                                        chunks=info.source_chunks)
 
     def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo,
-              channels: list[int] | None = None) -> SliceResult:
+              channels: list[int] | None = None, notes: list[Note] | None = None) -> SliceResult:
         lineage = {
             "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
             "channels": channels if channels is not None else list(range(manifest.definition.channels)),
@@ -134,6 +175,8 @@ class Slicer:
             artifact_id=artifact.id, content_hash=artifact.content_hash, mime=info.mime,
             sample_range=info.sample_range, seconds=info.frames / manifest.definition.sample_rate,
             source_chunks=info.source_chunks, download_url=f"/artifacts/{artifact.id}", bytes=artifact.bytes,
+            notes=notes[:self.config.max_notes] if notes is not None else None,
+            note_count=len(notes) if notes is not None else None,
         )
 
 
@@ -150,6 +193,13 @@ def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
     if result.mime == MIME_WAV:
         return wav_png(path, title=title, start_s=start_s, channels=lineage.get("channels"))
     return smf_png(path, title=title, start_s=start_s, duration_s=result.seconds)
+
+
+def _check_output(output: Output, manifest: Manifest) -> None:
+    definition = manifest.definition
+    if output == "notes" and definition.kind is not StreamKind.MIDI:
+        raise ServiceError("badRequest", f"output: 'notes' is for MIDI streams and {definition.uri} is audio; "
+                                         "use 'materialize' (a WAV) or 'virtual' (a chunk manifest)")
 
 
 def _check_channels(channels: list[int] | None, manifest: Manifest, output: Output) -> None:

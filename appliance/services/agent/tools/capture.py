@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.proto.stream_definition import SampleFormat, StreamKind
-from appliance.services.agent.registry import Tool, ToolOutput, ToolRegistry
+from appliance.services.agent.registry import Download, Tool, ToolOutput, ToolRegistry
 from appliance.services.capture.devices import DeviceList, DeviceRegistry
 from appliance.services.capture.stream_status import StreamCreated, StreamStatus
 from appliance.services.capture.streams import StreamService
@@ -71,8 +71,11 @@ class StreamSliceArgs(_Args):
     uri: str = Field(description="the stream to cut from")
     start: Any = Field(description=f"where the slice begins: {TIME_POINT_HELP}")
     end: Any = Field("now", description=f"where it ends (exclusive): {TIME_POINT_HELP}")
-    output: Literal["materialize", "virtual"] = Field(
-        "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest")
+    output: Literal["materialize", "virtual", "notes"] = Field(
+        "materialize", description="materialize: a WAV (audio) or Standard MIDI File; virtual: a chunk manifest; "
+                                   "notes (MIDI streams): the notes starting in the window, listed in the result "
+                                   "(pitch, name, start_s, start_beat, duration_s, velocity, channel) and kept as "
+                                   "a JSON artifact {\"notes\": [...]}")
     tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
     channels: list[int] | None = Field(None, description="audio channel indexes to keep, in this order, e.g. [3] "
                                                          "for the fourth input; all when omitted (materialize only)")
@@ -80,6 +83,12 @@ class StreamSliceArgs(_Args):
                                              "time axis in seconds of the stream, a dBFS level scale, one labelled "
                                              "lane per channel and its peak; for MIDI a piano roll with note names "
                                              "(C4 = note 60) and velocity as shade. Only with output 'materialize'")
+    excerpt_seconds: float | None = Field(None, gt=0, description="audio: also return the slice's first this many "
+                                                                  "seconds as audio content (a 16-bit WAV of the "
+                                                                  "channels kept), with a link to the whole "
+                                                                  "artifact; at most slicing.excerpt_max_seconds "
+                                                                  "(30 s unless configured). Only with output "
+                                                                  "'materialize'")
 
 
 class StreamList(ResultModel):
@@ -120,13 +129,26 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
 
     async def stream_slice(args: StreamSliceArgs, progress: Progress | None = None) -> ToolOutput:
         if args.picture and args.output != "materialize":
-            raise ServiceError("badRequest", "picture: only with output 'materialize' (a virtual slice has no "
-                                             "samples to draw); use picture=false or output='materialize'")
+            raise ServiceError("badRequest", f"picture: only with output 'materialize' (it is drawn from the cut WAV "
+                                             f"or MIDI file), not {args.output!r}; use picture=false or "
+                                             "output='materialize'")
+        if args.excerpt_seconds is not None:
+            slicer.check_excerpt(args.uri, args.output, args.excerpt_seconds)
         result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress, args.channels)
         start, end = result.sample_range
+        text = f"{result.artifact_id}: {args.uri} samples {start}..{end} ({result.seconds:.3f} s) as {result.mime}"
+        if result.notes is not None:
+            names = " ".join(n.name for n in result.notes[:16]) + (" …" if len(result.notes) > 16 else "")
+            text += f"; {result.note_count} notes{': ' + names if names else ''}"
         images = [await asyncio.to_thread(picture, artifacts, result)] if args.picture else []
-        return ToolOutput(result, f"{result.artifact_id}: {args.uri} samples {start}..{end} "
-                                  f"({result.seconds:.3f} s) as {result.mime}", images)
+        if args.excerpt_seconds is None:
+            return ToolOutput(result, text, images)
+        excerpt = await slicer.excerpt(result, args.excerpt_seconds)
+        whole = Download(result.download_url, result.artifact_id, result.mime, result.bytes,
+                         f"the whole slice, {result.seconds:.3f} s of {args.uri} (GET with the MCP bearer token)")
+        heard = min(args.excerpt_seconds, result.seconds)
+        return ToolOutput(result, f"{text}; excerpt: the first {heard:.3f} s as audio/wav", images, [excerpt],
+                          [whole])
 
     async def device_list(_args: NoArgs) -> ToolOutput:
         rows = devices.list()
@@ -143,8 +165,9 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
              StreamStatusArgs, StreamList, stream_status, read_only=True, idempotent=True),
         Tool("stream_slice", "Cut [start, end) of a stream into an artifact: WAV / Standard MIDI File, or a "
              "virtual chunk manifest. Sample-accurate; returns artifact_id, content_hash, sample_range, "
-             "source_chunks and a download URL; picture=true adds a PNG of what was cut, with labelled axes. "
-             "Reports progress.",
+             "source_chunks and a download URL; picture=true adds a PNG of what was cut, with labelled axes; "
+             "excerpt_seconds adds the first seconds as audio content and a link to the whole WAV; output "
+             "'notes' lists a MIDI window's notes. Reports progress.",
              StreamSliceArgs, SliceResult, stream_slice, reports_progress=True),
         Tool("artifact_get", "An artifact's metadata, lineage and download URL.", ArtifactGetArgs, ArtifactInfo,
              artifact_get, read_only=True, idempotent=True),
