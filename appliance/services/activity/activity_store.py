@@ -1,7 +1,7 @@
 """The activity index on disk: sqlite beside the catalog, kept after the audio it describes is released.
 
 Block figures are stored in pages of 1024 blocks (about 100 s) per stream,
-one array per figure as a float16 or integer blob. A day of 8 channels is
+one array per figure as a blob in BlockFigures' integer units. A day of 8 channels is
 about 850 rows and 50 MB, and a query over it reads a few hundred rows
 instead of hundreds of thousands. MIDI notes are rows of their own, found by
 pitch and by time.
@@ -21,8 +21,7 @@ from appliance.services.activity.block_figures import BlockFigures
 
 PAGE_BLOCKS = 1024
 COLUMNS = ("rms", "peak", "centroid", "onsets", "clipped")  # in BlockFigures.arrays() order
-_STORED = (np.float16, np.float16, np.float16, np.uint8, np.uint16)  # rms, peak, centroid, onsets, clipped
-_LIMITS = (None, None, None, 255, 65535)  # counts saturate rather than wrap
+_STORED = (np.int16, np.int16, np.uint16, np.uint8, np.uint16)  # as BlockFigures holds them
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS activity_streams (
@@ -115,47 +114,48 @@ class ActivityStore:
                 page, offset = divmod(block, PAGE_BLOCKS)
                 take = min(PAGE_BLOCKS - offset, figures.blocks - done)
                 stored = self._page(db, uri, page, figures.channels)
-                for target, source, kind, limit in zip(stored, figures.arrays(), _STORED, _LIMITS):
-                    values = source[done:done + take]
-                    target[offset:offset + take] = values if limit is None else np.clip(values, 0, limit)
+                for target, source in zip(stored.arrays(), figures.arrays()):
+                    target[offset:offset + take] = source[done:done + take]
                 db.execute("INSERT OR REPLACE INTO activity_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (uri, page, *(a.astype(kind).tobytes() for a, kind in zip(stored, _STORED))))
+                           (uri, page, *(a.tobytes() for a in stored.arrays())))
                 done += take
             db.execute("UPDATE activity_streams SET indexed_to=? WHERE stream_uri=?", (indexed_to, uri))
 
     def blocks(self, uri: str, first_block: int, end_block: int, channels: int,
                columns: tuple[str, ...] = COLUMNS) -> BlockFigures:
-        """Figures of blocks [first_block, end_block); NaN (and zero counts) where nothing is indexed.
+        """Figures of blocks [first_block, end_block); missing (and zero counts) where nothing is indexed.
 
-        Only the figures named in `columns` are read; the others stay NaN and zero.
+        Only the figures named in `columns` are read; the others read as missing.
         """
-        out = BlockFigures.empty(end_block - first_block, channels)
+        blocks = end_block - first_block
+        unread = BlockFigures.empty(1, channels).arrays()
+        arrays = [np.broadcast_to(a, (blocks, channels)) for a in unread]  # no memory for figures not asked
         wanted = [COLUMNS.index(c) for c in columns]
+        for column in wanted:
+            arrays[column] = np.full((blocks, channels), unread[column][0, 0], dtype=_STORED[column])
         with self._db() as db:
             rows = db.execute(f"SELECT page, {', '.join(columns)} FROM activity_pages WHERE "
                               "stream_uri=? AND page BETWEEN ? AND ? ORDER BY page",
                               (uri, first_block // PAGE_BLOCKS, (end_block - 1) // PAGE_BLOCKS)).fetchall()
-        targets = out.arrays()
         for page, *blobs in rows:
             start = page * PAGE_BLOCKS
             lo, hi = max(start, first_block), min(start + PAGE_BLOCKS, end_block)
             for column, blob in zip(wanted, blobs):
-                target, kind = targets[column], _STORED[column]
-                values = np.frombuffer(blob, dtype=kind).reshape(PAGE_BLOCKS, -1)
+                values = np.frombuffer(blob, dtype=_STORED[column]).reshape(PAGE_BLOCKS, -1)
                 if values.shape[1] != channels:
                     continue  # a page from an earlier definition of the stream with another channel count
-                target[lo - first_block:hi - first_block] = values[lo - start:hi - start]
-        return out
+                arrays[column][lo - first_block:hi - first_block] = values[lo - start:hi - start]
+        return BlockFigures(*arrays)
 
-    def _page(self, db: sqlite3.Connection, uri: str, page: int, channels: int) -> list[np.ndarray]:
+    def _page(self, db: sqlite3.Connection, uri: str, page: int, channels: int) -> BlockFigures:
         row = db.execute("SELECT rms, peak, centroid, onsets, clipped FROM activity_pages WHERE stream_uri=? "
                          "AND page=?", (uri, page)).fetchone()
         if row is not None:
-            arrays = [np.frombuffer(blob, dtype=kind).reshape(PAGE_BLOCKS, -1).astype(np.float32)
+            arrays = [np.frombuffer(blob, dtype=kind).reshape(PAGE_BLOCKS, -1).copy()
                       for blob, kind in zip(row, _STORED)]
             if arrays[0].shape[1] == channels:
-                return arrays
-        return [a.astype(np.float32) for a in BlockFigures.empty(PAGE_BLOCKS, channels).arrays()]
+                return BlockFigures(*arrays)
+        return BlockFigures.empty(PAGE_BLOCKS, channels)
 
     # -- MIDI ----------------------------------------------------------------
     def add_note_events(self, uri: str, events: list[tuple[int, int, int, int]], indexed_to: int) -> None:

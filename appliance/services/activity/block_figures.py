@@ -28,36 +28,73 @@ def block_samples(sample_rate: int) -> int:
     return max(ONSET_FRAMES_PER_BLOCK, sample_rate // BLOCKS_PER_SECOND)
 
 
+MISSING_CDB = -32768
+"""A level that was never indexed (int16's lowest value; real levels are floored at -12000 centi-dB)."""
+LIMITS = {"onsets": 255, "clipped": 65535}  # counts saturate rather than wrap
+
+
 @dataclass(frozen=True)
 class BlockFigures:
-    """Figures of consecutive blocks, each array shaped (blocks, channels); NaN where a block is not indexed."""
+    """Figures of consecutive blocks, each array shaped (blocks, channels), in the integer units the index keeps.
 
-    rms_dbfs: np.ndarray
-    peak_dbfs: np.ndarray
-    centroid_hz: np.ndarray  # NaN for a silent block: it has no brightness
-    onsets: np.ndarray  # count per block
-    clipped: np.ndarray  # samples at full scale per block
+    Levels are centi-dBFS in int16 (MISSING_CDB where a block is not
+    indexed) and brightness is whole Hz in uint16 (0 where a block is silent
+    or not indexed): a day of 8 channels is 14 MB a figure, and integer
+    arrays are searched at memory speed, where float16 would be converted
+    first. The float views (`rms_dbfs`, ...) put NaN where nothing is known.
+    """
+
+    rms_cdb: np.ndarray  # int16
+    peak_cdb: np.ndarray  # int16
+    centroid_hz: np.ndarray  # uint16
+    onsets: np.ndarray  # uint8, count per block
+    clipped: np.ndarray  # uint16, samples at full scale per block
 
     @property
     def blocks(self) -> int:
-        return int(self.rms_dbfs.shape[0])
+        return int(self.rms_cdb.shape[0])
 
     @property
     def channels(self) -> int:
-        return int(self.rms_dbfs.shape[1])
+        return int(self.rms_cdb.shape[1])
+
+    @property
+    def rms_dbfs(self) -> np.ndarray:
+        return _decibels(self.rms_cdb)
+
+    @property
+    def peak_dbfs(self) -> np.ndarray:
+        return _decibels(self.peak_cdb)
+
+    @property
+    def brightness_hz(self) -> np.ndarray:
+        return np.where(self.centroid_hz > 0, self.centroid_hz.astype(np.float32), np.float32(np.nan))
+
+    @classmethod
+    def from_floats(cls, rms_dbfs: np.ndarray, peak_dbfs: np.ndarray, centroid_hz: np.ndarray, onsets: np.ndarray,
+                    clipped: np.ndarray) -> BlockFigures:
+        """Figures in the index's units from dB and Hz (NaN: unknown) and counts."""
+        return cls(_centi(rms_dbfs), _centi(peak_dbfs),
+                   np.nan_to_num(np.clip(np.round(centroid_hz), 1, 65535), nan=0).astype(np.uint16),
+                   np.clip(onsets, 0, LIMITS["onsets"]).astype(np.uint8),
+                   np.clip(clipped, 0, LIMITS["clipped"]).astype(np.uint16))
 
     @classmethod
     def empty(cls, blocks: int, channels: int) -> BlockFigures:
-        nan = np.full((blocks, channels), np.nan, dtype=np.float32)
-        zero = np.zeros((blocks, channels), dtype=np.int32)
-        return cls(nan, nan.copy(), nan.copy(), zero, zero.copy())
-
-    def take(self, rows: slice, channels: list[int] | None = None) -> BlockFigures:
-        pick = slice(None) if channels is None else channels
-        return BlockFigures(*(a[rows][:, pick] for a in self.arrays()))
+        shape = (blocks, channels)
+        return cls(np.full(shape, MISSING_CDB, np.int16), np.full(shape, MISSING_CDB, np.int16),
+                   np.zeros(shape, np.uint16), np.zeros(shape, np.uint8), np.zeros(shape, np.uint16))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return self.rms_dbfs, self.peak_dbfs, self.centroid_hz, self.onsets, self.clipped
+        return self.rms_cdb, self.peak_cdb, self.centroid_hz, self.onsets, self.clipped
+
+
+def _centi(dbfs: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.round(np.maximum(dbfs, FLOOR_DBFS) * 100), nan=MISSING_CDB).astype(np.int16)
+
+
+def _decibels(centi: np.ndarray) -> np.ndarray:
+    return np.where(centi == MISSING_CDB, np.float32(np.nan), centi.astype(np.float32) / 100)
 
 
 def measure_blocks(samples: np.ndarray, sample_rate: int, lead_blocks: int = 0) -> BlockFigures:
@@ -78,8 +115,8 @@ def measure_blocks(samples: np.ndarray, sample_rate: int, lead_blocks: int = 0) 
     centroid[rms < SILENCE_DBFS] = np.nan
     onsets = _onsets(blocks)
     keep = slice(lead_blocks, None)
-    return BlockFigures(rms[keep].astype(np.float32), _db(np.square(peak, dtype=np.float64))[keep].astype(np.float32),
-                        centroid[keep].astype(np.float32), onsets[keep], clipped[keep].astype(np.int32))
+    return BlockFigures.from_floats(rms[keep], _db(np.square(peak, dtype=np.float64))[keep], centroid[keep],
+                                    onsets[keep], clipped[keep])
 
 
 def _db(mean_square: np.ndarray) -> np.ndarray:

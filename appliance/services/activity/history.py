@@ -91,7 +91,7 @@ def _channel(figures: BlockFigures, channel: int, per_bucket: int) -> ChannelAct
     def fold(values: np.ndarray) -> np.ndarray:
         return values[:, channel].reshape(-1, per_bucket)
 
-    rms, peak, centroid = fold(figures.rms_dbfs), fold(figures.peak_dbfs), fold(figures.centroid_hz)
+    rms, peak, centroid = fold(figures.rms_dbfs), fold(figures.peak_dbfs), fold(figures.brightness_hz)
     # nanmean and nanmax warn on an all-NaN bucket, which is only a bucket nothing was indexed for.
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings(action="ignore",
                                                                                   category=RuntimeWarning):

@@ -36,7 +36,7 @@ class StreamFindArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uri: str = Field(description="the stream")
-    query: Query = Field(description="loudest: the loudest events; sound_starts: sound after silence; "
+    query: Query = Field(description="loudest: the loudest events (louder than silence_dbfs); sound_starts: sound after silence; "
                                      "silence_starts: silence after sound; clipping: runs of full-scale samples; "
                                      "change: where onset density or brightness shifts; note: MIDI notes (with "
                                      "pitch)")
