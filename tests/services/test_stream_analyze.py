@@ -297,7 +297,12 @@ async def test_find_and_activity_refuse_bad_input_by_name(box: Box) -> None:
         assert "resolution" in await refused(client, "stream_activity", uri=URI, resolution=0)
         assert "stream://alsa/none" in await refused(client, "stream_activity", uri="stream://alsa/none")
         assert "outside the recording" in await refused(client, "stream_find", uri=URI, query="loudest",
-                                                        start={"sample": 10 ** 12})
+                                                        start={"sample": 10 ** 12}, end={"sample": 10 ** 12 + 1})
+        assert "before anything of stream://alsa/main was recorded" in await refused(
+            client, "stream_activity", uri=URI, start={"seconds_ago": 7200}, end={"seconds_ago": 3600})
+        # "The last hour" of a box that has recorded for seconds is those seconds.
+        hour = await call(client, "stream_activity", uri=URI, start={"seconds_ago": 3600})
+        assert hour["sample_range"][0] == 0
 
 
 async def test_find_notes_of_a_midi_stream_by_pitch_class(box: Box) -> None:
@@ -319,7 +324,7 @@ async def test_find_notes_of_a_midi_stream_by_pitch_class(box: Box) -> None:
             assert cut["midi"]["notes"][0]["pitch"] % 12 == pitch % 12
             assert "is not a pitch" in await refused(client, "stream_find", uri=keys, query="note", pitch="H2")
             assert "query: loudest is for audio" in await refused(client, "stream_find", uri=keys, query="loudest")
-            activity = await call(client, "stream_activity", uri=keys, start={"seconds_ago": 2}, resolution=1)
+            activity = await call(client, "stream_activity", uri=keys, start={"seconds_ago": 10}, resolution=1)
             assert activity["midi"] is not None and sum(activity["midi"]["notes"]) >= 3
         finally:
             await call(client, "stream_stop", uri=keys)

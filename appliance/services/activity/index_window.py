@@ -59,11 +59,17 @@ def open_window(streams: StreamService, index: ActivityStore, uri: str, start: A
             raise ServiceError("unavailable", f"uri: {uri} has nothing in the activity index yet: it is indexed as "
                                               "its chunks are sealed (within a second or two of the first seal)")
         readable_first, head = available_range(manifest)
-        span = (min(stream.first_sample, readable_first), max(head, stream.indexed_to))
+        oldest, newest = min(stream.first_sample, readable_first), max(head, stream.indexed_to)
         try:
-            first, last = resolve_window({"sample": span[0]} if start is None else start, end, manifest,
-                                         now_realtime_ns=now_ns, span=span,
+            # A start before the recording began is clamped to it: "the last hour" of a box that has recorded
+            # for ten minutes is those ten minutes. An end past the head is still refused, as for a slice.
+            first, last = resolve_window({"sample": oldest} if start is None else start, end, manifest,
+                                         now_realtime_ns=now_ns, span=(-(1 << 62), newest),
                                          session_edge=streams.session_edge)
         except TimePointError as exc:
             raise ServiceError("badRequest", str(exc)) from None
+        first = max(first, oldest)
+        if last <= first:
+            raise ServiceError("badRequest", f"end: the window ends at sample {last}, before anything of {uri} "
+                                             f"was recorded (from sample {oldest})")
         return IndexWindow(stream, manifest, first, last, now_ns)

@@ -14,7 +14,8 @@ from appliance.services.agent.tools.analysis import MAX_SIZE, MIN_SIZE
 from appliance.services.agent.tools.capture import TIME_POINT_HELP
 from appliance.services.analysis.audio_figures import SILENCE_DBFS
 
-OLDEST = "the oldest moment indexed (the index outlives the audio's retention)"
+OLDEST = ("the oldest moment indexed (the index outlives the audio's retention); a start before the recording "
+          "began is taken as its beginning")
 
 
 class StreamActivityArgs(BaseModel):
