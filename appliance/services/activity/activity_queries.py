@@ -49,16 +49,19 @@ class ActivityQueries:
 
 
 def _picture(result: StreamActivity, width: int, height: int) -> bytes:
-    from appliance.services.pictures.activity_chart import activity_png, note_activity_png
+    from appliance.services.pictures.activity_chart import Timeline, activity_png, note_activity_png
 
     title = f"{result.uri}  {result.start_wall_time or ''} to {result.end_wall_time or ''}  " \
             f"({result.buckets} x {result.resolution_s:g} s)"
-    end_label = (result.end_wall_time or f"sample {result.sample_range[1]}").replace("T", " ")
+    end, rate = result.sample_range[1], result.sample_rate_hz
+    timeline = Timeline(buckets=result.buckets, bucket_s=result.resolution_s,
+                        end_label=(result.end_wall_time or f"sample {end}").replace("T", " "),
+                        unindexed_s=max(0, end - result.indexed_to_sample) / rate)
     if result.midi is not None:
-        return note_activity_png(title=title, bucket_s=result.resolution_s, end_label=end_label,
-                                 notes=result.midi.notes, lowest=result.midi.lowest_pitch,
-                                 highest=result.midi.highest_pitch, width=width, height=height)
-    return activity_png(title=title, bucket_s=result.resolution_s, end_label=end_label,
-                        rms_dbfs=[c.rms_dbfs for c in result.channels], peak_dbfs=[c.peak_dbfs for c in result.channels],
+        return note_activity_png(title=title, timeline=timeline, notes=result.midi.notes,
+                                 lowest=result.midi.lowest_pitch, highest=result.midi.highest_pitch, width=width,
+                                 height=height)
+    return activity_png(title=title, timeline=timeline, rms_dbfs=[c.rms_dbfs for c in result.channels],
+                        peak_dbfs=[c.peak_dbfs for c in result.channels],
                         clipped=[c.clipped_samples for c in result.channels],
                         channel_labels=[f"ch {c.channel}" for c in result.channels], width=width, height=height)

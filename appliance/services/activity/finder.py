@@ -174,7 +174,8 @@ class _AudioSearch:
         taken = np.zeros(cells, dtype=bool)
         quiet = round(self.request.silence_dbfs * 100)
         hits: list[Hit] = []
-        for cell in np.argsort(-cell_max.astype(np.int32), kind="stable").tolist():
+        # Loudest first; among equals the newest, the one an agent most likely means.
+        for cell in (cells - 1 - np.argsort(-cell_max[::-1].astype(np.int32), kind="stable")).tolist():
             if cell_max[cell] < quiet or len(hits) >= self.request.limit:
                 break  # silence is nobody's loudest moment
             if taken[cell]:
