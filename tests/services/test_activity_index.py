@@ -142,3 +142,28 @@ def test_after_the_audio_is_released_hits_keep_their_blocks(tmp_path: Path) -> N
         (hit,) = hits
         assert not hit.exact and hit.start.sample == block * BLOCK, (query, hit)
         assert hit.wall_time is None  # no clock in this manifest: said, not made up
+
+
+def test_a_chunk_that_fails_its_digest_is_left_out_once_and_the_rest_is_indexed(tmp_path: Path, caplog) -> None:
+    store = ContentStore(tmp_path / "cas")
+    definition = StreamDefinition.parse({"uri": "stream://a/b", "device": "sim", "channels": 1,
+                                         "sample_format": "s16", "chunk_samples": 48000})
+    chunks = []
+    for first, dbfs in ((0, -20.0), (48000, -26.0), (96000, -32.0)):  # distinct content: three digests
+        data = (sine(1.0, dbfs)[:, 0] * 2 ** 15).astype("<i2").tobytes()
+        staging = store.create_staging()
+        staging.path.write_bytes(data)
+        chunks.append(ChunkRef(digest=store.seal(staging.path), first_sample=first, samples=48000, bytes=len(data)))
+    bad = store.path(chunks[1].digest)
+    bad.chmod(0o644)
+    bad.write_bytes(bytes(len(bad.read_bytes())))  # bit rot: the bytes no longer match the digest
+    manifest = Manifest(stream=definition.uri, definition=definition, chunks=chunks)
+    index = ActivityStore(tmp_path / "activity.db")
+    indexer = ActivityIndexer({definition.uri: Recorder(definition, manifest, None)}, store, index)
+    asyncio.run(indexer.catch_up())
+    asyncio.run(indexer.catch_up())  # a second pass does not try (and log) the bad chunk again
+    assert index.stream(definition.uri).indexed_to == 144000
+    assert len([r for r in caplog.records if "left out" in r.getMessage()]) == 1
+    figures = index.blocks(definition.uri, 0, 30, 1)
+    assert np.allclose(figures.rms_dbfs[:10], -23.0, atol=0.1) and np.allclose(figures.rms_dbfs[20:], -35.0, atol=0.1)
+    assert np.isnan(figures.rms_dbfs[10:20]).all()  # the bad chunk alone; the next is read without its history

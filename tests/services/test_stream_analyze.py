@@ -222,6 +222,11 @@ async def test_a_slice_keeps_the_channels_asked_for(box: Box) -> None:
         samples, rate = soundfile.read(io.BytesIO(wav), dtype="int32", always_2d=True)
         expected = np.frombuffer(s32(signal()[SINE[0]:SINE[0] + RATE]), "<i4").reshape(-1, 2)[:, [1]]
         assert rate == RATE and samples.shape == (RATE, 1) and np.array_equal(samples, expected)
+        # A download that broke off resumes where it stopped (range requests), to the byte.
+        rest = httpx2.get(f"http://127.0.0.1:{box.port}{cut['download_url']}",
+                          headers={"Authorization": f"Bearer {box.token}", "Range": "bytes=1000-"})
+        assert rest.status_code == 206 and wav[:1000] + rest.content == wav
+        assert rest.headers["content-range"] == f"bytes 1000-{len(wav) - 1}/{len(wav)}"
         assert (await call(client, "artifact_get", artifact_id=cut["artifact_id"]))["metadata"]["lineage"][
             "channels"] == [1]
         assert "channels: [2] out of range; stream://alsa/main has 2 channels (0-1)" in await refused(
@@ -342,3 +347,20 @@ async def test_the_kernel_finds_and_reads_the_activity_through_the_box(box: Box)
         start, peak, buckets = eval(result["result"])  # the repr of a tuple of numbers
         assert abs(start - BURST) <= RATE // 100 and peak == round(20 * np.log10(np.abs(signal()[:, 0]).max()))
         assert buckets == 8
+
+
+async def test_the_index_outlives_a_killed_hootenanny_unchanged(box: Box) -> None:
+    """kill -9 hootenanny: the index it wrote is all there after the restart, and nothing is indexed twice."""
+    whole = {"uri": URI, "start": {"sample": 0}, "end": {"sample": 8 * RATE}, "resolution": 0.5}
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        await indexed(client, URI, BURST + RATE // 2)
+        before = await call(client, "stream_activity", **whole)
+        loudest = await call(client, "stream_find", uri=URI, query="loudest", limit=3)
+    box.wait_restarted("hootenanny", box.kill("hootenanny"))
+    box.wait_ready()
+    async with mcp_session(box.url, box.token) as client:
+        await indexed(client, URI, before["indexed_to_sample"])
+        assert await call(client, "stream_activity", **whole) == before
+        again = await call(client, "stream_find", uri=URI, query="loudest", limit=3)
+        assert [{**h, "seconds_ago": None} for h in again["hits"]] == [{**h, "seconds_ago": None}
+                                                                       for h in loudest["hits"]]

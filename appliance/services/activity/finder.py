@@ -62,7 +62,8 @@ class FindResult(ResultModel):
     sample_range: tuple[int, int] = Field(description="the window searched, [start, end) in samples")
     indexed_to_sample: int = Field(description="what was sealed below this sample is searched; newer audio is "
                                                "indexed within seconds")
-    total: int = Field(description="hits found before `limit`")
+    total: int = Field(description="hits found before `limit` (for `loudest`, which ranks every sound, the "
+                                   "events returned)")
     hits: list[Hit] = Field(description="the loudest first for `loudest`; otherwise the newest `limit`, oldest "
                                         "first")
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import mido
 
@@ -30,11 +34,25 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 STEP_SECONDS = 10  # audio read per step: 8 channels at 48 kHz are 15 MB of float32
+INDEX_NICE = 10
+
+
+@dataclass(frozen=True)
+class Step:
+    """A range to index: `bare` is its samples; `led` the same with the block before it, the onset detector's
+    history (None when that block is not recorded)."""
+
+    stream: IndexedStream
+    bare: SlicePlan
+    led: SlicePlan | None = None
 
 
 class ActivityIndexer:
     def __init__(self, recorders: dict[str, Recorder], store: ContentStore, index: ActivityStore) -> None:
         self.recorders, self.store, self.index = recorders, store, index
+        # One thread of its own at a lower priority: catching up hours of backlog (a box updated to this
+        # version) must not slow the slices and tool calls that share hootenanny's default executor.
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="activity-index", initializer=_lower_priority)
 
     async def run(self) -> None:
         while True:
@@ -43,16 +61,20 @@ class ActivityIndexer:
 
     async def catch_up(self) -> None:
         """Index every stream up to its newest sealed chunk."""
+        loop = asyncio.get_running_loop()
         for uri in list(self.recorders):
             while (step := self._next_step(uri)) is not None:
                 try:
-                    await asyncio.to_thread(self._index, *step)
-                except SliceError as exc:  # released or unreadable meanwhile: what is left is indexed next time
-                    log.warning("activity index of %s: %s", uri, exc)
-                    break
+                    await loop.run_in_executor(self.worker, self._index, step)
+                except SliceError as exc:
+                    # Released by retention meanwhile, or a chunk that fails its digest: either way these samples
+                    # cannot be read again, and trying every second would only repeat the error.
+                    log.warning("activity index of %s: samples %d..%d left out: %s", uri, step.bare.start,
+                                step.bare.end, exc)
+                    self.index.skip_to(uri, step.bare.end)
 
-    def _next_step(self, uri: str) -> tuple[IndexedStream, SlicePlan, int] | None:
-        """The next range of `uri` to index as (stream, plan, lead blocks), planned on the event loop."""
+    def _next_step(self, uri: str) -> Step | None:
+        """The next range of `uri` to index, planned on the event loop."""
         rec = self.recorders.get(uri)
         if rec is None or not rec.manifest.chunks:
             return None
@@ -63,14 +85,19 @@ class ActivityIndexer:
         if manifest.definition.kind is StreamKind.MIDI:
             if sealed_end <= stream.indexed_to:
                 return None
-            return stream, plan_slice(manifest, stream.indexed_to, sealed_end), 0
+            return Step(stream, plan_slice(manifest, stream.indexed_to, sealed_end))
         size = stream.block_samples
         start = self._past_holes(manifest, stream)
-        end = min(sealed_end // size * size, start + STEP_SECONDS * stream.sample_rate // size * size)
+        # A step ends with the chunk it starts in (at least one block on), so a chunk that cannot be read costs
+        # only its own samples.
+        chunk_end = next((c.end_sample for c in manifest.chunks if c.first_sample <= start < c.end_sample), start)
+        end = min(sealed_end // size * size, start + STEP_SECONDS * stream.sample_rate // size * size,
+                  max(chunk_end // size * size, start + size))
         if end <= start:
             return None
-        lead = 1 if _covered(manifest, start - size, start) else 0
-        return stream, plan_slice(manifest, start - lead * size, end), lead
+        bare = plan_slice(manifest, start, end)
+        led = plan_slice(manifest, start - size, end) if _covered(manifest, start - size, start) else None
+        return Step(stream, bare, led)
 
     def _stream(self, manifest: Manifest) -> IndexedStream:
         definition = manifest.definition
@@ -99,14 +126,28 @@ class ActivityIndexer:
         return start
 
     # -- in a worker thread ------------------------------------------------
-    def _index(self, stream: IndexedStream, plan: SlicePlan, lead: int) -> None:
+    def _index(self, step: Step) -> None:
+        stream = step.stream
         if stream.kind == StreamKind.MIDI.value:
-            self.index.add_note_events(stream.uri, _note_events(plan, self.store), plan.end)
+            self.index.add_note_events(stream.uri, _note_events(step.bare, self.store), step.bare.end)
             return
-        samples = read_audio(plan, self.store, list(range(stream.channels)))
+        channels = list(range(stream.channels))
+        try:
+            samples, lead = read_audio(step.led or step.bare, self.store, channels), 1 if step.led else 0
+        except SliceError:
+            if step.led is None:
+                raise
+            samples, lead = read_audio(step.bare, self.store, channels), 0  # the block before is unreadable
         figures = measure_blocks(samples, stream.sample_rate, lead)
-        first_block = plan.start // stream.block_samples + lead
-        self.index.add_blocks(stream.uri, first_block, figures, plan.end)
+        self.index.add_blocks(stream.uri, step.bare.start // stream.block_samples, figures, step.bare.end)
+
+
+def _lower_priority() -> None:
+    """Nice this thread (Linux schedules threads one by one) so indexing yields the CPU to everything else."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEX_NICE)
+    except OSError as exc:
+        log.warning("activity index runs at normal priority: %s", exc)
 
 
 def _covered(manifest: Manifest, first: int, end: int) -> bool:
