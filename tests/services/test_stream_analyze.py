@@ -356,8 +356,8 @@ async def test_the_index_outlives_a_killed_hootenanny_unchanged(box: Box) -> Non
         await indexed(client, URI, BURST + RATE // 2)
         before = await call(client, "stream_activity", **whole)
         loudest = await call(client, "stream_find", uri=URI, query="loudest", limit=3)
-    box.wait_restarted("hootenanny", box.kill("hootenanny"))
-    box.wait_ready()
+    await asyncio.to_thread(box.wait_restarted, "hootenanny", box.kill("hootenanny"))
+    await asyncio.to_thread(box.wait_ready)  # it calls a tool the CLI's way, with an event loop of its own
     async with mcp_session(box.url, box.token) as client:
         await indexed(client, URI, before["indexed_to_sample"])
         assert await call(client, "stream_activity", **whole) == before
