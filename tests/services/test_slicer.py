@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from appliance.cas import ContentStore
 from appliance.proto.midi_record import pack_record
 from appliance.services.slicing import slicer
-from appliance.services.slicing import wav_writer
+from appliance.services.slicing import audio_writer
 from appliance.services.slicing.midi_export import TICKS_PER_SECOND
 from appliance.services.slicing.slicer import (
     MIME_MIDI,
@@ -59,7 +59,7 @@ def test_every_format_round_trips_sample_exact(store, tmp_path, fmt):
         np.testing.assert_array_equal(back, values)
     assert info.mime == MIME_WAV and info.frames == 3000 and info.bytes == out.stat().st_size
     assert info.source_chunks == [c.digest for c in build.manifest.chunks]
-    assert sf.info(str(out)).subtype == wav_writer.SUBTYPES[build.definition.sample_format][0]
+    assert sf.info(str(out)).subtype == audio_writer.SUBTYPES[build.definition.sample_format][0]
 
 
 @pytest.mark.parametrize("top", [0x00, 0xFF, 0x5A])
@@ -123,7 +123,7 @@ def test_live_chunk_sealed_meanwhile_is_a_clear_error(store, tmp_path):
 
 def test_large_slice_is_rf64_when_over_the_wav_limit(store, tmp_path, monkeypatch):
     build, values = recorded(store, "s32", frames=4000, sizes=1024)
-    monkeypatch.setattr(wav_writer, "WAV_DATA_LIMIT", 4000 * 8 - 1)
+    monkeypatch.setattr(audio_writer, "WAV_DATA_LIMIT", 4000 * 8 - 1)
     out = tmp_path / "big.wav"
     slice_stream(build.manifest, store, 0, 4000, out)
     assert sf.info(str(out)).format == "RF64" and out.read_bytes()[:4] == b"RF64"

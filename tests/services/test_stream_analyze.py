@@ -329,6 +329,8 @@ async def test_find_notes_of_a_midi_stream_by_pitch_class(box: Box) -> None:
             assert cut["midi"]["notes"][0]["pitch"] % 12 == pitch % 12
             assert "is not a pitch" in await refused(client, "stream_find", uri=keys, query="note", pitch="H2")
             assert "query: loudest is for audio" in await refused(client, "stream_find", uri=keys, query="loudest")
+            assert "is a MIDI stream, cut as a Standard MIDI File" in await refused(
+                client, "stream_slice", uri=keys, start={"seconds_ago": 1}, format="flac")
             activity = await call(client, "stream_activity", uri=keys, start={"seconds_ago": 10}, resolution=1)
             assert activity["midi"] is not None and sum(activity["midi"]["notes"]) >= 3
         finally:
@@ -364,3 +366,43 @@ async def test_the_index_outlives_a_killed_hootenanny_unchanged(box: Box) -> Non
         again = await call(client, "stream_find", uri=URI, query="loudest", limit=3)
         assert [{**h, "seconds_ago": None} for h in again["hits"]] == [{**h, "seconds_ago": None}
                                                                        for h in loudest["hits"]]
+
+
+async def test_slices_as_flac_or_in_another_sample_format(box: Box) -> None:
+    recorded = np.frombuffer(s32(signal()[SINE[0]:SINE[0] + RATE]), "<i4").reshape(-1, 2).astype(np.int64)
+
+    async def fetch(cut: dict[str, Any], dtype: str) -> tuple[np.ndarray, Any]:
+        data = httpx2.get(f"http://127.0.0.1:{box.port}{cut['download_url']}",
+                          headers={"Authorization": f"Bearer {box.token}"}).content
+        samples, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
+        return samples, soundfile.info(io.BytesIO(data))
+
+    async with mcp_session(box.url, box.token) as client:  # an agent: the official MCP client
+        flac = await call(client, "stream_slice", format="flac", sample_format="s24", **window(SINE[0], SINE[0] + RATE))
+        samples, info = await fetch(flac, "int32")
+        assert flac["mime"] == "audio/flac" and info.format == "FLAC" and info.subtype == "PCM_24"
+        assert np.abs((samples >> 8) - recorded / 256).max() <= 1  # within one 24-bit step
+        assert (await call(client, "artifact_get", artifact_id=flac["artifact_id"]))["metadata"]["lineage"][
+            "sample_format"] == "s24"
+        measured = await call(client, "stream_analyze", artifact_id=flac["artifact_id"], channels=[0])
+        assert measured["audio"]["channels"][0]["peak_dbfs"] == pytest.approx(-20.0, abs=0.05)
+
+        s16 = await call(client, "stream_slice", sample_format="s16", channels=[1], **window(SINE[0], SINE[0] + RATE))
+        samples, info = await fetch(s16, "int16")
+        error = samples[:, 0] - recorded[:, 1] / 65536
+        assert info.subtype == "PCM_16" and np.abs(error).max() <= 1.5  # rounding plus one step of dither
+        assert error.std() > 0.3  # TPDF dither is there: plain rounding would leave at most 0.29 (1/sqrt(12))
+        again = await call(client, "stream_slice", sample_format="s16", channels=[1], **window(SINE[0], SINE[0] + RATE))
+        assert again["content_hash"] == s16["content_hash"]  # the dither is seeded by the window
+
+        f32 = await call(client, "stream_slice", sample_format="f32", **window(SINE[0], SINE[0] + RATE))
+        samples, info = await fetch(f32, "float32")
+        assert info.subtype == "FLOAT" and np.allclose(samples, recorded / 2 ** 31, atol=2 ** -24)
+
+        assert "FLAC holds at most 24 bits; give sample_format 's24' or 's16'" in await refused(
+            client, "stream_slice", format="flac", **window(0, RATE))
+        assert "FLAC holds integers of at most 24 bits" in await refused(
+            client, "stream_slice", format="flac", sample_format="f32", **window(0, RATE))
+        assert "a virtual slice keeps the recorded bytes" in await refused(
+            client, "stream_slice", output="virtual", sample_format="s16", **window(0, RATE))
+        assert "format" in await refused(client, "stream_slice", format="mp3", **window(0, RATE))

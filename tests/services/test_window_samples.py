@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from appliance.proto.stream_definition import SampleFormat, StreamDefinition
-from appliance.services.analysis.window_samples import as_float
+from appliance.services.slicing.sample_values import as_float
 
 VALUES = np.array([0.0, 0.5, -0.5, 0.25, -1.0, 0.999], dtype=np.float64)
 

@@ -36,7 +36,7 @@ def routes(artifacts: ArtifactStore, token: Callable[[], str], health: Callable[
             item, path = artifacts.content_path(request.path_params["artifact_id"])
         except ServiceError as exc:
             return JSONResponse({"error": exc.message}, status_code=404)
-        suffix = {"audio/wav": ".wav", "audio/midi": ".mid"}.get(item.mime, "")
+        suffix = {"audio/wav": ".wav", "audio/flac": ".flac", "audio/midi": ".mid"}.get(item.mime, "")
         return FileResponse(path, media_type=item.mime, filename=f"{item.id}{suffix}")
 
     return [Route("/healthz", healthz), Route("/artifacts/{artifact_id}", artifact)]

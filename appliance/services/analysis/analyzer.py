@@ -26,6 +26,7 @@ from appliance.services.analysis.window_samples import read_audio
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.midi_export import SMF_RATE, read_smf, recorded_messages
+from appliance.services.slicing.audio_encoding import MIME_FLAC
 from appliance.services.slicing.slicer import (
     MIME_MIDI,
     MIME_VIRTUAL,
@@ -84,12 +85,12 @@ class Analyzer:
         if record.mime == MIME_VIRTUAL:
             plan = virtual_plan(record, self.store)
             return await asyncio.to_thread(self._plan, plan, artifact_id, channels, picture, size)
-        if record.mime == MIME_WAV:
+        if record.mime in (MIME_WAV, MIME_FLAC):
             return await asyncio.to_thread(self._wav, path, artifact_id, channels, picture, size)
         if record.mime == MIME_MIDI:
             return await asyncio.to_thread(self._smf, path, artifact_id, picture, size)
         raise ServiceError("badRequest", f"artifact_id: {artifact_id} is {record.mime}; stream_analyze reads "
-                                         f"{MIME_WAV}, {MIME_MIDI} and virtual slices ({MIME_VIRTUAL})")
+                                         f"{MIME_WAV}, {MIME_FLAC}, {MIME_MIDI} and virtual slices ({MIME_VIRTUAL})")
 
     # -- in a worker thread ------------------------------------------------
     def _plan(self, plan: SlicePlan, source: str, channels: list[int] | None, picture: PictureKind | None,

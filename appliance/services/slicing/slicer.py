@@ -26,6 +26,7 @@ from appliance.cas.digest import hash_file
 from appliance.proto.midi_record import MidiRecord, iter_records
 from appliance.proto.stream_definition import StreamDefinition, StreamKind
 from appliance.services.capture.manifest import ChunkRef, ClockSnapshot, Gap, LiveEdge, Manifest
+from appliance.services.slicing.audio_encoding import MIME_FLAC, Encoding
 
 BLOCK_BYTES = 4 << 20
 MIME_WAV = "audio/wav"
@@ -133,15 +134,17 @@ class SlicePlan:
 
 def slice_stream(manifest: Manifest, store: ContentStore, start: int, end: int, out_path: Path,
                  output: Literal["materialize", "virtual"] = "materialize",
-                 progress: Progress | None = None, channels: list[int] | None = None) -> SliceInfo:
-    """Write samples [start, end) of the manifest's stream to `out_path` as WAV/SMF, or as a virtual slice.
+                 progress: Progress | None = None, channels: list[int] | None = None,
+                 encoding: Encoding = Encoding()) -> SliceInfo:
+    """Write samples [start, end) of the manifest's stream to `out_path` as WAV/FLAC/SMF, or as a virtual slice.
 
     `channels` (audio, materialized only) keeps those channel indexes, in that order; None keeps all.
+    `encoding` (audio, materialized only) is the file and sample format; as recorded by default.
     """
     plan = plan_slice(manifest, start, end)
     if output == "virtual":
         return _write_virtual(virtual_from_plan(plan, store), Path(out_path))
-    return _materialize(plan, store, Path(out_path), progress, channels)
+    return _materialize(plan, store, Path(out_path), progress, channels, encoding)
 
 
 def materialize_virtual(virtual: VirtualSlice, store: ContentStore, out_path: Path,
@@ -275,12 +278,12 @@ def _name(span: _Span) -> str:
 # -- materializing -----------------------------------------------------------
 
 def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress: Progress | None,
-                 channels: list[int] | None = None) -> SliceInfo:
+                 channels: list[int] | None = None, encoding: Encoding = Encoding()) -> SliceInfo:
     partial = out_path.with_name(out_path.name + ".partial")
     try:
         if plan.definition.kind is StreamKind.AUDIO:
-            _write_wav(plan, store, partial, progress, channels)
-            mime = MIME_WAV
+            _write_audio(plan, store, partial, progress, channels, encoding)
+            mime = MIME_FLAC if encoding.file_format == "flac" else MIME_WAV
         else:
             _write_midi(plan, store, partial, progress)
             mime = MIME_MIDI
@@ -291,14 +294,14 @@ def _materialize(plan: SlicePlan, store: ContentStore, out_path: Path, progress:
     return slice_info(plan, mime, out_path.stat().st_size)
 
 
-def _write_wav(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None,
-               channels: list[int] | None) -> None:
-    from appliance.services.slicing.wav_writer import WavWriter
+def _write_audio(plan: SlicePlan, store: ContentStore, path: Path, progress: Progress | None,
+                 channels: list[int] | None, encoding: Encoding) -> None:
+    from appliance.services.slicing.audio_writer import AudioWriter
 
     definition = plan.definition
     total, done, fb = plan.end - plan.start, 0, definition.frame_bytes
     kept = definition if channels is None else definition.model_copy(update={"channels": len(channels)})
-    with WavWriter(path, kept, total) as wav:
+    with AudioWriter(path, kept, total, encoding, seed=plan.start) as wav:
         for block in read_blocks(plan, store):
             wav.write(block if channels is None else pick_channels(block, definition, channels))
             done += len(block) // fb

@@ -25,6 +25,7 @@ from appliance.services.capture.manifest import Manifest
 from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
+from appliance.services.slicing.audio_encoding import MIME_FLAC, Encoding
 from appliance.services.slicing.note_pairing import Note
 from appliance.services.slicing.slicer import (
     MIME_NOTES,
@@ -72,14 +73,16 @@ class Slicer:
 
     async def slice(self, uri: str, start: Any, end: Any = "now", output: Output = "materialize",
                     tags: list[str] | None = None, progress: Progress | None = None,
-                    channels: list[int] | None = None) -> SliceResult:
+                    channels: list[int] | None = None, encoding: Encoding = Encoding()) -> SliceResult:
         """Cut [start, end) of `uri` (time points as agents write them) and keep it as an artifact.
 
-        `channels` keeps only those audio channels, in the order given (a materialized WAV only).
+        `channels` keeps only those audio channels, in the order given, and `encoding` is the file and sample
+        format (a materialized audio file only).
         """
         async with self.window(uri, start, end) as (manifest, (first, last)):
             _check_output(output, manifest)
             _check_channels(channels, manifest, output)
+            _check_encoding(encoding, manifest, output)
             staging = self.store.create_staging()
             notes = None
             try:
@@ -90,11 +93,11 @@ class Slicer:
                                                           staging.path, progress)
                 else:
                     info = await asyncio.to_thread(slice_stream, manifest, self.store, first, last, staging.path,
-                                                   output, progress, channels)
+                                                   output, progress, channels, encoding)
             except SliceError as exc:
                 self.store.release(staging.path)
                 raise ServiceError("badRequest" if "outside" in str(exc) else "unavailable", str(exc)) from None
-            return self._keep(output, list(tags or []), manifest, staging.path, info, channels, notes)
+            return self._keep(output, list(tags or []), manifest, staging.path, info, channels, notes, encoding)
 
     def check_excerpt(self, uri: str, output: Output, seconds: float) -> None:
         """Refuse an excerpt that cannot be had, before anything is cut: too long, or of no WAV."""
@@ -162,13 +165,16 @@ class Slicer:
                                        chunks=info.source_chunks)
 
     def _keep(self, output: Output, tags: list[str], manifest: Manifest, path: Path, info: SliceInfo,
-              channels: list[int] | None = None, notes: list[Note] | None = None) -> SliceResult:
-        lineage = {
+              channels: list[int] | None = None, notes: list[Note] | None = None,
+              encoding: Encoding = Encoding()) -> SliceResult:
+        lineage: dict[str, Any] = {
             "stream": info.stream, "sample_range": list(info.sample_range), "source_chunks": info.source_chunks,
             "channels": channels if channels is not None else list(range(manifest.definition.channels)),
             "clocks": [c.model_dump() for c in info.clocks], "definition_hash": manifest.definition_digest,
             "sample_rate": manifest.definition.sample_rate, "output": output,
         }
+        if not encoding.as_recorded:
+            lineage |= {"format": encoding.file_format, "sample_format": encoding.sample_format}
         artifact = self.artifacts.add_file(path, mime=info.mime, tags=tags, metadata={"lineage": lineage},
                                            chunks=info.source_chunks)
         return SliceResult(
@@ -190,7 +196,7 @@ def picture(artifacts: ArtifactStore, result: SliceResult) -> bytes:
     first, last = result.sample_range
     start_s, end_s = first / lineage["sample_rate"], last / lineage["sample_rate"]
     title = f"{lineage['stream']}  {start_s:.3f}–{end_s:.3f} s (samples {first}–{last})"
-    if result.mime == MIME_WAV:
+    if result.mime in (MIME_WAV, MIME_FLAC):
         return wav_png(path, title=title, start_s=start_s, channels=lineage.get("channels"))
     return smf_png(path, title=title, start_s=start_s, duration_s=result.seconds)
 
@@ -200,6 +206,19 @@ def _check_output(output: Output, manifest: Manifest) -> None:
     if output == "notes" and definition.kind is not StreamKind.MIDI:
         raise ServiceError("badRequest", f"output: 'notes' is for MIDI streams and {definition.uri} is audio; "
                                          "use 'materialize' (a WAV) or 'virtual' (a chunk manifest)")
+
+
+def _check_encoding(encoding: Encoding, manifest: Manifest, output: Output) -> None:
+    if encoding.as_recorded:
+        return
+    definition = manifest.definition
+    if definition.kind is not StreamKind.AUDIO:
+        raise ServiceError("badRequest", f"format, sample_format: {definition.uri} is a MIDI stream, cut as a "
+                                         "Standard MIDI File (or output 'notes'); they are for audio")
+    if output != "materialize":
+        raise ServiceError("badRequest", f"format, sample_format: a {output} slice keeps the recorded bytes; use "
+                                         "output 'materialize' to write FLAC or convert")
+    encoding.check(definition)
 
 
 def _check_channels(channels: list[int] | None, manifest: Manifest, output: Output) -> None:

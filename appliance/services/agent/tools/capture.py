@@ -19,6 +19,7 @@ from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
 from appliance.services.slicing.slicer import MIME_VIRTUAL, Progress
+from appliance.services.slicing.audio_encoding import Encoding, FileFormat, TargetFormat
 from appliance.services.slicing.slices import SliceResult, Slicer, picture
 from appliance.services.store.artifacts import ArtifactInfo, ArtifactList, ArtifactStore
 
@@ -79,6 +80,11 @@ class StreamSliceArgs(_Args):
     tags: list[str] = Field(default_factory=list, description="tags for artifact_list")
     channels: list[int] | None = Field(None, description="audio channel indexes to keep, in this order, e.g. [3] "
                                                          "for the fourth input; all when omitted (materialize only)")
+    format: FileFormat = Field("wav", description="audio file format: 'wav' (RF64 past 4 GiB) or 'flac' "
+                                                  "(lossless, at most 24 bits)")
+    sample_format: TargetFormat | None = Field(None, description="audio samples: as recorded when omitted (every "
+                                                                 "bit kept), or 's16' (TPDF-dithered), 's24' "
+                                                                 "(rounded) or 'f32'")
     picture: bool = Field(False, description="also return an 800x300 PNG of the slice: for audio a waveform with a "
                                              "time axis in seconds of the stream, a dBFS level scale, one labelled "
                                              "lane per channel and its peak; for MIDI a piano roll with note names "
@@ -134,7 +140,8 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
                                              "output='materialize'")
         if args.excerpt_seconds is not None:
             slicer.check_excerpt(args.uri, args.output, args.excerpt_seconds)
-        result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress, args.channels)
+        result = await slicer.slice(args.uri, args.start, args.end, args.output, args.tags, progress, args.channels,
+                                    Encoding(args.format, args.sample_format))
         start, end = result.sample_range
         text = f"{result.artifact_id}: {args.uri} samples {start}..{end} ({result.seconds:.3f} s) as {result.mime}"
         if result.notes is not None:
