@@ -8,12 +8,17 @@ import warnings
 from contextlib import asynccontextmanager
 
 import httpx2
+import numpy as np
 import pytest
+import soundfile as sf
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ImageContent, ResourceUpdatedNotification
 from PIL import Image
 
+from appliance.cas import ContentStore
+from appliance.proto.stream_definition import SampleFormat
+from appliance.rt.sim_source import sim_frames
 from appliance.services.agent.live_resources import LiveResources
 from appliance.services.agent.mcp_endpoint import ProgressRelay
 from tests.support.mcp_client import mcp_session
@@ -210,3 +215,36 @@ async def test_listen_hears_the_tool_list_change_when_vibeweaver_registers(url, 
             await asyncio.wait_for(anext(aiter(sub)), HANG_GUARD_S)
         after = {t.name for t in (await client.list_tools()).tools}
     assert {"weave_eval", "weave_session", "weave_reset", "weave_help"} <= after - before
+
+
+async def test_session_export_writes_flac_stems_and_reports_progress(url, stack):
+    reports = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total))
+
+    async with mcp_session(url, TOKEN) as client:
+        uri = "stream://live/stems"
+        await _record(client, uri, seconds=0.5)
+        session = (await client.call_tool("session_create", {"streams": [uri]})).structured_content["session"]
+        assert not (await client.call_tool("session_play", {"session": session})).is_error
+        await asyncio.sleep(1.0)
+        assert not (await client.call_tool("session_stop", {"session": session})).is_error
+        result = await client.call_tool("session_export", {"session": session, "stems": True, "format": "flac",
+                                                             "sample_format": "s24"},
+                                        progress_callback=on_progress)
+        assert not result.is_error, result.content
+        files = result.structured_content["files"]
+        bad = await client.call_tool("session_export", {"session": session, "channels": [4]})
+        assert bad.is_error and "stream://live/stems has 2 channels" in bad.content[0].text
+    assert [f["channels"] for f in files] == [[0], [1]] and {f["mime"] for f in files} == {"audio/flac"}
+    store = ContentStore(stack.data_dir / "cas")
+    first, last = files[0]["sample_range"]
+    whole = np.frombuffer(sim_frames(first, last - first, RATE, 2, SampleFormat.S32), "<i4").reshape(-1, 2)
+    for channel, file in enumerate(files):
+        data, rate = sf.read(store.path(file["content_hash"]), dtype="int32", always_2d=True)
+        # The sim records s32; FLAC holds 24 bits: a stem is the channel rounded to its top 24 bits.
+        assert rate == RATE and data.shape == (last - first, 1)
+        assert np.abs((data[:, 0] >> 8) - whole[:, channel] / 256).max() <= 1
+    assert reports and reports[-1][0] == reports[-1][1]  # the last report is the whole export
+    assert [p for p, _ in reports] == sorted(p for p, _ in reports)

@@ -98,6 +98,8 @@ class SessionList(ResultModel):
 
 class ExportedFile(SliceResult):
     stream: str = Field(description="the stream uri it was cut from")
+    channels: list[int] | None = Field(None, description="the audio channels in the file (a stem has one); null "
+                                                         "for MIDI")
 
 
 class SessionExport(ResultModel):

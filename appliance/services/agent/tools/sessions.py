@@ -16,7 +16,13 @@ from appliance.services.sessions.sessions import (
     SessionSpec,
     SessionStatus,
 )
-from appliance.services.slicing.slices import Slicer
+from appliance.proto.stream_definition import StreamKind
+from appliance.services.service_error import ServiceError
+from appliance.services.slicing.audio_encoding import Encoding, FileFormat, TargetFormat
+from appliance.services.slicing.slicer import Progress
+from appliance.services.slicing.slices import Slicer, chosen_channels
+
+PROGRESS_STEPS = 1000  # per file: the export's progress counts each file's frames in thousandths
 
 
 class _Args(BaseModel):
@@ -31,6 +37,12 @@ class SessionExportArgs(_Args):
     session: str
     segment: int | None = Field(None, ge=1, description="one segment, or the whole session when omitted")
     output: Literal["materialize", "virtual"] = "materialize"
+    channels: list[int] | None = Field(None, description="audio streams: the channel indexes to keep, e.g. [0, 3]; "
+                                                         "all when omitted (MIDI streams are exported whole)")
+    stems: bool = Field(False, description="audio streams: one mono file per channel (of `channels`, or all)")
+    format: FileFormat = Field("wav", description="audio file format: 'wav' (RF64 past 4 GiB) or 'flac'")
+    sample_format: TargetFormat | None = Field(None, description="audio samples: as recorded when omitted, or "
+                                                                 "'s16' (TPDF-dithered), 's24' or 'f32'")
 
 
 def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: Slicer) -> None:
@@ -55,15 +67,19 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
         return ToolOutput(SessionList(sessions=rows), ", ".join(f"{r.session} ({r.status})" for r in rows)
                           or "no sessions")
 
-    async def session_export(args: SessionExportArgs) -> ToolOutput:
+    async def session_export(args: SessionExportArgs, progress: Progress | None = None) -> ToolOutput:
         status = sessions.status(args.session)
         ref = {"session": args.session, "segment": args.segment}
+        if args.stems and args.output != "materialize":
+            raise ServiceError("badRequest", "stems: a stem is a file of its own; use output 'materialize'")
+        cuts = [(uri, picked) for uri in status.streams for picked in _cuts(slicer, uri, args)]
         files = []
-        for uri in status.streams:
+        for number, (uri, picked) in enumerate(cuts):
             await sessions.wait_readable(args.session, args.segment, uri)
             result = await slicer.slice(uri, {"session_start": ref}, {"session_end": ref}, args.output,
-                                        ["session", args.session])
-            files.append(ExportedFile(stream=uri, **result.model_dump()))
+                                        ["session", args.session], _share(progress, number, len(cuts)), picked,
+                                        Encoding(args.format, args.sample_format) if picked is not None else Encoding())
+            files.append(ExportedFile(stream=uri, channels=picked, **result.model_dump()))
         what = f"segment {args.segment}" if args.segment else "whole session"
         return ToolOutput(SessionExport(session=args.session, segment=args.segment, files=files),
                           f"{args.session} {what}: " + ", ".join(f.artifact_id for f in files))
@@ -79,7 +95,32 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
              SessionStatus, session_status, read_only=True, idempotent=True),
         Tool("session_list", "Every capture session, newest first, with its segments and status.", NoArgs,
              SessionList, session_list, read_only=True, idempotent=True),
-        Tool("session_export", "Per stream, the whole session or one segment as files (artifacts).",
-             SessionExportArgs, SessionExport, session_export),
+        Tool("session_export", "Per stream, the whole session or one segment as files (artifacts): audio as WAV "
+             "or FLAC, in the recorded or another sample format, some channels or one stem per channel; MIDI as a "
+             "Standard MIDI File. Reports progress.",
+             SessionExportArgs, SessionExport, session_export, reports_progress=True),
     ):
         registry.add(tool)
+
+
+def _cuts(slicer: Slicer, uri: str, args: SessionExportArgs) -> list[list[int] | None]:
+    """The files one stream becomes: its channel picks (None: a MIDI stream, or every channel as recorded)."""
+    definition = slicer.streams.recorder(uri).definition
+    if definition.kind is StreamKind.MIDI:
+        return [None]
+    picked = chosen_channels(args.channels, definition.channels, uri)
+    if args.stems:
+        return [[channel] for channel in picked]
+    return [picked] if args.channels is not None or args.format != "wav" or args.sample_format else [None]
+
+
+def _share(progress: Progress | None, number: int, count: int) -> Progress | None:
+    """File `number` of `count` as its share of the whole export's progress."""
+    if progress is None:
+        return None
+    report = progress
+
+    def share(done: int, total: int) -> None:
+        report(number * PROGRESS_STEPS + done * PROGRESS_STEPS // max(total, 1), count * PROGRESS_STEPS)
+
+    return share
