@@ -352,3 +352,32 @@ def test_virtual_slice_digests_must_be_digests(store, tmp_path):
     data["pieces"][0]["digest"] = "../../etc/passwd"
     with pytest.raises(ValueError, match="pieces.0.chunk.digest"):
         VirtualSlice.model_validate(data)
+
+
+# -- the kernel's copy -------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_slice_copied_by_the_kernel_is_the_file_the_writer_makes(store, tmp_path, monkeypatch, fmt):
+    """Chunks, a gap and the live edge: copy_file_range and libsndfile give one file, byte for byte."""
+    build = StreamBuilder(store, definition(fmt, channels=2))
+    build.chunks(to_bytes(waveform(fmt, 1500, 2, 1), fmt), 1000)
+    build.gap(700)
+    build.chunks(to_bytes(waveform(fmt, 800, 2, 2), fmt), 1000)
+    build.live(to_bytes(waveform(fmt, 300, 2, 3), fmt))
+    copied = tmp_path / "copied.wav"
+    slice_stream(build.manifest, store, 200, 3200, copied)
+    from appliance.services.slicing import audio_writer
+
+    monkeypatch.setattr(audio_writer, "wav_header", lambda definition, frames: None)  # the writer's own path
+    written = tmp_path / "written.wav"
+    slice_stream(build.manifest, store, 200, 3200, written)
+    assert copied.read_bytes() == written.read_bytes()
+
+
+def test_a_copied_slice_still_checks_every_chunk(store, tmp_path):
+    build, _ = recorded(store, "s16", frames=3000)
+    bad = build.manifest.chunks[1].digest
+    corrupt(store, bad, at=3)
+    with pytest.raises(SliceError, match=f"chunk {bad} is corrupted"):
+        slice_stream(build.manifest, store, 0, 3000, tmp_path / "s.wav")
+    assert not list(tmp_path.glob("s.wav*"))

@@ -8,6 +8,8 @@ Asked for another sample format, the block is read as floats and converted
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +41,8 @@ class AudioWriter:
     bytes (and one content hash).
     """
 
-    def __init__(self, path: Path, definition: StreamDefinition, frames: int, encoding: Encoding = Encoding(),
-                 seed: int = 0) -> None:
+    def __init__(self, path: Path | io.BytesIO, definition: StreamDefinition, frames: int,
+                 encoding: Encoding = Encoding(), seed: int = 0) -> None:
         self.definition = definition
         self.recorded = definition.sample_format
         self.target = encoding.target(self.recorded)
@@ -87,3 +89,45 @@ def _unpack_s24(raw: memoryview) -> np.ndarray:
     words = np.zeros((packed.shape[0], 4), np.uint8)
     words[:, 1:] = packed
     return words.view("<i4").reshape(-1)
+
+
+AS_BYTES = (SampleFormat.S16, SampleFormat.S24, SampleFormat.S32, SampleFormat.F32)
+"""Formats whose chunk bytes are, byte for byte, a WAV's data (s24in32 is not: its samples move up a byte)."""
+
+
+def wav_header(definition: StreamDefinition, frames: int) -> bytes | None:
+    """The exact header AudioWriter would write before `frames` frames as recorded, so the data can be copied
+    after it without passing through Python; None when there is no such header (RF64, a pad byte, a format
+    whose bytes change).
+
+    libsndfile writes the header (so both paths give one file, byte for byte); only its three size fields are
+    set here, for the frame count libsndfile has not seen.
+    """
+    fmt = definition.sample_format
+    data_bytes = frames * definition.frame_bytes
+    if fmt not in AS_BYTES or data_bytes > WAV_DATA_LIMIT or data_bytes % 2:
+        return None
+    empty = io.BytesIO()
+    with AudioWriter(empty, definition, 0):
+        pass
+    header = bytearray(empty.getvalue())
+    chunks = _chunk_offsets(bytes(header))
+    if list(chunks)[-1] != b"data" or chunks[b"data"] + 8 != len(header):
+        return None  # not the layout this function knows how to size
+    struct.pack_into("<I", header, 4, len(header) - 8 + data_bytes)
+    struct.pack_into("<I", header, chunks[b"data"] + 4, data_bytes)
+    if b"fact" in chunks:
+        struct.pack_into("<I", header, chunks[b"fact"] + 8, frames)
+    return bytes(header)
+
+
+def _chunk_offsets(riff: bytes) -> dict[bytes, int]:
+    """Where each chunk of a RIFF WAVE header starts, in order."""
+    offsets, at = {}, 12
+    while at + 8 <= len(riff):
+        name, size = riff[at:at + 4], struct.unpack_from("<I", riff, at + 4)[0]
+        offsets[name] = at
+        if name == b"data":
+            break
+        at += 8 + size + size % 2
+    return offsets
