@@ -226,6 +226,13 @@ async def test_session_export_writes_flac_stems_and_reports_progress(url, stack)
     async with mcp_session(url, TOKEN) as client:
         uri = "stream://live/stems"
         await _record(client, uri, seconds=0.5)
+        named = await client.call_tool("stream_update", {"uri": uri, "channel_names": {"0": "kick"}})
+        assert named.structured_content == {"uri": uri, "channels": 2, "channel_names": {"0": "kick"}}
+        for names, refusal in (({"2": "hats"}, "channel 2 is out of range; stream://live/stems has 2 channels"),
+                               ({"1": "a/b"}, "is not a name a file can carry"),
+                               ({"1": "kick"}, "kick would name two channels")):
+            bad = await client.call_tool("stream_update", {"uri": uri, "channel_names": names})
+            assert bad.is_error and refusal in bad.content[0].text, bad.content[0].text
         session = (await client.call_tool("session_create", {"streams": [uri]})).structured_content["session"]
         assert not (await client.call_tool("session_play", {"session": session})).is_error
         await asyncio.sleep(1.0)
@@ -238,6 +245,7 @@ async def test_session_export_writes_flac_stems_and_reports_progress(url, stack)
         bad = await client.call_tool("session_export", {"session": session, "channels": [4]})
         assert bad.is_error and "stream://live/stems has 2 channels" in bad.content[0].text
     assert [f["channels"] for f in files] == [[0], [1]] and {f["mime"] for f in files} == {"audio/flac"}
+    assert [f["name"] for f in files] == ["live-stems-kick.flac", "live-stems-ch1.flac"]
     store = ContentStore(stack.data_dir / "cas")
     first, last = files[0]["sample_range"]
     whole = np.frombuffer(sim_frames(first, last - first, RATE, 2, SampleFormat.S32), "<i4").reshape(-1, 2)

@@ -33,7 +33,7 @@ CHUNK = 4800
 HANG_GUARD_S = 60
 
 # Each tool and the test below that makes a representative call of it.
-CAPTURE = {"device_list", "stream_create", "stream_start", "stream_status", "stream_slice", "stream_stop",
+CAPTURE = {"device_list", "stream_create", "stream_update", "stream_start", "stream_status", "stream_slice", "stream_stop",
            "artifact_get", "artifact_list", "artifact_register", "stream_retention", "job_sample", "job_status",
            "cas_gc"}
 SESSIONS = {"session_create", "session_play", "session_status", "session_list", "session_stop", "session_export"}
@@ -83,7 +83,7 @@ async def test_every_tool_declares_an_output_schema(url, stack):
     async with mcp_session(url, TOKEN) as client:
         schemas = await wait_for_weave(client)
     assert set(schemas) == CAPTURE | SESSIONS | TRANSPORT | REQUEST_RESPONSE | WEAVE | ANALYSIS  # each is called below
-    assert len(schemas) == 39
+    assert len(schemas) == 40
     for name, schema in schemas.items():
         assert schema is not None, f"{name} declares no outputSchema"
         assert schema["type"] == "object" and schema["properties"], name
@@ -95,7 +95,9 @@ async def test_capture_session_and_job_results_match_their_schemas(url):
         tools = Checked(client, await listed_schemas(client))
         devices = await tools.call("device_list")
         assert devices["devices"][0]["id"] == "sim"
-        await tools.call("stream_create", uri=URI, device="sim", sample_format="s16", chunk_samples=CHUNK)
+        await tools.call("stream_create", uri=URI, device="sim", sample_format="s16", chunk_samples=CHUNK,
+                         channel_names={"0": "left"})
+        await tools.call("stream_update", uri=URI, channel_names={"1": "right"})
         await tools.call("stream_start", uri=URI)
         for _ in range(int(HANG_GUARD_S / 0.05)):
             if (await tools.call("stream_status", uri=URI))["streams"][0]["chunks_sealed"] >= 2:

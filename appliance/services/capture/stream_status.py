@@ -16,6 +16,13 @@ class StreamCreated(ResultModel):
     uri: str
     definition: StreamDefinition = Field(description="the definition as stored, with every default filled in")
     definition_hash: str = Field(description="the definition's content hash in CAS")
+    channel_names: dict[int, str] = Field(default_factory=dict, description="names of its channels, by index")
+
+
+class StreamChannels(ResultModel):
+    uri: str
+    channels: int
+    channel_names: dict[int, str] = Field(description="names of its channels, by index: stems are named after them")
 
 
 class StreamStatus(ResultModel):

@@ -9,6 +9,8 @@ recording is here, so the stream service reads as the lifecycle it is.
 
 from __future__ import annotations
 
+import json
+
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -68,6 +70,14 @@ class StreamTable:
     def set_state(self, rec: Recorder, state: str) -> None:
         """Write `rec`'s state ('defined', 'recording', 'stopped') to the catalog."""
         self.db.execute("UPDATE streams SET state=?, updated_ns=? WHERE uri=?", (state, now_ns(), rec.definition.uri))
+
+    def channel_names(self, uri: str) -> dict[int, str]:
+        row = self.db.execute("SELECT channel_names_json FROM streams WHERE uri=?", (uri,)).fetchone()
+        return {int(k): v for k, v in json.loads(row["channel_names_json"]).items()} if row else {}
+
+    def set_channel_names(self, uri: str, names: dict[int, str]) -> None:
+        self.db.execute("UPDATE streams SET channel_names_json=?, updated_ns=? WHERE uri=?",
+                        (json.dumps({str(k): v for k, v in sorted(names.items())}), now_ns(), uri))
 
     def note_error(self, rec: Recorder) -> None:
         """Keep `rec.last_error` across a restart."""

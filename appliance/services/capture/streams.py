@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from appliance.services.capture.stream_status import StreamCreated, StreamStatus
 from appliance.services.capture.stream_table import StreamTable
 from appliance.services.service_error import ServiceError
 
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
@@ -304,6 +306,29 @@ class StreamService:
                 await asyncio.wait_for(rec.head_moved.wait(), left)
             except TimeoutError:
                 pass
+
+    def name_channels(self, uri: str, names: dict[int, str]) -> dict[int, str]:
+        """Name some of `uri`'s channels (an empty name forgets one); returns every name it has now."""
+        count = self.recorder(uri).definition.channels
+        for index, name in names.items():
+            if not 0 <= index < count:
+                raise ServiceError("badRequest", f"channel_names: channel {index} is out of range; {uri} has "
+                                                 f"{count} channel{'s' if count != 1 else ''} (0-{count - 1})")
+            if name and not CHANNEL_NAME.fullmatch(name):
+                raise ServiceError("badRequest", f"channel_names: {name!r} (channel {index}) is not a name a file "
+                                                 "can carry: 1 to 64 letters, digits, spaces, '-', '_' or '.'")
+        merged = {**self.table.channel_names(uri), **names}
+        merged = {k: v for k, v in merged.items() if v}
+        twice = sorted({v for v in merged.values() if list(merged.values()).count(v) > 1})
+        if twice:
+            raise ServiceError("badRequest", f"channel_names: {', '.join(twice)} would name two channels; stems "
+                                             "are files named after their channel, so names must differ")
+        self.table.set_channel_names(uri, merged)
+        return merged
+
+    def channel_names(self, uri: str) -> dict[int, str]:
+        self.recorder(uri)  # an unknown stream is refused by name
+        return self.table.channel_names(uri)
 
     def use_session_edges(self, lookup: Callable[[str, int | None, str, str], int]) -> None:
         """Let time points name session edges (the session service provides them)."""

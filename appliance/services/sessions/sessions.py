@@ -100,6 +100,7 @@ class ExportedFile(SliceResult):
     stream: str = Field(description="the stream uri it was cut from")
     channels: list[int] | None = Field(None, description="the audio channels in the file (a stem has one); null "
                                                          "for MIDI")
+    name: str = Field("", description="a file name for it: the stream, and a stem's channel name (or chN)")
 
 
 class SessionExport(ResultModel):

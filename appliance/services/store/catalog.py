@@ -100,6 +100,11 @@ MIGRATIONS: tuple[str, ...] = (
         last_seen_ns INTEGER NOT NULL
     );
     """,
+    # Names for a stream's channels ({"0": "kick"}): kept beside the definition, not in it, so naming the
+    # inputs of an interface neither changes the definition's digest nor needs the stream stopped.
+    """
+    ALTER TABLE streams ADD COLUMN channel_names_json TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 

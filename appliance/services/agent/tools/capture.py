@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from appliance.proto.stream_definition import SampleFormat, StreamKind
 from appliance.services.agent.registry import Download, Tool, ToolOutput, ToolRegistry
 from appliance.services.capture.devices import DeviceList, DeviceRegistry
-from appliance.services.capture.stream_status import StreamCreated, StreamStatus
+from appliance.services.capture.stream_status import StreamChannels, StreamCreated, StreamStatus
 from appliance.services.capture.streams import StreamService
 from appliance.services.results import ResultModel
 from appliance.services.service_error import ServiceError
@@ -36,6 +36,15 @@ class StreamCreateArgs(_Args):
     channels: int = Field(2, ge=1, le=256)
     sample_format: SampleFormat = SampleFormat.S32
     chunk_samples: int = Field(131072, ge=256, le=1 << 30)
+    channel_names: dict[int, str] | None = Field(None, description="names for channels by index, e.g. "
+                                                                   "{\"0\": \"kick\", \"1\": \"bass\"}: "
+                                                                   "session_export names stems after them")
+
+
+class StreamUpdateArgs(_Args):
+    uri: str = Field(description="a stream uri from stream_status")
+    channel_names: dict[int, str] = Field(description="names for channels by index (merged with those it has; "
+                                                      "\"\" forgets one), e.g. {\"3\": \"modular out\"}")
 
 
 class StreamUriArgs(_Args):
@@ -104,8 +113,16 @@ class StreamList(ResultModel):
 def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts: ArtifactStore,
                       devices: DeviceRegistry, slicer: Slicer) -> None:
     async def stream_create(args: StreamCreateArgs) -> ToolOutput:
-        result = streams.create(args.model_dump(mode="json"))
+        result = streams.create(args.model_dump(mode="json", exclude={"channel_names"}))
+        if args.channel_names:
+            result = result.model_copy(update={"channel_names": streams.name_channels(args.uri, args.channel_names)})
         return ToolOutput(result, f"defined {args.uri} on {args.device}")
+
+    async def stream_update(args: StreamUpdateArgs) -> ToolOutput:
+        names = streams.name_channels(args.uri, args.channel_names)
+        count = streams.recorder(args.uri).definition.channels
+        return ToolOutput(StreamChannels(uri=args.uri, channels=count, channel_names=names),
+                          f"{args.uri}: " + (", ".join(f"{k} {v}" for k, v in sorted(names.items())) or "no names"))
 
     async def stream_start(args: StreamUriArgs) -> ToolOutput:
         status = await streams.start(args.uri)
@@ -165,6 +182,9 @@ def add_capture_tools(registry: ToolRegistry, streams: StreamService, artifacts:
     for tool in (
         Tool("stream_create", "Define a capture stream (stored in CAS). Redefining is allowed while stopped.",
              StreamCreateArgs, StreamCreated, stream_create, idempotent=True),
+        Tool("stream_update", "Name a stream's channels (e.g. the inputs of an 8-channel interface); stems from "
+             "session_export are named after them. Allowed while recording.", StreamUpdateArgs, StreamChannels,
+             stream_update, idempotent=True),
         Tool("stream_start", "Start recording a defined stream.", StreamUriArgs, StreamStatus, stream_start),
         Tool("stream_stop", "Stop recording; everything captured is sealed.", StreamUriArgs, StreamStatus,
              stream_stop),

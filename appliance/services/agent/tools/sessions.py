@@ -22,6 +22,8 @@ from appliance.services.slicing.audio_encoding import Encoding, FileFormat, Targ
 from appliance.services.slicing.slicer import Progress
 from appliance.services.slicing.slices import Slicer, chosen_channels
 
+EXTENSIONS = {"audio/wav": ".wav", "audio/flac": ".flac", "audio/midi": ".mid",
+              "application/vnd.studio.virtual-slice+json": ".json"}
 PROGRESS_STEPS = 1000  # per file: the export's progress counts each file's frames in thousandths
 
 
@@ -79,7 +81,9 @@ def add_session_tools(registry: ToolRegistry, sessions: SessionService, slicer: 
             result = await slicer.slice(uri, {"session_start": ref}, {"session_end": ref}, args.output,
                                         ["session", args.session], _share(progress, number, len(cuts)), picked,
                                         Encoding(args.format, args.sample_format) if picked is not None else Encoding())
-            files.append(ExportedFile(stream=uri, channels=picked, **result.model_dump()))
+            files.append(ExportedFile(stream=uri, channels=picked, name=_file_name(uri, picked, args, result.mime,
+                                                                                 slicer.streams.channel_names(uri)),
+                                      **result.model_dump()))
         what = f"segment {args.segment}" if args.segment else "whole session"
         return ToolOutput(SessionExport(session=args.session, segment=args.segment, files=files),
                           f"{args.session} {what}: " + ", ".join(f.artifact_id for f in files))
@@ -124,3 +128,12 @@ def _share(progress: Progress | None, number: int, count: int) -> Progress | Non
         report(number * PROGRESS_STEPS + done * PROGRESS_STEPS // max(total, 1), count * PROGRESS_STEPS)
 
     return share
+
+
+def _file_name(uri: str, picked: list[int] | None, args: SessionExportArgs, mime: str,
+               names: dict[int, str]) -> str:
+    """'eurorack-main.wav', or for a stem 'eurorack-main-kick.flac' (its channel's name, else 'ch3')."""
+    stem = uri.removeprefix("stream://").replace("/", "-")
+    if args.stems and picked is not None:
+        stem += "-" + names.get(picked[0], f"ch{picked[0]}")
+    return stem + EXTENSIONS.get(mime, "")
