@@ -3,7 +3,8 @@
 The recording is sealed in 131072-frame chunks in a real ContentStore. The
 peer, `cat chunk... > file`, moves exactly the bytes our WAV holds, from the
 same files, with nothing checked: the least any export can do. Ours checks
-every chunk against its digest, then has the kernel copy it (copy_file_range).
+every chunk against its digest (one chunk ahead, on a second thread) while the
+kernel copies the one before (copy_file_range).
 Each run writes a new file; the last one is removed outside the timing. The
 issue's target: 0.8x of the copy or better.
 """

@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -321,13 +322,18 @@ def _copy_wav(plan: SlicePlan, store: ContentStore, path: Path, header: bytes, p
     fb = plan.definition.frame_bytes
     step = max(fb, BLOCK_BYTES - BLOCK_BYTES % fb)
     total, done = plan.end - plan.start, 0
-    with path.open("wb") as out:
+    # Digests are checked one chunk ahead on a second thread while the kernel copies: the check costs about
+    # as much as the copy, and both leave the GIL.
+    verifier = ThreadPoolExecutor(1, thread_name_prefix="slice-verify")
+    checked = [None if isinstance(piece, SilencePiece) else verifier.submit(_source_path, piece, plan.stream, store)
+               for piece in plan.pieces]
+    with path.open("wb") as out, _shut(verifier):
         out.write(header)
         out.flush()
         position = len(header)
-        for piece in plan.pieces:
-            source = None if isinstance(piece, SilencePiece) else _open(
-                _source_path(piece, plan.stream, store), piece, plan.stream)
+        for piece, check in zip(plan.pieces, checked):
+            source = None if isinstance(piece, SilencePiece) or check is None else _open(
+                check.result(), piece, plan.stream)
             with source if source is not None else contextlib.nullcontext():
                 for skip in range(0, piece.length, step):
                     length = min(step, piece.length - skip)
@@ -340,6 +346,15 @@ def _copy_wav(plan: SlicePlan, store: ContentStore, path: Path, header: bytes, p
                     done += length // fb
                     if progress is not None:
                         progress(done, total)
+
+
+@contextlib.contextmanager
+def _shut(executor: ThreadPoolExecutor) -> Iterator[None]:
+    """Stop `executor` on the way out, dropping checks not started (the slice failed, or is done)."""
+    try:
+        yield
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _copy_range(source: int, target: int, piece: ChunkPiece | LivePiece, offset: int, length: int, position: int,
