@@ -56,7 +56,11 @@ def slice_(
     uri: str = typer.Argument(..., help="the stream, e.g. stream://sim/audio"),
     start: str = typer.Option(..., "--start", help=f"where the slice begins: {TIME_POINT_HELP}"),
     end: str = typer.Option("now", "--end", help="where it ends (exclusive), same forms"),
-    output: Path = typer.Option(..., "-o", "--output", help="file to write (WAV for audio, .mid for MIDI)"),
+    output: Path = typer.Option(..., "-o", "--output", help="file to write (WAV or FLAC for audio, .mid for MIDI)"),
+    channels: str | None = typer.Option(None, "--channels", help="audio channels to keep, e.g. 0,3"),
+    file_format: str = typer.Option("wav", "--format", help="audio file format: wav or flac"),
+    sample_format: str | None = typer.Option(None, "--sample-format",
+                                             help="s16 (dithered), s24 or f32; as recorded when omitted"),
     force: bool = typer.Option(False, "--force", help="overwrite the output file"),
     as_json: bool = typer.Option(False, "--json", help="Print the slice's details as JSON."),
 ) -> None:
@@ -64,7 +68,8 @@ def slice_(
     if output.exists() and not force:
         errors.print(f"[red]studio:[/] {output} exists; use --force to overwrite it")
         raise typer.Exit(EXIT_USAGE)
-    arguments = {"uri": uri, "start": time_point("--start", start), "end": time_point("--end", end)}
+    arguments = {"uri": uri, "start": time_point("--start", start), "end": time_point("--end", end),
+                 **audio_options(channels, file_format, sample_format)}
     config = config_or_exit()
     with box_errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors,
                                 transient=True, disable=as_json) as progress:
@@ -72,7 +77,7 @@ def slice_(
         result = box().call("stream_slice", arguments, timeout=SLICE_TIMEOUT_S)
     source = ContentStore(config.data_dir / "cas").path(result["content_hash"])
     try:
-        copy_with_progress(source, output, as_json)
+        copy_with_progress([(source, output)], as_json)
     except OSError as exc:
         errors.print(f"[red]studio:[/] cannot copy {source} to {output}: {exc.strerror or exc} (the box's data "
                      "is readable by root and the studio user: sudo studio slice ...)")
@@ -83,6 +88,22 @@ def slice_(
     first, last = result["sample_range"]
     console.print(f"wrote {output}: {result['seconds']:.3f} s, samples {first}..{last}, "
                   f"artifact {result['artifact_id']}")
+
+
+def audio_options(channels: str | None, file_format: str, sample_format: str | None) -> dict[str, Any]:
+    """The audio arguments of stream_slice and session_export as the options gave them (the box checks them)."""
+    options: dict[str, Any] = {}
+    if channels is not None:
+        try:
+            options["channels"] = [int(c) for c in channels.split(",")]
+        except ValueError:
+            errors.print(f"[red]studio:[/] --channels: {channels!r} is not a list of channel numbers; e.g. 0,3")
+            raise typer.Exit(EXIT_USAGE) from None
+    if file_format != "wav":
+        options["format"] = file_format
+    if sample_format is not None:
+        options["sample_format"] = sample_format
+    return options
 
 
 def time_point(option: str, text: str) -> Any:
@@ -96,12 +117,14 @@ def time_point(option: str, text: str) -> Any:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def copy_with_progress(source: Path, target: Path, quiet: bool) -> None:
-    """Copy the sealed content out of the CAS (read-only there) into a file of the user's."""
+def copy_with_progress(pairs: list[tuple[Path, Path]], quiet: bool) -> None:
+    """Copy sealed content out of the CAS (read-only there) into files of the user's, one bar over all bytes."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    with source.open("rb") as src, target.open("wb") as dst, \
-            Progress(*columns, console=errors, transient=True, disable=quiet) as progress:
-        task = progress.add_task(f"writing {target.name}", total=source.stat().st_size)
-        while block := src.read(COPY_BLOCK):
-            dst.write(block)
-            progress.advance(task, len(block))
+    with Progress(*columns, console=errors, transient=True, disable=quiet) as progress:
+        task = progress.add_task("writing", total=sum(source.stat().st_size for source, _ in pairs))
+        for source, target in pairs:
+            progress.update(task, description=f"writing {target.name}")
+            with source.open("rb") as src, target.open("wb") as dst:
+                while block := src.read(COPY_BLOCK):
+                    dst.write(block)
+                    progress.advance(task, len(block))

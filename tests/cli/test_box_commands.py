@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import soundfile
@@ -83,6 +84,39 @@ def test_slice_of_an_unknown_stream_says_so(box: Stack, tmp_path: Path):
     out = studio("slice", "stream://nope/x", "--start", '{"seconds_ago": 1}', "-o", str(tmp_path / "x.wav"),
                  env=box.env)
     assert out.returncode == 1 and "stream://nope/x" in out.stderr
+
+
+def test_slice_as_flac_of_one_channel(box: Stack, tmp_path: Path):
+    target = tmp_path / "kick.flac"
+    out = studio("slice", "stream://sim/audio", "--start", '{"seconds_ago": 1}', "-o", str(target), "--channels", "1",
+                 "--format", "flac", "--sample-format", "s24", env=box.env)
+    assert out.returncode == 0, out.stderr
+    info = soundfile.info(str(target))
+    assert (info.format, info.subtype, info.channels, info.frames) == ("FLAC", "PCM_24", 1, 48000)
+    bad = studio("slice", "stream://sim/audio", "--start", '{"seconds_ago": 1}', "-o", str(tmp_path / "x.wav"),
+                 "--channels", "one", env=box.env)
+    assert bad.returncode == 2 and "--channels" in bad.stderr
+
+
+def test_export_writes_a_session_as_named_stems(box: Stack, tmp_path: Path):
+    link = BoxLink(box.run_dir)
+    link.call("stream_update", {"uri": "stream://sim/audio", "channel_names": {"0": "left"}})
+    session = link.call("session_create", {"streams": ["stream://sim/audio", "stream://sim/midi"]})["session"]
+    link.call("session_play", {"session": session})
+    wait_until(lambda: link.call("session_status", {"session": session})["segments"], interval=0.05)
+    time.sleep(1.0)
+    link.call("session_stop", {"session": session})
+    folder = tmp_path / "take"
+    out = studio("export", session, "-o", str(folder), "--stems", "--format", "flac", "--sample-format", "s16",
+                 "--json", env=box.env)
+    assert out.returncode == 0, out.stderr
+    files = json.loads(out.stdout)
+    assert sorted(p.name for p in folder.iterdir()) == ["sim-audio-ch1.flac", "sim-audio-left.flac", "sim-midi.mid"]
+    left = next(f for f in files if f["name"] == "sim-audio-left.flac")
+    assert soundfile.info(left["path"]).channels == 1 and left["channels"] == [0]
+    again = studio("export", session, "-o", str(folder), "--stems", "--format", "flac", "--sample-format", "s16",
+                   env=box.env)
+    assert again.returncode == 2 and "--force" in again.stderr
 
 
 def test_eval_prints_output_and_result(box: Stack):

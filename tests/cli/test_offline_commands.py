@@ -24,7 +24,8 @@ def nothing_running(short_tmp: Path) -> dict[str, str]:
 def test_help_lists_every_maintenance_command():
     out = studio("--help", env=dict(os.environ))
     assert out.returncode == 0
-    for command in ("status", "logs", "streams", "sessions", "slice", "eval", "token", "doctor", "cas", "device"):
+    for command in ("status", "logs", "streams", "sessions", "slice", "export", "eval", "token", "doctor", "cas",
+                    "device"):
         assert command in out.stdout
 
 
@@ -34,7 +35,8 @@ def test_every_read_command_has_json(command: tuple[str, ...]):
     assert out.returncode == 0 and "--json" in out.stdout
 
 
-@pytest.mark.parametrize("command", [("streams",), ("sessions",), ("device", "list"), ("eval", "1")])
+@pytest.mark.parametrize("command", [("streams",), ("sessions",), ("device", "list"), ("eval", "1"),
+                                     ("export", "ses-x", "-o", "out")])
 def test_without_hootenanny_the_error_says_how_to_check(nothing_running: dict[str, str], command: tuple[str, ...]):
     out = studio(*command, env=nothing_running)
     assert out.returncode == 1
