@@ -165,9 +165,10 @@ class ContentStore:
             yield Digest(path.name)
 
     def scan_orphans(self, known: set[str]) -> list[StagingFile]:
-        """Staging files nobody references, reported at start-up; half-copied content removed."""
-        for partial in self.content_dir.rglob(f"*{PARTIAL_SUFFIX}"):
-            log.warning("removing half-copied content %s left by a crash", partial)
+        """Staging files nobody references, reported at start-up; half-copied content and half-written slices
+        (nothing resumes either after a crash) removed."""
+        for partial in [*self.content_dir.rglob(f"*{PARTIAL_SUFFIX}"), *self.staging_dir.rglob(f"*{PARTIAL_SUFFIX}")]:
+            log.warning("removing %s, half written when the box stopped", partial)
             partial.unlink(missing_ok=True)
         orphans = [s for s in self.staging_files() if s.id not in known]
         if orphans:
