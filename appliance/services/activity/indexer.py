@@ -56,7 +56,10 @@ class ActivityIndexer:
 
     async def run(self) -> None:
         while True:
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except Exception:  # the index is a convenience: its failure must not stop hootenanny serving
+                log.exception("activity index: catching up failed; trying again in %g s", POLL_SECONDS)
             await asyncio.sleep(POLL_SECONDS)
 
     async def catch_up(self) -> None:
