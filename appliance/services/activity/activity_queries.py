@@ -41,7 +41,12 @@ class ActivityQueries:
         return result, [_picture(result, *picture)] if picture else []
 
     def _samples(self, manifest: Manifest, first: int, end: int, channel: int) -> np.ndarray | None:
-        """A channel's samples of [first, end) from sealed chunks; None when they are not all kept."""
+        """A channel's samples of [first, end) from sealed chunks (cut at the newest seal: a hit near the
+        present is placed on what is sealed); None when they are not all kept."""
+        if manifest.chunks:
+            end = min(end, manifest.chunks[-1].end_sample)
+        if end <= first:
+            return None
         try:
             return read_audio(plan_slice(manifest, first, end), self.store, [channel])[:, 0]
         except SliceError:
